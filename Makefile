@@ -1,0 +1,62 @@
+# NAS developer entry points. `make test` and `make local` set up everything they need on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Python 3.12, the Lambda runtime's version: python3.12 on PATH, else pyenv's, else stop with a message.
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' 2>/dev/null && { echo "$$p"; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CDK := node_modules/.bin/cdk
+STAGE ?= dev
+
+.PHONY: help setup test lint format typecheck synth local cfn-lint ci clean
+
+help:
+	@echo "make test      run the test suite (sets up .venv on first use)"
+	@echo "make local     run the service locally (for now: synthesise the CDK app)"
+	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
+	@echo "make lint | typecheck | cfn-lint | ci | clean"
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.12 not found: install it (e.g. pyenv install 3.12) or set PYTHON=" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+$(CDK): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(STAMP) $(CDK)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+synth: $(STAMP) $(CDK)
+	$(CDK) synth --quiet -c stage=$(STAGE)
+	@ls cdk.out/*.template.json
+
+cfn-lint: synth
+	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml
+
+# Local mode arrives with issue 4; until then `make local` proves the app synthesises offline.
+local: synth
+
+ci: lint typecheck test cfn-lint
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis lambdas/*.egg-info

@@ -1,0 +1,73 @@
+"""Builds the runtime layer with pip on the build machine: no Docker (DEVELOPERS.md).
+
+pip fetches manylinux wheels for the Lambda platform (`--platform`, `--only-binary`), so the layer is
+right for arm64 Lambda whatever machine synthesises it. The NAS runtime package is copied beside the
+dependencies, so functions import `nas` from /opt/python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+import jsii
+
+LAMBDA_PYTHON_VERSION = "3.12"
+LAMBDA_PLATFORM = "manylinux2014_aarch64"
+# Not shipped: the CLI and local mode run on people's machines, never in Lambda.
+EXCLUDED_FROM_LAYER = ("cli", "local", "__pycache__")
+
+
+def source_hash(requirements: Path, package_dir: Path) -> str:
+    """Hash of what goes into the layer, so the asset (and the layer version) changes only when the
+    requirements or the package change."""
+    digest = hashlib.sha256(requirements.read_bytes())
+    for path in sorted(package_dir.rglob("*")):
+        if path.is_file() and not set(path.relative_to(package_dir).parts) & set(EXCLUDED_FROM_LAYER):
+            digest.update(str(path.relative_to(package_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@jsii.implements(cdk.ILocalBundling)
+class PipLayerBundling:
+    def __init__(self, requirements: Path, package_dir: Path) -> None:
+        self._requirements = requirements
+        self._package_dir = package_dir
+
+    def try_bundle(self, output_dir: str, options: cdk.BundlingOptions) -> bool:
+        target = Path(output_dir) / "python"
+        subprocess.run(  # noqa: S603 - fixed argv, no shell
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--requirement",
+                str(self._requirements),
+                "--target",
+                str(target),
+                "--platform",
+                LAMBDA_PLATFORM,
+                "--implementation",
+                "cp",
+                "--python-version",
+                LAMBDA_PYTHON_VERSION,
+                "--only-binary=:all:",
+                "--no-compile",
+            ],
+            check=True,
+        )
+        shutil.copytree(
+            self._package_dir,
+            target / self._package_dir.name,
+            ignore=shutil.ignore_patterns(*EXCLUDED_FROM_LAYER, "*.pyc"),
+            dirs_exist_ok=True,
+        )
+        return True

@@ -1,0 +1,73 @@
+"""Stage settings, read once from CDK context (`-c stage=dev`, `cdk.json`) into a typed model."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+UK_REGION = "eu-west-2"
+# CloudWatch accepts only fixed retention periods; these are the ones a stage may choose.
+LOG_RETENTION_CHOICES = (30, 90, 400, 731)
+
+
+class RegionNotAllowed(ValueError):
+    """R-UK: every NAS resource is in eu-west-2 (London)."""
+
+
+class StageConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stage: str = Field(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9]*$")
+    region: str = UK_REGION
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    # R-NET: networks (force gateways, PSN) allowed to call the API; empty means nobody can.
+    api_allowed_cidrs: tuple[str, ...] = ()
+    api_rate_limit_per_s: int = Field(default=200, ge=1)
+    api_burst_limit: int = Field(default=400, ge=1)
+    # Requests one source IP may make in 5 minutes before WAF blocks it.
+    waf_rate_limit_per_5min: int = Field(default=3000, ge=100)
+    athena_bytes_scanned_cutoff: int = Field(default=200 * 1024**3, ge=10 * 1024**2)
+    log_retention_days: Literal[LOG_RETENTION_CHOICES] = 400  # type: ignore[valid-type]
+    # Production stages keep stateful stores when the stack is deleted; dev may destroy them.
+    retain_data: bool = True
+
+    @field_validator("region")
+    @classmethod
+    def _uk_only(cls, region: str) -> str:
+        if region != UK_REGION:
+            raise RegionNotAllowed(
+                f"R-UK: every NAS resource must be in {UK_REGION} (London);"
+                f" refusing to synthesise for {region!r}"
+            )
+        return region
+
+    @field_validator("api_allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in cidrs:
+            network = ipaddress.ip_network(cidr, strict=True)
+            if network.version != 4:
+                raise ValueError(f"api_allowed_cidrs: only IPv4 ranges are supported, got {cidr}")
+        return cidrs
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any], *, default_account: str | None = None) -> StageConfig:
+        """`context` is the app's context: `stage` selects `stages.<stage>` from cdk.json, and explicit
+        `-c key=value` entries override it."""
+        stage = context.get("stage") or "dev"
+        stages = context.get("stages") or {}
+        values: dict[str, Any] = {"stage": stage, **stages.get(stage, {})}
+        for key in cls.model_fields:
+            if key in context and key != "stage":
+                values[key] = context[key]
+        if isinstance(values.get("api_allowed_cidrs"), str):  # `-c api_allowed_cidrs=a,b` from the CLI
+            values["api_allowed_cidrs"] = tuple(c for c in values["api_allowed_cidrs"].split(",") if c)
+        if isinstance(values.get("retain_data"), str):
+            values["retain_data"] = values["retain_data"].lower() == "true"
+        values.setdefault("account", default_account)
+        # Checked before the model so the failure is the R-UK sentence, not a validation dump.
+        cls._uk_only(values.get("region", UK_REGION))
+        return cls.model_validate(values)

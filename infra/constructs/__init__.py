@@ -1,0 +1,1 @@
+"""Constructs grouped by capability; the stage stack composes them."""

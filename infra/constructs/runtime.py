@@ -1,0 +1,120 @@
+"""The runtime layer (third-party packages plus the `nas` package) and the one way this app makes a
+Python Lambda function: arm64, the layer, JSON logs to an encrypted group, X-Ray tracing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.bundling import LAMBDA_PYTHON_VERSION, PipLayerBundling, source_hash
+from infra.nag import acknowledge
+from nas import catalogue
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+LAMBDAS_DIR = PROJECT_ROOT / "lambdas"
+RUNTIME_PACKAGE_DIR = LAMBDAS_DIR / "nas"
+LAYER_DIR = PROJECT_ROOT / "layers" / "runtime"
+PYTHON_RUNTIME = lambda_.Runtime.PYTHON_3_12
+assert PYTHON_RUNTIME.name == f"python{LAMBDA_PYTHON_VERSION}", "layer and functions must share a Python"
+
+
+class LambdaRuntime(Construct):
+    """Shared by every function of the stage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        stage: str,
+        logs_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._stage = stage
+        self._logs_key = logs_key
+        self._log_retention = log_retention
+        requirements = LAYER_DIR / "requirements.txt"
+        self.layer = lambda_.LayerVersion(
+            self,
+            "RuntimeLayer",
+            description="NAS runtime: powertools, pydantic and the nas package",
+            compatible_runtimes=[PYTHON_RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            code=lambda_.Code.from_asset(
+                str(LAYER_DIR),
+                asset_hash_type=cdk.AssetHashType.CUSTOM,
+                asset_hash=source_hash(requirements, RUNTIME_PACKAGE_DIR),
+                bundling=cdk.BundlingOptions(
+                    # Never pulled: local bundling always succeeds or raises (no Docker here).
+                    image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
+                    local=PipLayerBundling(requirements, RUNTIME_PACKAGE_DIR),
+                ),
+            ),
+        )
+        # Only the thin handlers: everything they import is in the layer.
+        self._handler_code = lambda_.Code.from_asset(
+            str(LAMBDAS_DIR), exclude=["nas", "*.egg-info", "**/__pycache__"]
+        )
+
+    def function(
+        self,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        environment: dict[str, str],
+        memory_size: int = 512,
+        timeout_seconds: int = 29,  # API Gateway gives up at 29 s
+    ) -> lambda_.Function:
+        scope = Construct(self, construct_id)
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            encryption_key=self._logs_key,
+            retention=self._log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=description,
+            runtime=PYTHON_RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=handler,
+            code=self._handler_code,
+            layers=[self.layer],
+            memory_size=memory_size,
+            timeout=cdk.Duration.seconds(timeout_seconds),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                catalogue.STAGE_ENV: self._stage,
+                catalogue.SERVICE_ENV: f"nas-{construct_id.lower()}",
+                "POWERTOOLS_METRICS_NAMESPACE": catalogue.METRICS_NAMESPACE,
+                **environment,
+            },
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Pinned to Python 3.12, the interpreter the test suite and local mode run on, so what is"
+            " tested is what runs; raised together with the test interpreter (docs/decisions.md).",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "The AWS-managed basic execution policy only allows writing the function's own logs.",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray PutTraceSegments/PutTelemetryRecords support no resource-level permissions.",
+        )
+        return function

@@ -1,0 +1,106 @@
+"""S3 stores: reads (Parquet rows and packed images), quarantine, evidence, Athena results, and the
+access-log bucket they all log to. Retention is enforced here, by lifecycle rules (R-RET-367)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.nag import acknowledge
+from nas.catalogue import Bucket
+from nas.domain.policy import READ_STORAGE_EXPIRY_DAYS
+
+# Versions replaced or expired stay at most this long; they are never served (GET reads the current
+# version), and versioning is kept so an application bug cannot overwrite stored reads unnoticed.
+NONCURRENT_VERSION_DAYS = 1
+INCOMPLETE_UPLOAD_DAYS = 1
+ATHENA_RESULTS_DAYS = 1
+# S3 server access logs hold object keys and requester identities, no read content; kept two years
+# for security investigations.
+ACCESS_LOG_DAYS = 731
+
+
+def retention_rules(expire_after_days: int) -> list[s3.LifecycleRule]:
+    return [
+        s3.LifecycleRule(
+            id=f"expire-after-{expire_after_days}-days",
+            expiration=cdk.Duration.days(expire_after_days),
+            noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(INCOMPLETE_UPLOAD_DAYS),
+        ),
+        # Expiry leaves delete markers behind once the noncurrent version is gone; remove them too.
+        s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+    ]
+
+
+class Storage(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, removal_policy: cdk.RemovalPolicy
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._key = key
+        self._removal_policy = removal_policy
+
+        # Server access logs cannot be delivered to a bucket encrypted with a customer-managed key,
+        # so this one bucket uses S3-managed keys (docs/decisions.md).
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=retention_rules(ACCESS_LOG_DAYS),
+            removal_policy=removal_policy,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This is the access-log destination; logging it into itself would loop.",
+        )
+
+        self.reads = self._bucket(Bucket.READS, lifecycle_rules=retention_rules(READ_STORAGE_EXPIRY_DAYS))
+        self.quarantine = self._bucket(
+            Bucket.QUARANTINE, lifecycle_rules=retention_rules(READ_STORAGE_EXPIRY_DAYS)
+        )
+        # R-PRESERVE: preserved copies and audit digests. Object Lock without a default retention:
+        # writers place a legal hold (released when the case is) or a compliance-mode retention
+        # (audit digests) on each object; no lifecycle expiry ever deletes them.
+        self.evidence = self._bucket(
+            Bucket.EVIDENCE,
+            object_lock_enabled=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(INCOMPLETE_UPLOAD_DAYS),
+                )
+            ],
+        )
+        self.athena_results = self._bucket(
+            Bucket.ATHENA_RESULTS, lifecycle_rules=retention_rules(ATHENA_RESULTS_DAYS)
+        )
+
+    def _bucket(self, bucket: Bucket, **props: Any) -> s3.Bucket:
+        construct_id = "".join(part.capitalize() for part in bucket.value.split("-"))
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self._key,
+            bucket_key_enabled=True,  # one KMS call per object batch, not per request
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"{bucket.value}/",
+            removal_policy=self._removal_policy,
+            **props,
+        )

@@ -1,0 +1,59 @@
+"""DynamoDB tables of the catalogue: on-demand, customer-managed KMS, point-in-time recovery."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+from nas import catalogue
+
+_ATTRIBUTE_TYPES = {
+    catalogue.KeyType.STRING: dynamodb.AttributeType.STRING,
+    catalogue.KeyType.NUMBER: dynamodb.AttributeType.NUMBER,
+}
+
+
+def _attribute(key: catalogue.Key) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+class Tables(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.by_name: dict[str, dynamodb.Table] = {}
+        for spec in catalogue.TABLES:
+            table = dynamodb.Table(
+                self,
+                "".join(part.capitalize() for part in spec.logical_name.split("-")),
+                partition_key=_attribute(spec.partition_key),
+                sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+                encryption_key=key,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                time_to_live_attribute=spec.ttl_attribute,
+                deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
+                removal_policy=removal_policy,
+            )
+            for index in spec.indexes:
+                table.add_global_secondary_index(
+                    index_name=index.name,
+                    partition_key=_attribute(index.partition_key),
+                    sort_key=_attribute(index.sort_key) if index.sort_key else None,
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+            self.by_name[spec.logical_name] = table
+
+    def table(self, spec: catalogue.TableSpec) -> dynamodb.Table:
+        return self.by_name[spec.logical_name]

@@ -1,0 +1,103 @@
+"""The NAS stack of one stage: composes the capability constructs and wires names into the code."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import LOG_RETENTION_CHOICES, StageConfig
+from infra.constructs.analytics import Analytics
+from infra.constructs.api import Api
+from infra.constructs.identity import Identity
+from infra.constructs.ingest import Ingest
+from infra.constructs.keys import Keys
+from infra.constructs.runtime import LambdaRuntime
+from infra.constructs.storage import Storage
+from infra.constructs.tables import Tables
+from nas import catalogue
+
+LOG_RETENTION = {
+    30: logs.RetentionDays.ONE_MONTH,
+    90: logs.RetentionDays.THREE_MONTHS,
+    400: logs.RetentionDays.THIRTEEN_MONTHS,
+    731: logs.RetentionDays.TWO_YEARS,
+}
+assert set(LOG_RETENTION) == set(LOG_RETENTION_CHOICES)
+
+
+class NasStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            env=cdk.Environment(account=config.account, region=config.region),
+            description=f"NAS National ANPR Service, stage {config.stage}",
+            termination_protection=config.retain_data,
+        )
+        removal = cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+        log_retention = LOG_RETENTION[config.log_retention_days]
+
+        self.keys = Keys(self, "Keys", removal_policy=removal)
+        self.ingest = Ingest(self, "Ingest", key=self.keys.stream)
+        self.storage = Storage(self, "Storage", key=self.keys.storage, removal_policy=removal)
+        self.tables = Tables(self, "Tables", key=self.keys.tables, removal_policy=removal)
+        self.identity = Identity(self, "Identity", removal_policy=removal)
+        self.analytics = Analytics(
+            self,
+            "Analytics",
+            stage=config.stage,
+            reads_bucket=self.storage.reads,
+            results_bucket=self.storage.athena_results,
+            results_key=self.keys.storage,
+            bytes_scanned_cutoff=config.athena_bytes_scanned_cutoff,
+        )
+        self.runtime = LambdaRuntime(
+            self, "Runtime", stage=config.stage, logs_key=self.keys.logs, log_retention=log_retention
+        )
+        api_function = self.runtime.function(
+            "Api",
+            handler="handlers.api.lambda_handler",
+            description="NAS REST API (SPEC §6)",
+            environment={},
+        )
+        self.api = Api(
+            self,
+            "Api",
+            handler=api_function,
+            user_pool=self.identity.user_pool,
+            allowed_cidrs=config.api_allowed_cidrs,
+            rate_limit_per_s=config.api_rate_limit_per_s,
+            burst_limit=config.api_burst_limit,
+            waf_rate_limit_per_5min=config.waf_rate_limit_per_5min,
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+        )
+
+        cdk.Tags.of(self).add("service", "nas")
+        cdk.Tags.of(self).add("stage", config.stage)
+        cdk.Tags.of(self).add("data-classification", "official-sensitive")
+        self._outputs()
+
+    def _outputs(self) -> None:
+        outputs = {
+            "ApiUrl": self.api.rest_api.url,
+            "UserPoolId": self.identity.user_pool.user_pool_id,
+            "AppClientId": self.identity.app_client.user_pool_client_id,
+            "ReadStreamName": self.ingest.stream.stream_name,
+            "SearchWorkgroup": self.analytics.workgroup.ref,
+        }
+        outputs.update(
+            {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}
+        )
+        for name, value in outputs.items():
+            cdk.CfnOutput(self, name, value=value)
+
+    def _bucket_name(self, bucket: catalogue.Bucket) -> str:
+        by_bucket = {
+            catalogue.Bucket.READS: self.storage.reads,
+            catalogue.Bucket.QUARANTINE: self.storage.quarantine,
+            catalogue.Bucket.EVIDENCE: self.storage.evidence,
+            catalogue.Bucket.ATHENA_RESULTS: self.storage.athena_results,
+        }
+        return by_bucket[bucket].bucket_name

@@ -1,0 +1,1 @@
+"""The REST API served by the api Lambda (and by local mode's gateway)."""

@@ -1,0 +1,168 @@
+"""One catalogue of the service's stores, read by the CDK app (to create them), by the Lambdas (to
+find them through environment variables) and by local mode (to create the same on moto).
+
+Physical names are never fixed here: CDK generates them per stage and passes them to the code in the
+environment variables named below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class KeyType(StrEnum):
+    STRING = "S"
+    NUMBER = "N"
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    type: KeyType = KeyType.STRING
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A global secondary index and the access pattern it serves (docs/data-model.md)."""
+
+    name: str
+    partition_key: Key
+    sort_key: Key | None
+    serves: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    logical_name: str
+    partition_key: Key
+    sort_key: Key | None
+    serves: str
+    ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = field(default=())
+
+    @property
+    def env_var(self) -> str:
+        return f"NAS_TABLE_{self.logical_name.upper()}"
+
+
+VOI = TableSpec(
+    "voi",
+    # One partition per VRM: entry items (`record` = ENTRY#<voi_id>) are the truth, each with its own
+    # TTL; one match item (`record` = MATCH) per VRM carries the live entries for BatchGetItem lookups.
+    partition_key=Key("vrm"),
+    sort_key=Key("record"),
+    ttl_attribute="expires_at",
+    serves="match reads by VRM in batches; GET /voi?vrm=; entries of one VRM",
+    indexes=(
+        Index("by-voi-id", Key("voi_id"), None, "GET/PUT/DELETE /voi/{voi_id}"),
+        Index(
+            "by-owner-review", Key("owner_lea"), Key("review_due_at"), "R-VOI-28 overdue reviews per owner"
+        ),
+        Index("by-source", Key("source"), Key("import_id"), "R-VOI-BULK: replace one source's list"),
+    ),
+)
+ALERTS = TableSpec(
+    "alerts",
+    partition_key=Key("alert_id"),
+    sort_key=None,
+    serves="conditional put per alert (R-DUP); POST /alerts/{alert_id}/outcome",
+    indexes=(
+        Index("by-read-lea", Key("lea"), Key("raised_at"), "GET /alerts for the read's LEA"),
+        Index("by-owner-lea", Key("owner_lea"), Key("raised_at"), "GET /alerts for the entry owner's LEA"),
+        Index("by-raised-day", Key("raised_day"), Key("raised_at"), "GET /alerts for NATIONAL users"),
+    ),
+)
+CAMERAS = TableSpec(
+    "cameras",
+    partition_key=Key("camera_id"),
+    sort_key=None,
+    serves="R-CAMERA registry lookups by the match and archive consumers",
+    indexes=(Index("by-lea", Key("lea"), Key("camera_id"), "cameras of one LEA (location search, reports)"),),
+)
+IDEMPOTENCY = TableSpec(
+    "idempotency",
+    partition_key=Key("id"),
+    sort_key=None,
+    ttl_attribute="expiration",  # the attribute powertools' idempotency utility writes
+    serves="powertools idempotency records for POST routes",
+)
+AUDIT = TableSpec(
+    "audit",
+    # Hash chain per UTC day: `seq` is the position in the day's chain, so appends are conditional
+    # puts on the next position and verification reads one partition in order.
+    partition_key=Key("chain_day"),
+    sort_key=Key("seq", KeyType.NUMBER),
+    serves="append-only R-AUDIT chain; GET /audit/verify",
+    indexes=(
+        Index("by-user", Key("user"), Key("at"), "GET /audit?user=&from=&to="),
+        Index("by-lea", Key("lea"), Key("at"), "GET /audit for an LEA's auditors"),
+    ),
+)
+SEARCHES = TableSpec(
+    "searches",
+    partition_key=Key("search_id"),
+    sort_key=None,
+    serves="GET /searches/{id}: status, Athena query id, owner",
+    indexes=(Index("by-user", Key("user"), Key("created_at"), "a user's recent searches"),),
+)
+AUTHORISATIONS = TableSpec(
+    "authorisations",
+    partition_key=Key("authorisation_id"),
+    sort_key=None,
+    serves="R-AUTHZ lookup when a search names an authorisation",
+    indexes=(
+        Index("by-grantee", Key("grantee"), Key("expires_at"), "a user's live authorisations"),
+        Index("by-granted-by", Key("granted_by"), Key("granted_at"), "GET /authorisations for an authoriser"),
+    ),
+)
+
+TABLES: tuple[TableSpec, ...] = (VOI, ALERTS, CAMERAS, IDEMPOTENCY, AUDIT, SEARCHES, AUTHORISATIONS)
+
+
+class Bucket(StrEnum):
+    READS = "reads"
+    QUARANTINE = "quarantine"
+    EVIDENCE = "evidence"
+    ATHENA_RESULTS = "athena-results"
+
+    @property
+    def env_var(self) -> str:
+        return f"NAS_BUCKET_{self.name}"
+
+
+# Prefixes inside the reads bucket: Parquet rows (Hive-partitioned by capture date) and packed images.
+READS_PREFIX = "reads/"
+IMAGES_PREFIX = "images/"
+CAPTURE_DATE_PARTITION = "capture_date"
+
+READ_STREAM = "reads"
+READ_STREAM_ENV = "NAS_STREAM_READS"
+STAGE_ENV = "NAS_STAGE"
+SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
+METRICS_NAMESPACE = "NAS"
+GLUE_READS_TABLE = "reads"
+
+# Columns of a stored read row (Parquet under READS_PREFIX, Glue table `reads`), in order. The archive
+# consumer writes exactly these; images are referenced by packed-object key, offset and length.
+READ_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("read_id", "string"),
+    ("camera_id", "string"),
+    ("vrm", "string"),
+    ("captured_at", "timestamp"),
+    ("lea", "string"),
+    ("source", "string"),
+    ("lat", "double"),
+    ("lon", "double"),
+    ("direction", "string"),
+    ("lane", "int"),
+    ("confidence", "int"),
+    ("late", "boolean"),
+    ("ingested_at", "timestamp"),
+    ("plate_image_key", "string"),
+    ("plate_image_offset", "bigint"),
+    ("plate_image_length", "int"),
+    ("overview_image_key", "string"),
+    ("overview_image_offset", "bigint"),
+    ("overview_image_length", "int"),
+)

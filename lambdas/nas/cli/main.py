@@ -1,0 +1,65 @@
+"""`nas` console script. Each subcommand is a thin shell over the same logic the Lambdas run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from nas import __version__
+from nas.domain.errors import ReadRejected
+from nas.domain.reads import parse_read
+
+
+def _validate_reads(path: Path, out: TextIO) -> int:
+    """Checks a file of read records (one JSON object per line) exactly as the pipeline will, so a
+    force gateway team can test its feed before sending it. Exit status 1 if any line is rejected."""
+    now = datetime.now(UTC)
+    accepted = rejected = 0
+    with path.open("rb") as fh:
+        for number, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                result = parse_read(line.rstrip(b"\r\n"), now=now)
+            except ReadRejected as exc:
+                rejected += 1
+                out.write(json.dumps({"line": number, **exc.as_dict()}) + "\n")
+            else:
+                accepted += 1
+                if not result.raises_live_alerts:
+                    out.write(
+                        json.dumps({"line": number, "note": "late: stored but raises no live alert"}) + "\n"
+                    )
+    out.write(f"accepted={accepted} rejected={rejected}\n")
+    return 1 if rejected else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nas", description="NAS: the National ANPR Service")
+    parser.add_argument("--version", action="version", version=f"nas {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    validate = commands.add_parser(
+        "validate-reads", help="check a JSON-lines file of nas.read.v1 records as the pipeline would"
+    )
+    validate.add_argument("file", type=Path, help="one read record per line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "validate-reads":
+        if not args.file.is_file():
+            parser.error(f"no such file: {args.file}")
+        return _validate_reads(args.file, sys.stdout)
+    parser.print_help()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
