@@ -53,7 +53,8 @@ class LambdaRuntime(Construct):
                 bundling=cdk.BundlingOptions(
                     # Never pulled: local bundling always succeeds or raises (no Docker here).
                     image=cdk.DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-                    local=PipLayerBundling(requirements, RUNTIME_PACKAGE_DIR),
+                    # jsii hands try_bundle one options struct; its Protocol stub spells keywords.
+                    local=PipLayerBundling(requirements, RUNTIME_PACKAGE_DIR),  # type: ignore[arg-type]
                 ),
             ),
         )

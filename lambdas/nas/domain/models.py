@@ -14,7 +14,16 @@ from nas.domain import policy
 from nas.domain.errors import FieldRuleError
 from nas.domain.leas import NATIONAL
 from nas.domain.policy import InvestigationLevel, LiveAuthorisation
-from nas.domain.types import CaseRef, Identifier, LeaCode, LeaOrNational, UtcDatetime, Vrm, jpeg_base64
+from nas.domain.types import (
+    STANDARD_BASE64,
+    CaseRef,
+    Identifier,
+    LeaCode,
+    LeaOrNational,
+    UtcDatetime,
+    Vrm,
+    jpeg_base64,
+)
 
 PLATE_IMAGE_MAX_BYTES = 64 * 1024  # NASPLE plate patches are about 3 KB
 OVERVIEW_IMAGE_MAX_BYTES = 512 * 1024  # NASPLE overviews are about 25 KB; Kinesis records cap at 1 MiB
@@ -71,8 +80,8 @@ class Read(StrictModel):
     direction: Direction | None = None
     lane: Annotated[int, Field(ge=1, le=20)] | None = None
     confidence: Annotated[int, Field(ge=0, le=100)] | None = None
-    plate_image: Annotated[bytes, jpeg_base64(PLATE_IMAGE_MAX_BYTES)] | None = None
-    overview_image: Annotated[bytes, jpeg_base64(OVERVIEW_IMAGE_MAX_BYTES)] | None = None
+    plate_image: Annotated[bytes, jpeg_base64(PLATE_IMAGE_MAX_BYTES), STANDARD_BASE64] | None = None
+    overview_image: Annotated[bytes, jpeg_base64(OVERVIEW_IMAGE_MAX_BYTES), STANDARD_BASE64] | None = None
 
     @model_validator(mode="after")
     def _mobile_reads_carry_location(self) -> Read:
@@ -202,7 +211,7 @@ class Alert(StrictModel):
             captured_at=read.captured_at,
             camera_id=read.camera_id,
             lea=read.lea,
-            late=policy.capture_timeliness(read.captured_at, raised_at) is policy.Timeliness.LATE,
+            late=policy.is_late(read.captured_at, raised_at),
             voi_id=entry.voi_id,
             source=entry.source,
             category=entry.category,

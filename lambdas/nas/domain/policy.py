@@ -71,8 +71,16 @@ class Timeliness(StrEnum):
     """Older than the search retention: could never be returned, so it is quarantined, not stored."""
 
 
+def is_late(captured_at: datetime, now: datetime) -> bool:
+    """R-LATE: older than 24 hours, so stored and searchable but never a live alert."""
+    _require_aware(captured_at, "captured_at")
+    _require_aware(now, "now")
+    return now - captured_at > LIVE_ALERT_WINDOW
+
+
 def capture_timeliness(captured_at: datetime, now: datetime) -> Timeliness:
     _require_aware(captured_at, "captured_at")
+    _require_aware(now, "now")
     if captured_at - now > CLOCK_SKEW_ALLOWANCE:
         return Timeliness.FUTURE
     age = now - captured_at

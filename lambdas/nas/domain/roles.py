@@ -36,12 +36,13 @@ class Principal:
 
     @classmethod
     def from_claims(cls, user: str, groups: Iterable[str], lea: str) -> Principal:
-        """Builds the principal or refuses the token: unknown groups are ignored (they grant nothing),
-        an admin in any other group is refused (R-ROLE), and the LEA must be known."""
-        known = {g.value for g in Role}
-        roles = frozenset(Role(g) for g in groups if g in known)
-        if Role.ADMIN in roles and len(roles) > 1:
+        """Builds the principal or refuses the token: an admin in any other group, known or not, is
+        refused (R-ROLE); otherwise unknown groups grant nothing; the LEA must be known."""
+        group_names = set(groups)
+        if Role.ADMIN.value in group_names and len(group_names) > 1:
             raise AccessDenied("admin-not-exclusive", "an admin account may be in no other group")
+        known = {g.value for g in Role}
+        roles = frozenset(Role(g) for g in group_names if g in known)
         if lea != NATIONAL and not is_lea(lea):
             raise AccessDenied("unknown-lea", f"custom:lea {lea!r} is not an approved organisation")
         return cls(user=user, roles=roles, lea=lea)

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from nas.domain.leas import NATIONAL, is_lea
 from nas.domain.vrm import normalise_vrm
@@ -72,6 +72,11 @@ def jpeg_base64(max_bytes: int) -> BeforeValidator:
 
     return BeforeValidator(decode)
 
+
+STANDARD_BASE64 = PlainSerializer(
+    lambda data: binascii.b2a_base64(data, newline=False).decode("ascii"), return_type=str, when_used="json"
+)
+"""Images serialise back to the padded standard base64 they arrived in (pydantic's own is URL-safe)."""
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_parse_rfc3339)]
 Vrm = Annotated[str, BeforeValidator(_normalised_vrm)]
