@@ -138,6 +138,12 @@ CAPTURE_DATE_PARTITION = "capture_date"
 
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"
+ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"
+READ_ROWS_DELIVERY_ENV = "NAS_FIREHOSE_READ_ROWS"
+QUARANTINE_PREFIX = "quarantine/"
+# EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
+ALERT_EVENT_SOURCE = "nas.match"
+ALERT_EVENT_DETAIL_TYPE = "nas.alert.v1"
 STAGE_ENV = "NAS_STAGE"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "NAS"

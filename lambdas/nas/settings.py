@@ -24,6 +24,8 @@ class RuntimeSettings(BaseModel):
     tables: Mapping[str, str] = Field(default_factory=dict)
     buckets: Mapping[str, str] = Field(default_factory=dict)
     read_stream: str | None = None
+    alert_bus: str | None = None
+    read_rows_delivery: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -33,6 +35,8 @@ class RuntimeSettings(BaseModel):
             tables={t.logical_name: environ[t.env_var] for t in catalogue.TABLES if t.env_var in environ},
             buckets={b.value: environ[b.env_var] for b in catalogue.Bucket if b.env_var in environ},
             read_stream=environ.get(catalogue.READ_STREAM_ENV),
+            alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
+            read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:
@@ -40,6 +44,11 @@ class RuntimeSettings(BaseModel):
             return self.tables[spec.logical_name]
         except KeyError:
             raise SettingsError(f"{spec.env_var} is not set for this function") from None
+
+    def require(self, value: str | None, env_var: str) -> str:
+        if not value:
+            raise SettingsError(f"{env_var} is not set for this function")
+        return value
 
     def bucket(self, bucket: catalogue.Bucket) -> str:
         try:

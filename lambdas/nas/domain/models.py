@@ -61,6 +61,17 @@ class Location(StrictModel):
     lon: Annotated[float, Field(ge=-180, le=180)]
 
 
+class Camera(StrictModel):
+    """R-CAMERA: a registered camera. Its site is sensitive: never shown in exports or reports."""
+
+    camera_id: Identifier
+    lea: LeaCode
+    lat: Annotated[float, Field(ge=-90, le=90)]
+    lon: Annotated[float, Field(ge=-180, le=180)]
+    source: CameraSource
+    active: bool
+
+
 READ_SCHEMA = "nas.read.v1"
 
 

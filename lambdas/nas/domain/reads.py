@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from nas.domain import policy
 from nas.domain.errors import FieldProblem, FieldRuleError, ReadRejected
-from nas.domain.models import Read
+from nas.domain.models import Camera, Location, Read
 
 # Reason codes written with quarantined records; stable, because replay tooling selects on them.
 NOT_JSON = "not-json"
@@ -17,6 +17,9 @@ NOT_AN_OBJECT = "not-an-object"
 INVALID_FIELDS = "invalid-fields"
 CLOCK_FAULT = "clock-fault"
 BEYOND_RETENTION = "beyond-retention"
+UNKNOWN_CAMERA = "unknown-camera"
+CAMERA_INACTIVE = "camera-inactive"
+CAMERA_LEA_MISMATCH = "camera-lea-mismatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,3 +75,19 @@ def parse_read(data: bytes, *, now: datetime) -> AcceptedRead:
             BEYOND_RETENTION, (FieldProblem("captured_at", "older than the 365-day retention (R-RET-365)"),)
         )
     return AcceptedRead(read=read, timeliness=timeliness)
+
+
+def check_camera(read: Read, camera: Camera | None) -> None:
+    """R-CAMERA and R-READ `lea`: the camera must be registered, active, and owned by the read's LEA."""
+    if camera is None:
+        raise ReadRejected(UNKNOWN_CAMERA, (FieldProblem("camera_id", "camera is not registered"),))
+    if not camera.active:
+        raise ReadRejected(CAMERA_INACTIVE, (FieldProblem("camera_id", "camera is registered as inactive"),))
+    if camera.lea != read.lea:
+        problem = FieldProblem("lea", f"camera {read.camera_id} is registered to another LEA")
+        raise ReadRejected(CAMERA_LEA_MISMATCH, (problem,))
+
+
+def read_location(read: Read, camera: Camera) -> Location:
+    """Where the read happened: its own position for mobile cameras, else the camera's registered site."""
+    return read.location or Location(lat=camera.lat, lon=camera.lon)

@@ -1,0 +1,2 @@
+"""Adapters: the only modules that talk to AWS (or its local stand-ins). Each sits behind a small
+Protocol so the same logic runs in Lambda, in local mode and in tests with in-memory versions."""

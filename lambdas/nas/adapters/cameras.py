@@ -1,0 +1,74 @@
+"""R-CAMERA registry: the cameras table, read in batches and cached in the execution environment."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from typing import TYPE_CHECKING, Protocol
+
+from nas.adapters.dynamo import batch_get, batch_put
+from nas.domain.models import Camera
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# A camera switched off or moved between forces takes effect within this long on warm Lambdas.
+CACHE_TTL_S = 60.0
+
+
+class CameraRegistry(Protocol):
+    def get_many(self, camera_ids: Collection[str]) -> dict[str, Camera]:
+        """The registered cameras among `camera_ids`; unknown ids are absent from the result."""
+        ...
+
+
+class InMemoryCameraRegistry:
+    def __init__(self, cameras: Iterable[Camera] = ()) -> None:
+        self.cameras = {c.camera_id: c for c in cameras}
+
+    def get_many(self, camera_ids: Collection[str]) -> dict[str, Camera]:
+        return {cid: self.cameras[cid] for cid in camera_ids if cid in self.cameras}
+
+    def put_many(self, cameras: Iterable[Camera]) -> int:
+        added = 0
+        for camera in cameras:
+            self.cameras[camera.camera_id] = camera
+            added += 1
+        return added
+
+
+class DynamoCameraRegistry:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        cache_ttl_s: float = CACHE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._ttl = cache_ttl_s
+        self._clock = clock
+        # camera_id -> (camera or None for "not registered", fetched at)
+        self._cache: dict[str, tuple[Camera | None, float]] = {}
+
+    def get_many(self, camera_ids: Collection[str]) -> dict[str, Camera]:
+        now = self._clock()
+        stale = [cid for cid in set(camera_ids) if now - self._cache.get(cid, (None, -1e18))[1] > self._ttl]
+        if stale:
+            fetched = {
+                item["camera_id"]: Camera.model_validate(item, strict=False)
+                for item in batch_get(self._client, self._table, [{"camera_id": cid} for cid in stale])
+            }
+            for cid in stale:
+                self._cache[cid] = (fetched.get(cid), now)
+        result = {}
+        for cid in camera_ids:
+            camera = self._cache[cid][0]
+            if camera is not None:
+                result[cid] = camera
+        return result
+
+    def put_many(self, cameras: Iterable[Camera]) -> int:
+        return batch_put(self._client, self._table, (c.model_dump(mode="json") for c in cameras))

@@ -1,0 +1,130 @@
+"""Low-level DynamoDB helpers shared by the adapters: typed (de)serialisation and batch calls that
+retry unprocessed items with backoff, never one call per item."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
+MAX_ATTEMPTS = 8
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class UnprocessedItemsError(RuntimeError):
+    """DynamoDB kept returning unprocessed items after every retry (sustained throttling)."""
+
+
+def to_attribute(value: Any) -> Any:
+    """Python value to DynamoDB JSON; floats go through Decimal, which is all DynamoDB accepts."""
+    return _serializer.serialize(_decimals(value))
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: to_attribute(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_decimals(v) for v in value]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def backoff_delays(base_s: float = 0.05, cap_s: float = 2.0) -> Iterator[float]:
+    delay = base_s
+    while True:
+        yield delay
+        delay = min(cap_s, delay * 2)
+
+
+def batch_get(
+    client: DynamoDBClient,
+    table: str,
+    keys: Iterable[Mapping[str, Any]],
+    *,
+    projection: str | None = None,
+    names: Mapping[str, str] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[dict[str, Any]]:
+    """Items for `keys` (plain dicts), in as few BatchGetItem calls as the 100-key limit allows;
+    unprocessed keys are retried with exponential backoff."""
+    wire_keys = [to_item(k) for k in keys]
+    found: list[dict[str, Any]] = []
+    for chunk in chunks(wire_keys, BATCH_GET_LIMIT):
+        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": False}
+        if projection:
+            request["ProjectionExpression"] = projection
+        if names:
+            request["ExpressionAttributeNames"] = dict(names)
+        pending: dict[str, Any] = {table: request}
+        delays = backoff_delays()
+        for attempt in range(MAX_ATTEMPTS):
+            response = client.batch_get_item(RequestItems=pending)
+            found.extend(from_item(item) for item in response.get("Responses", {}).get(table, []))
+            pending = dict(response.get("UnprocessedKeys") or {})
+            if not pending:
+                break
+            if attempt + 1 < MAX_ATTEMPTS:
+                sleep(next(delays))
+        else:
+            raise UnprocessedItemsError(f"{table}: keys still unprocessed after {MAX_ATTEMPTS} attempts")
+    return found
+
+
+def batch_put(
+    client: DynamoDBClient,
+    table: str,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Writes `items` with BatchWriteItem (25 a call), retrying unprocessed ones; returns the count."""
+    requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+    for chunk in chunks(requests, BATCH_WRITE_LIMIT):
+        pending: dict[str, Any] = {table: list(chunk)}
+        delays = backoff_delays()
+        for attempt in range(MAX_ATTEMPTS):
+            response = client.batch_write_item(RequestItems=pending)
+            pending = dict(response.get("UnprocessedItems") or {})
+            if not pending:
+                break
+            if attempt + 1 < MAX_ATTEMPTS:
+                sleep(next(delays))
+        else:
+            raise UnprocessedItemsError(f"{table}: items still unprocessed after {MAX_ATTEMPTS} attempts")
+    return len(requests)
