@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from nas.catalogue import Key, TableSpec
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -128,3 +130,39 @@ def batch_put(
         else:
             raise UnprocessedItemsError(f"{table}: items still unprocessed after {MAX_ATTEMPTS} attempts")
     return len(requests)
+
+
+def create_table(client: DynamoDBClient, spec: TableSpec, name: str) -> None:
+    """Creates `spec` as `name` (on-demand, with its indexes and TTL): local mode and tests make
+    the same tables as the CDK app from the same catalogue."""
+    keys = [spec.partition_key, *([spec.sort_key] if spec.sort_key else [])]
+    for index in spec.indexes:
+        keys += [index.partition_key, *([index.sort_key] if index.sort_key else [])]
+    definitions = {k.name: {"AttributeName": k.name, "AttributeType": k.type.value} for k in keys}
+
+    def schema(partition: Key, sort: Key | None) -> list[dict[str, str]]:
+        return [{"AttributeName": partition.name, "KeyType": "HASH"}] + (
+            [{"AttributeName": sort.name, "KeyType": "RANGE"}] if sort else []
+        )
+
+    request: dict[str, Any] = {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": list(definitions.values()),
+        "KeySchema": schema(spec.partition_key, spec.sort_key),
+    }
+    if spec.indexes:
+        request["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index.name,
+                "KeySchema": schema(index.partition_key, index.sort_key),
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index in spec.indexes
+        ]
+    client.create_table(**request)
+    client.get_waiter("table_exists").wait(TableName=name)
+    if spec.ttl_attribute:
+        client.update_time_to_live(
+            TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+        )

@@ -77,8 +77,9 @@ def parse_read(data: bytes, *, now: datetime) -> AcceptedRead:
     return AcceptedRead(read=read, timeliness=timeliness)
 
 
-def check_camera(read: Read, camera: Camera | None) -> None:
-    """R-CAMERA and R-READ `lea`: the camera must be registered, active, and owned by the read's LEA."""
+def check_camera(read: Read, camera: Camera | None) -> Camera:
+    """R-CAMERA and R-READ `lea`: the camera must be registered, active, and owned by the read's LEA.
+    Returns the camera, so callers hold a checked one."""
     if camera is None:
         raise ReadRejected(UNKNOWN_CAMERA, (FieldProblem("camera_id", "camera is not registered"),))
     if not camera.active:
@@ -86,6 +87,7 @@ def check_camera(read: Read, camera: Camera | None) -> None:
     if camera.lea != read.lea:
         problem = FieldProblem("lea", f"camera {read.camera_id} is registered to another LEA")
         raise ReadRejected(CAMERA_LEA_MISMATCH, (problem,))
+    return camera
 
 
 def read_location(read: Read, camera: Camera) -> Location:

@@ -1,0 +1,158 @@
+"""The voi table (docs/data-model.md): entry items, one match item per VRM for batched lookups, and
+white-list items (R-WHITE)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Collection, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from nas.adapters.dynamo import batch_get, batch_put, from_item, to_attribute, to_item
+from nas.domain.models import VoiEntry
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+MATCH_RECORD = "MATCH"
+WHITE_LIST_RECORD = "WHITELIST"
+ENTRY_PREFIX = "ENTRY#"
+MAX_WRITE_ATTEMPTS = 5
+
+
+class VoiLookup(Protocol):
+    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
+        """The entries listed for each VRM, live or not (the caller checks expiry at its `now`)."""
+        ...
+
+    def white_listed(self, vrms: Collection[str]) -> set[str]:
+        """The VRMs among `vrms` on the DVLA white list."""
+        ...
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The match item kept changing under a write; the caller may retry later."""
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+class InMemoryVoiStore:
+    """Same behaviour as the table, in memory: for tests, benchmarks and tools."""
+
+    def __init__(self) -> None:
+        self.by_vrm: dict[str, dict[str, VoiEntry]] = {}
+        self.white_list: set[str] = set()
+        self.lookup_calls = 0
+
+    def put(self, entry: VoiEntry) -> None:
+        self.by_vrm.setdefault(entry.vrm, {})[entry.voi_id] = entry
+
+    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
+        # One call per 100 VRMs, as BatchGetItem would make, so benchmarks can count calls.
+        self.lookup_calls += -(-len(vrms) // 100)
+        return {v: list(self.by_vrm[v].values()) for v in vrms if v in self.by_vrm}
+
+    def white_listed(self, vrms: Collection[str]) -> set[str]:
+        if vrms:
+            self.lookup_calls += -(-len(vrms) // 100)
+        return self.white_list.intersection(vrms)
+
+
+class DynamoVoiStore:
+    def __init__(
+        self, client: DynamoDBClient, table: str, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._sleep = sleep
+
+    # --- reads (match path) ----------------------------------------------------------------------
+
+    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
+        items = batch_get(
+            self._client,
+            self._table,
+            [{"vrm": v, "record": MATCH_RECORD} for v in vrms],
+            projection="vrm, entries",
+            sleep=self._sleep,
+        )
+        return {
+            item["vrm"]: [VoiEntry.model_validate_json(raw) for raw in item.get("entries", {}).values()]
+            for item in items
+        }
+
+    def white_listed(self, vrms: Collection[str]) -> set[str]:
+        if not vrms:
+            return set()
+        items = batch_get(
+            self._client,
+            self._table,
+            [{"vrm": v, "record": WHITE_LIST_RECORD} for v in vrms],
+            projection="vrm",
+            sleep=self._sleep,
+        )
+        return {item["vrm"] for item in items}
+
+    # --- writes (VOI management, imports, tools) --------------------------------------------------
+
+    def put(self, entry: VoiEntry, *, now: datetime) -> None:
+        """Writes the entry item and its copy in the VRM's match item in one transaction. Entries of
+        that VRM already expired at `now` are dropped from the match item on the way."""
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            current = self._client.get_item(
+                TableName=self._table,
+                Key=to_item({"vrm": entry.vrm, "record": MATCH_RECORD}),
+                ConsistentRead=True,
+            ).get("Item")
+            existing = from_item(current) if current else {}
+            entries: dict[str, str] = {
+                voi_id: raw
+                for voi_id, raw in existing.get("entries", {}).items()
+                if voi_id != entry.voi_id and VoiEntry.model_validate_json(raw).is_live(now)
+            }
+            entries[entry.voi_id] = entry.model_dump_json()
+            expires = max(VoiEntry.model_validate_json(raw).expires_at for raw in entries.values())
+            version = int(existing.get("version", 0))
+            match_item = {
+                "vrm": entry.vrm,
+                "record": MATCH_RECORD,
+                "entries": entries,
+                "expires_at": _epoch(expires),
+                "version": version + 1,
+            }
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": self._table, "Item": to_item(self._entry_item(entry))}},
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": to_item(match_item),
+                                "ConditionExpression": "attribute_not_exists(version) OR version = :seen",
+                                "ExpressionAttributeValues": {":seen": to_attribute(version)},
+                            }
+                        },
+                    ]
+                )
+                return
+            except self._client.exceptions.TransactionCanceledException:
+                self._sleep(0.05)
+        raise ConcurrentUpdateError(
+            f"match item of {entry.vrm} kept changing; entry {entry.voi_id} not written"
+        )
+
+    def add_to_white_list(self, vrms: Iterable[str]) -> None:
+        batch_put(
+            self._client,
+            self._table,
+            ({"vrm": v, "record": WHITE_LIST_RECORD} for v in vrms),
+            sleep=self._sleep,
+        )
+
+    @staticmethod
+    def _entry_item(entry: VoiEntry) -> dict[str, Any]:
+        item: dict[str, Any] = entry.model_dump(mode="json")
+        item.update(record=f"{ENTRY_PREFIX}{entry.voi_id}", expires_at=_epoch(entry.expires_at))
+        return item

@@ -1,0 +1,109 @@
+"""The match consumer: every accepted live read checked against the VOI lists at once (R-ALERT).
+
+Per batch: one camera lookup, one VOI lookup per 100 distinct VRMs, a white-list lookup only for
+bulk-list hits, then one conditional put per alert and PutEvents in tens. Records that fail
+validation are skipped (archive quarantines them); records whose alert could not be stored or
+published are reported failed, so Kinesis redelivers them, and R-DUP keeps the retry from raising
+a second alert.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from nas.adapters import StoreError
+from nas.adapters.alerts import AlertStore, AlertWrite
+from nas.adapters.cameras import CameraRegistry
+from nas.adapters.events import AlertPublisher
+from nas.adapters.voi import VoiLookup
+from nas.domain import matching
+from nas.domain.models import Alert
+from nas.pipeline.records import Admitted, StreamRecord, admit
+
+
+@dataclass(slots=True)
+class MatchResult:
+    received: int = 0
+    skipped_invalid: Counter[str] = field(default_factory=Counter)
+    late: int = 0
+    hits: int = 0
+    alerts_raised: list[Alert] = field(default_factory=list)
+    duplicates: int = 0
+    failed_sequence_numbers: set[str] = field(default_factory=set)
+
+    def capture_to_alert_seconds(self) -> list[float]:
+        return [(a.raised_at - a.captured_at).total_seconds() for a in self.alerts_raised]
+
+
+class MatchService:
+    def __init__(
+        self, *, cameras: CameraRegistry, voi: VoiLookup, alerts: AlertStore, publisher: AlertPublisher
+    ) -> None:
+        self._cameras = cameras
+        self._voi = voi
+        self._alerts = alerts
+        self._publisher = publisher
+
+    def process(self, records: Sequence[StreamRecord], *, now: datetime) -> MatchResult:
+        result = MatchResult(received=len(records))
+        admitted, refused = admit(records, self._cameras, now=now)
+        result.skipped_invalid.update(r.rejection.reason for r in refused)
+        live = [a for a in admitted if a.accepted.raises_live_alerts]
+        result.late = len(admitted) - len(live)
+
+        alerts_by_record = self._alerts_for(live, now)
+        result.hits = sum(len(alerts) for alerts in alerts_by_record.values())
+        to_publish: list[Alert] = []
+        failed_alerts: set[str] = set()
+        handled: set[str] = set()
+        for alerts in alerts_by_record.values():
+            for alert in alerts:
+                if alert.alert_id in handled:  # the same read twice in one batch
+                    result.duplicates += 1
+                    continue
+                handled.add(alert.alert_id)
+                try:
+                    write = self._alerts.put_new(alert)
+                except StoreError:  # fails this record only; Kinesis redelivers it
+                    failed_alerts.add(alert.alert_id)
+                    continue
+                if write is AlertWrite.DUPLICATE:
+                    result.duplicates += 1
+                else:
+                    to_publish.append(alert)
+        failed_alerts |= self._publisher.publish(to_publish)
+        published = [a for a in to_publish if a.alert_id not in failed_alerts]
+        self._alerts.mark_published([a.alert_id for a in published])
+        result.alerts_raised = published
+        result.failed_sequence_numbers = {
+            sequence
+            for sequence, alerts in alerts_by_record.items()
+            if any(a.alert_id in failed_alerts for a in alerts)
+        }
+        return result
+
+    def _alerts_for(self, live: Sequence[Admitted], now: datetime) -> dict[str, list[Alert]]:
+        """Alerts per record sequence number (records without hits are absent)."""
+        listed = self._voi.entries_for({a.accepted.read.vrm for a in live}) if live else {}
+        hits_by_record = {
+            a.record.sequence_number: (
+                a,
+                matching.candidate_hits(a.accepted.read, listed.get(a.accepted.read.vrm, ()), now),
+            )
+            for a in live
+            if a.accepted.read.vrm in listed
+        }
+        bulk_vrms = {
+            a.accepted.read.vrm
+            for a, hits in hits_by_record.values()
+            if matching.needs_white_list_check(hits)
+        }
+        white_listed = self._voi.white_listed(bulk_vrms) if bulk_vrms else set()
+        alerts: dict[str, list[Alert]] = defaultdict(list)
+        for sequence, (admitted, hits) in hits_by_record.items():
+            for entry in matching.without_white_listed(hits, white_listed):
+                alerts[sequence].append(Alert.raise_for(admitted.accepted.read, entry, now))
+        return alerts

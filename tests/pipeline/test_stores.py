@@ -1,0 +1,59 @@
+"""The voi and cameras adapters against moto: match items, pruning, white list, cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from nas import catalogue
+from nas.adapters.cameras import DynamoCameraRegistry
+from nas.adapters.dynamo import from_item
+from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, voi_entry
+
+
+def test_entries_of_one_vrm_share_a_match_item_and_keep_their_own_items(account: PipelineAccount) -> None:
+    now = datetime.now(UTC)
+    account.put_voi(voi_entry("AB12CDE", voi_id="a", revised=now - timedelta(days=3)))
+    account.put_voi(voi_entry("AB12CDE", voi_id="b", source="dvla", revised=now - timedelta(days=1)))
+
+    listed = account.voi.entries_for({"AB12CDE", "ZZ99ZZZ"})
+    assert sorted(e.voi_id for e in listed["AB12CDE"]) == ["a", "b"]
+    assert "ZZ99ZZZ" not in listed
+    items = [from_item(i) for i in account.dynamodb.scan(TableName=NAMES[catalogue.VOI])["Items"]]
+    records = {i["record"]: i for i in items}
+    assert set(records) == {"MATCH", "ENTRY#a", "ENTRY#b"}
+    # TTL: each entry on its own expiry; the match item lives as long as its latest entry.
+    assert records["ENTRY#a"]["expires_at"] == int(
+        voi_entry(voi_id="a", revised=now - timedelta(days=3)).expires_at.timestamp()
+    )
+    assert records["MATCH"]["expires_at"] == records["ENTRY#b"]["expires_at"]
+
+
+def test_a_revision_replaces_the_entry_and_drops_expired_ones(account: PipelineAccount) -> None:
+    now = datetime.now(UTC)
+    account.put_voi(voi_entry("AB12CDE", voi_id="old", revised=now - timedelta(days=60)))
+    account.put_voi(voi_entry("AB12CDE", voi_id="kept", revised=now - timedelta(days=2)), at=now)
+    account.put_voi(voi_entry("AB12CDE", voi_id="kept", revised=now - timedelta(hours=1)), at=now)
+
+    [entry] = account.voi.entries_for({"AB12CDE"})["AB12CDE"]
+    assert entry.voi_id == "kept"
+    assert entry.last_revised_at > now - timedelta(hours=2)
+
+
+def test_white_list_lookup(account: PipelineAccount) -> None:
+    account.voi.add_to_white_list(["WL11AAA"])
+    assert account.voi.white_listed({"WL11AAA", "AB12CDE"}) == {"WL11AAA"}
+    assert account.voi.white_listed(set()) == set()
+
+
+def test_camera_registry_caches_and_refreshes_after_its_ttl(account: PipelineAccount) -> None:
+    clock = [0.0]
+    registry = DynamoCameraRegistry(
+        account.dynamodb, NAMES[catalogue.CAMERAS], cache_ttl_s=60, clock=lambda: clock[0]
+    )
+    assert set(registry.get_many({"KENT-0001", "NOPE"})) == {"KENT-0001"}
+
+    moved = CAMERAS[0].model_copy(update={"active": False})
+    registry.put_many([moved])
+    assert registry.get_many({"KENT-0001"})["KENT-0001"].active is True  # cached
+    clock[0] = 61
+    assert registry.get_many({"KENT-0001"})["KENT-0001"].active is False  # refreshed
