@@ -15,8 +15,8 @@ def test_entries_of_one_vrm_share_a_match_item_and_keep_their_own_items(account:
     account.put_voi(voi_entry("AB12CDE", voi_id="a", revised=now - timedelta(days=3)))
     account.put_voi(voi_entry("AB12CDE", voi_id="b", source="dvla", revised=now - timedelta(days=1)))
 
-    listed = account.voi.entries_for({"AB12CDE", "ZZ99ZZZ"})
-    assert sorted(e.voi_id for e in listed["AB12CDE"]) == ["a", "b"]
+    listed = account.voi.listings({"AB12CDE", "ZZ99ZZZ"})
+    assert sorted(e.voi_id for e in listed["AB12CDE"].entries) == ["a", "b"]
     assert "ZZ99ZZZ" not in listed
     items = [from_item(i) for i in account.dynamodb.scan(TableName=NAMES[catalogue.VOI])["Items"]]
     records = {i["record"]: i for i in items}
@@ -34,15 +34,23 @@ def test_a_revision_replaces_the_entry_and_drops_expired_ones(account: PipelineA
     account.put_voi(voi_entry("AB12CDE", voi_id="kept", revised=now - timedelta(days=2)), at=now)
     account.put_voi(voi_entry("AB12CDE", voi_id="kept", revised=now - timedelta(hours=1)), at=now)
 
-    [entry] = account.voi.entries_for({"AB12CDE"})["AB12CDE"]
+    [entry] = account.voi.listings({"AB12CDE"})["AB12CDE"].entries
     assert entry.voi_id == "kept"
     assert entry.last_revised_at > now - timedelta(hours=2)
 
 
-def test_white_list_lookup(account: PipelineAccount) -> None:
-    account.voi.add_to_white_list(["WL11AAA"])
-    assert account.voi.white_listed({"WL11AAA", "AB12CDE"}) == {"WL11AAA"}
-    assert account.voi.white_listed(set()) == set()
+def test_white_list_flag_reaches_match_items_whichever_is_written_first(account: PipelineAccount) -> None:
+    account.put_voi(voi_entry("LISTED1", voi_id="before", source="dvla"))
+    account.voi.add_to_white_list(["LISTED1", "LATER22"])
+    account.put_voi(voi_entry("LATER22", voi_id="after", source="mib"))
+    account.put_voi(voi_entry("NOTWL33", voi_id="other", source="dvla"))
+
+    listings = account.voi.listings({"LISTED1", "LATER22", "NOTWL33"})
+    assert {vrm: listing.white_listed for vrm, listing in listings.items()} == {
+        "LISTED1": True,
+        "LATER22": True,
+        "NOTWL33": False,
+    }
 
 
 def test_camera_registry_caches_and_refreshes_after_its_ttl(account: PipelineAccount) -> None:

@@ -81,6 +81,7 @@ def batch_get(
     *,
     projection: str | None = None,
     names: Mapping[str, str] | None = None,
+    consistent: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[dict[str, Any]]:
     """Items for `keys` (plain dicts), in as few BatchGetItem calls as the 100-key limit allows;
@@ -88,7 +89,7 @@ def batch_get(
     wire_keys = [to_item(k) for k in keys]
     found: list[dict[str, Any]] = []
     for chunk in chunks(wire_keys, BATCH_GET_LIMIT):
-        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": False}
+        request: dict[str, Any] = {"Keys": list(chunk), "ConsistentRead": consistent}
         if projection:
             request["ProjectionExpression"] = projection
         if names:

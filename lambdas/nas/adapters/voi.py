@@ -3,12 +3,14 @@ white-list items (R-WHITE)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nas.adapters.dynamo import batch_get, batch_put, from_item, to_attribute, to_item
+from nas.adapters.dynamo import BATCH_GET_LIMIT, batch_get, batch_put, to_attribute, to_item
 from nas.domain.models import VoiEntry
 
 if TYPE_CHECKING:
@@ -20,13 +22,18 @@ ENTRY_PREFIX = "ENTRY#"
 MAX_WRITE_ATTEMPTS = 5
 
 
-class VoiLookup(Protocol):
-    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
-        """The entries listed for each VRM, live or not (the caller checks expiry at its `now`)."""
-        ...
+@dataclass(frozen=True, slots=True)
+class VrmListing:
+    """What the match path needs to know about one VRM, from its one match item."""
 
-    def white_listed(self, vrms: Collection[str]) -> set[str]:
-        """The VRMs among `vrms` on the DVLA white list."""
+    entries: tuple[VoiEntry, ...]
+    white_listed: bool = False
+
+
+class VoiLookup(Protocol):
+    def listings(self, vrms: Collection[str]) -> dict[str, VrmListing]:
+        """The listing of each VRM that has entries, live or not (the caller checks expiry at its
+        `now`); VRMs without entries are absent."""
         ...
 
 
@@ -49,15 +56,17 @@ class InMemoryVoiStore:
     def put(self, entry: VoiEntry) -> None:
         self.by_vrm.setdefault(entry.vrm, {})[entry.voi_id] = entry
 
-    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
-        # One call per 100 VRMs, as BatchGetItem would make, so benchmarks can count calls.
-        self.lookup_calls += -(-len(vrms) // 100)
-        return {v: list(self.by_vrm[v].values()) for v in vrms if v in self.by_vrm}
+    def add_to_white_list(self, vrms: Iterable[str]) -> None:
+        self.white_list.update(vrms)
 
-    def white_listed(self, vrms: Collection[str]) -> set[str]:
-        if vrms:
-            self.lookup_calls += -(-len(vrms) // 100)
-        return self.white_list.intersection(vrms)
+    def listings(self, vrms: Collection[str]) -> dict[str, VrmListing]:
+        # One call per 100 VRMs, as BatchGetItem makes, so benchmarks can count calls.
+        self.lookup_calls += -(-len(vrms) // BATCH_GET_LIMIT)
+        return {
+            v: VrmListing(tuple(self.by_vrm[v].values()), v in self.white_list)
+            for v in vrms
+            if v in self.by_vrm
+        }
 
 
 class DynamoVoiStore:
@@ -70,43 +79,43 @@ class DynamoVoiStore:
 
     # --- reads (match path) ----------------------------------------------------------------------
 
-    def entries_for(self, vrms: Collection[str]) -> dict[str, list[VoiEntry]]:
+    def listings(self, vrms: Collection[str]) -> dict[str, VrmListing]:
         items = batch_get(
             self._client,
             self._table,
             [{"vrm": v, "record": MATCH_RECORD} for v in vrms],
-            projection="vrm, entries",
+            projection="vrm, entries, white_listed",
             sleep=self._sleep,
         )
         return {
-            item["vrm"]: [VoiEntry.model_validate_json(raw) for raw in item.get("entries", {}).values()]
+            item["vrm"]: VrmListing(
+                entries=tuple(VoiEntry.model_validate_json(raw) for raw in item.get("entries", {}).values()),
+                white_listed=bool(item.get("white_listed")),
+            )
             for item in items
         }
-
-    def white_listed(self, vrms: Collection[str]) -> set[str]:
-        if not vrms:
-            return set()
-        items = batch_get(
-            self._client,
-            self._table,
-            [{"vrm": v, "record": WHITE_LIST_RECORD} for v in vrms],
-            projection="vrm",
-            sleep=self._sleep,
-        )
-        return {item["vrm"] for item in items}
 
     # --- writes (VOI management, imports, tools) --------------------------------------------------
 
     def put(self, entry: VoiEntry, *, now: datetime) -> None:
         """Writes the entry item and its copy in the VRM's match item in one transaction. Entries of
-        that VRM already expired at `now` are dropped from the match item on the way."""
+        that VRM already expired at `now` are dropped from the match item on the way, and the VRM's
+        white-list flag is copied in, so matching needs the match item alone."""
         for _ in range(MAX_WRITE_ATTEMPTS):
-            current = self._client.get_item(
-                TableName=self._table,
-                Key=to_item({"vrm": entry.vrm, "record": MATCH_RECORD}),
-                ConsistentRead=True,
-            ).get("Item")
-            existing = from_item(current) if current else {}
+            current = {
+                item["record"]: item
+                for item in batch_get(
+                    self._client,
+                    self._table,
+                    [
+                        {"vrm": entry.vrm, "record": MATCH_RECORD},
+                        {"vrm": entry.vrm, "record": WHITE_LIST_RECORD},
+                    ],
+                    consistent=True,
+                    sleep=self._sleep,
+                )
+            }
+            existing = current.get(MATCH_RECORD, {})
             entries: dict[str, str] = {
                 voi_id: raw
                 for voi_id, raw in existing.get("entries", {}).items()
@@ -120,6 +129,7 @@ class DynamoVoiStore:
                 "record": MATCH_RECORD,
                 "entries": entries,
                 "expires_at": _epoch(expires),
+                "white_listed": WHITE_LIST_RECORD in current,
                 "version": version + 1,
             }
             try:
@@ -144,12 +154,25 @@ class DynamoVoiStore:
         )
 
     def add_to_white_list(self, vrms: Iterable[str]) -> None:
+        """R-WHITE: white-list items, and the flag on the match items of VRMs already listed (the
+        version bump makes a concurrent entry write re-read the white list)."""
+        listed = list(vrms)
         batch_put(
             self._client,
             self._table,
-            ({"vrm": v, "record": WHITE_LIST_RECORD} for v in vrms),
+            ({"vrm": v, "record": WHITE_LIST_RECORD} for v in listed),
             sleep=self._sleep,
         )
+        for vrm in listed:
+            # No match item yet (no entries): a later entry write copies the flag in.
+            with contextlib.suppress(self._client.exceptions.ConditionalCheckFailedException):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=to_item({"vrm": vrm, "record": MATCH_RECORD}),
+                    UpdateExpression="SET white_listed = :yes, version = version + :one",
+                    ConditionExpression="attribute_exists(vrm)",
+                    ExpressionAttributeValues=to_item({":yes": True, ":one": 1}),
+                )
 
     @staticmethod
     def _entry_item(entry: VoiEntry) -> dict[str, Any]:

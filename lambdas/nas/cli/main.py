@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import TextIO
 
 from nas import __version__
+from nas.cli import cameras, simulate
+from nas.cli.target import TargetError
 from nas.domain.errors import ReadRejected
 from nas.domain.reads import parse_read
 
@@ -47,6 +49,15 @@ def build_parser() -> argparse.ArgumentParser:
         "validate-reads", help="check a JSON-lines file of nas.read.v1 records as the pipeline would"
     )
     validate.add_argument("file", type=Path, help="one read record per line")
+    camera_actions = commands.add_parser("cameras", help="the camera registry (R-CAMERA)").add_subparsers(
+        dest="cameras_action", metavar="ACTION", required=True
+    )
+    cameras.add_load_arguments(
+        camera_actions.add_parser("load", help="validate a cameras CSV and load its valid rows")
+    )
+    simulate.add_arguments(
+        commands.add_parser("simulate", help="post realistic reads to the read stream at a steady rate")
+    )
     return parser
 
 
@@ -57,6 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.file.is_file():
             parser.error(f"no such file: {args.file}")
         return _validate_reads(args.file, sys.stdout)
+    try:
+        if args.command == "cameras":
+            return cameras.load_command(args, sys.stdout, sys.stderr)
+        if args.command == "simulate":
+            return simulate.command(args, sys.stdout, sys.stderr)
+    except TargetError as exc:
+        print(f"nas {args.command}: {exc}", file=sys.stderr)
+        return 2
     parser.print_help()
     return 0
 

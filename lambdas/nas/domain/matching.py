@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from nas.domain.models import BULK_SOURCES, Read, VoiEntry
@@ -14,11 +14,7 @@ def candidate_hits(read: Read, entries: Iterable[VoiEntry], now: datetime) -> li
     return [e for e in entries if e.vrm == read.vrm and e.is_live(now) and e.circulated_to(read.lea)]
 
 
-def needs_white_list_check(hits: Iterable[VoiEntry]) -> bool:
-    return any(e.source in BULK_SOURCES for e in hits)
-
-
-def without_white_listed(hits: Iterable[VoiEntry], white_listed_vrms: Collection[str]) -> list[VoiEntry]:
+def without_white_listed(hits: Iterable[VoiEntry], *, white_listed: bool) -> list[VoiEntry]:
     """R-WHITE: a white-listed VRM never raises an alert from a bulk (DVLA/MIB) list; hits from
     PNC and local lists stand."""
-    return [e for e in hits if not (e.source in BULK_SOURCES and e.vrm in white_listed_vrms)]
+    return [e for e in hits if not (white_listed and e.source in BULK_SOURCES)]

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
+import pybase64
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer
 
 from nas.domain.leas import NATIONAL, is_lea
@@ -61,7 +62,9 @@ def jpeg_base64(max_bytes: int) -> BeforeValidator:
         if not isinstance(value, str):
             return value
         try:
-            data = binascii.a2b_base64(value, strict_mode=True)
+            # pybase64: SIMD decoding, same strictness as binascii's strict mode, ~50x faster; a
+            # 25 KB overview decodes in microseconds, which the match path's budget needs.
+            data = pybase64.b64decode(value, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("image must be standard base64 with padding") from None
         if not data.startswith(_JPEG_SOI):
@@ -74,7 +77,7 @@ def jpeg_base64(max_bytes: int) -> BeforeValidator:
 
 
 STANDARD_BASE64 = PlainSerializer(
-    lambda data: binascii.b2a_base64(data, newline=False).decode("ascii"), return_type=str, when_used="json"
+    lambda data: pybase64.b64encode(data).decode("ascii"), return_type=str, when_used="json"
 )
 """Images serialise back to the padded standard base64 they arrived in (pydantic's own is URL-safe)."""
 

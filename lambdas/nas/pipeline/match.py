@@ -1,8 +1,8 @@
 """The match consumer: every accepted live read checked against the VOI lists at once (R-ALERT).
 
-Per batch: one camera lookup, one VOI lookup per 100 distinct VRMs, a white-list lookup only for
-bulk-list hits, then one conditional put per alert and PutEvents in tens. Records that fail
-validation are skipped (archive quarantines them); records whose alert could not be stored or
+Per batch: one camera lookup, one VOI lookup per 100 distinct VRMs (each VRM's match item carries
+its entries and its white-list flag), then one conditional put per alert and PutEvents in tens.
+Records that fail validation are skipped (archive quarantines them); records whose alert could not be stored or
 published are reported failed, so Kinesis redelivers them, and R-DUP keeps the retry from raising
 a second alert.
 """
@@ -87,23 +87,14 @@ class MatchService:
 
     def _alerts_for(self, live: Sequence[Admitted], now: datetime) -> dict[str, list[Alert]]:
         """Alerts per record sequence number (records without hits are absent)."""
-        listed = self._voi.entries_for({a.accepted.read.vrm for a in live}) if live else {}
-        hits_by_record = {
-            a.record.sequence_number: (
-                a,
-                matching.candidate_hits(a.accepted.read, listed.get(a.accepted.read.vrm, ()), now),
-            )
-            for a in live
-            if a.accepted.read.vrm in listed
-        }
-        bulk_vrms = {
-            a.accepted.read.vrm
-            for a, hits in hits_by_record.values()
-            if matching.needs_white_list_check(hits)
-        }
-        white_listed = self._voi.white_listed(bulk_vrms) if bulk_vrms else set()
+        listings = self._voi.listings({a.accepted.read.vrm for a in live}) if live else {}
         alerts: dict[str, list[Alert]] = defaultdict(list)
-        for sequence, (admitted, hits) in hits_by_record.items():
-            for entry in matching.without_white_listed(hits, white_listed):
-                alerts[sequence].append(Alert.raise_for(admitted.accepted.read, entry, now))
+        for admitted in live:
+            read = admitted.accepted.read
+            listing = listings.get(read.vrm)
+            if listing is None:
+                continue
+            hits = matching.candidate_hits(read, listing.entries, now)
+            for entry in matching.without_white_listed(hits, white_listed=listing.white_listed):
+                alerts[admitted.record.sequence_number].append(Alert.raise_for(read, entry, now))
         return alerts
