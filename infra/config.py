@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nas.domain.leas import lea_codes
+
 UK_REGION = "eu-west-2"
 # CloudWatch accepts only fixed retention periods; these are the ones a stage may choose.
 LOG_RETENTION_CHOICES = (30, 90, 400, 731)
@@ -33,6 +35,8 @@ class StageConfig(BaseModel):
     log_retention_days: Literal[LOG_RETENTION_CHOICES] = 400  # type: ignore[valid-type]
     # Production stages keep stateful stores when the stack is deleted; dev may destroy them.
     retain_data: bool = True
+    # R-ALERT: LEAs whose mobile data terminals receive alerts; each gets its own SNS topic.
+    mdt_leas: tuple[str, ...] = ()
 
     @field_validator("region")
     @classmethod
@@ -53,6 +57,16 @@ class StageConfig(BaseModel):
                 raise ValueError(f"api_allowed_cidrs: only IPv4 ranges are supported, got {cidr}")
         return cidrs
 
+    @field_validator("mdt_leas")
+    @classmethod
+    def _known_leas(cls, leas: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(leas) - lea_codes())
+        if unknown:
+            raise ValueError(f"mdt_leas: not approved LEA codes (leas.csv): {', '.join(unknown)}")
+        if len(set(leas)) != len(leas):
+            raise ValueError("mdt_leas: each LEA may be listed once")
+        return leas
+
     @classmethod
     def from_context(cls, context: Mapping[str, Any], *, default_account: str | None = None) -> StageConfig:
         """`context` is the app's context: `stage` selects `stages.<stage>` from cdk.json, and explicit
@@ -63,8 +77,9 @@ class StageConfig(BaseModel):
         for key in cls.model_fields:
             if key in context and key != "stage":
                 values[key] = context[key]
-        if isinstance(values.get("api_allowed_cidrs"), str):  # `-c api_allowed_cidrs=a,b` from the CLI
-            values["api_allowed_cidrs"] = tuple(c for c in values["api_allowed_cidrs"].split(",") if c)
+        for listed in ("api_allowed_cidrs", "mdt_leas"):
+            if isinstance(values.get(listed), str):  # `-c api_allowed_cidrs=a,b` from the CLI
+                values[listed] = tuple(c for c in values[listed].split(",") if c)
         if isinstance(values.get("retain_data"), str):
             values["retain_data"] = values["retain_data"].lower() == "true"
         values.setdefault("account", default_account)

@@ -7,11 +7,14 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import LOG_RETENTION_CHOICES, StageConfig
+from infra.constructs.alerting import Alerting
 from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
 from infra.constructs.keys import Keys
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables
@@ -74,6 +77,36 @@ class NasStack(cdk.Stack):
             log_retention=log_retention,
         )
 
+        self.alerting = Alerting(self, "Alerting", key=self.keys.alerts, mdt_leas=config.mdt_leas)
+        self.pipeline = Pipeline(
+            self,
+            "Pipeline",
+            runtime=self.runtime,
+            stream=self.ingest.stream,
+            tables=self.tables,
+            reads_bucket=self.storage.reads,
+            quarantine_bucket=self.storage.quarantine,
+            storage_key=self.keys.storage,
+            stream_key=self.keys.stream,
+            tables_key=self.keys.tables,
+            queues_key=self.keys.queues,
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+            alert_bus=self.alerting.bus,
+            analytics=self.analytics,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            key=self.keys.operations,
+            match=self.pipeline.match,
+            archive=self.pipeline.archive,
+            match_service=self.pipeline.match_service,
+            archive_service=self.pipeline.archive_service,
+            failure_queue=self.pipeline.failures,
+            read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
+        )
+
         cdk.Tags.of(self).add("service", "nas")
         cdk.Tags.of(self).add("stage", config.stage)
         cdk.Tags.of(self).add("data-classification", "official-sensitive")
@@ -86,6 +119,10 @@ class NasStack(cdk.Stack):
             "AppClientId": self.identity.app_client.user_pool_client_id,
             "ReadStreamName": self.ingest.stream.stream_name,
             "SearchWorkgroup": self.analytics.workgroup.ref,
+            "AlertBusName": self.alerting.bus.event_bus_name,
+            "ReadRowsDeliveryStream": self.pipeline.read_rows.ref,
+            "ConsumerFailureQueueUrl": self.pipeline.failures.queue_url,
+            "AlarmTopicArn": self.monitoring.topic.topic_arn,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}

@@ -13,12 +13,17 @@ class Keys(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, removal_policy: cdk.RemovalPolicy) -> None:
         super().__init__(scope, construct_id)
         self._removal_policy = removal_policy
-        self.stream = self._key("Stream", "NAS Kinesis reads stream")
+        self.stream = self._key("Stream", "NAS streams: Kinesis reads, Firehose read rows")
         self.storage = self._key(
             "Storage", "NAS S3 buckets: reads, images, quarantine, evidence, Athena results"
         )
         self.tables = self._key("Tables", "NAS DynamoDB tables")
         self.logs = self._key("Logs", "NAS CloudWatch log groups")
+        # Messaging keys: the services that publish to them are named in their key policies by the
+        # constructs that wire them (alerting: EventBridge; monitoring: CloudWatch alarms).
+        self.queues = self._key("Queues", "NAS SQS queues: stream consumers' on-failure records")
+        self.alerts = self._key("Alerts", "NAS alert events: EventBridge bus and per-LEA SNS topics")
+        self.operations = self._key("Operations", "NAS operations: alarm notifications topic")
         # CloudWatch Logs encrypts with the key itself, so the service needs it in the key policy,
         # limited to this account's log groups.
         stack = cdk.Stack.of(self)

@@ -63,6 +63,11 @@ class LambdaRuntime(Construct):
             str(LAMBDAS_DIR), exclude=["nas", "*.egg-info", "**/__pycache__"]
         )
 
+    @staticmethod
+    def service_name(construct_id: str) -> str:
+        """The function's powertools service: its logs' `service` key and its metrics' dimension."""
+        return f"nas-{construct_id.lower()}"
+
     def function(
         self,
         construct_id: str,
@@ -97,7 +102,7 @@ class LambdaRuntime(Construct):
             logging_format=lambda_.LoggingFormat.JSON,
             environment={
                 catalogue.STAGE_ENV: self._stage,
-                catalogue.SERVICE_ENV: f"nas-{construct_id.lower()}",
+                catalogue.SERVICE_ENV: self.service_name(construct_id),
                 "POWERTOOLS_METRICS_NAMESPACE": catalogue.METRICS_NAMESPACE,
                 **environment,
             },

@@ -52,3 +52,39 @@ def one_resource(template: Template, type_: str, logical_prefix: str) -> dict[st
     matches = [r for lid, r in resources(template, type_).items() if lid.startswith(logical_prefix)]
     assert len(matches) == 1, f"expected one {type_} under {logical_prefix}, found {len(matches)}"
     return matches[0]
+
+
+def _without_hash(logical_id: str) -> str:
+    """CDK logical ids end in an 8-character hash of the construct path; tests name the path only."""
+    if len(logical_id) > 8 and all(c in "0123456789ABCDEF" for c in logical_id[-8:]):
+        return logical_id[:-8]
+    return logical_id
+
+
+def render(value: Any) -> str:
+    """A readable form of a template value: `{"Fn::GetAtt": ["StorageReads7194BD81", "Arn"]}` reads
+    `StorageReads.Arn`, `{"Ref": "AWS::AccountId"}` reads `AWS::AccountId`, joins are joined."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return _without_hash(value["Ref"]) if "::" not in value["Ref"] else value["Ref"]
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        logical_id, attribute = value["Fn::GetAtt"]
+        return f"{_without_hash(logical_id)}.{attribute}"
+    if isinstance(value, dict) and "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(render(p) for p in parts)
+    raise AssertionError(f"cannot render {value!r}")
+
+
+def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
+    """Every (action, resource) an identity policy allows, for the one policy whose logical id starts
+    with `policy_prefix`; resources rendered by `render`."""
+    policy = one_resource(template, "AWS::IAM::Policy", policy_prefix)
+    pairs: set[tuple[str, str]] = set()
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        assert statement["Effect"] == "Allow", statement
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        pairs |= {(action, render(target)) for action in actions for target in targets}
+    return pairs

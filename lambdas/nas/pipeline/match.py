@@ -2,9 +2,9 @@
 
 Per batch: one camera lookup, one VOI lookup per 100 distinct VRMs (each VRM's match item carries
 its entries and its white-list flag), then one conditional put per alert and PutEvents in tens.
-Records that fail validation are skipped (archive quarantines them); records whose alert could not be stored or
-published are reported failed, so Kinesis redelivers them, and R-DUP keeps the retry from raising
-a second alert.
+Records that fail validation are skipped (archive quarantines them); records whose alert could not
+be stored or published are reported failed, so Kinesis redelivers them, and R-DUP keeps the retry
+from raising a second alert.
 """
 
 from __future__ import annotations
