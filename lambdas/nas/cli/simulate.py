@@ -215,7 +215,8 @@ class ReadGenerator:
         self._ages = age_identifiers(started.date())
         # Part of every read_id, so that a second run never repeats the first run's ids (R-DUP would
         # silently swallow its reads).
-        self._run_tag = started.astimezone(UTC).strftime("%Y%m%dT%H%M%S")
+        started = started.astimezone(UTC)
+        self._run_tag = f"{started:%Y%m%dT%H%M%S}{started.microsecond // 1000:03d}"
         self._counter = 0
         self._recent: deque[KinesisRecord] = deque(maxlen=DUPLICATE_WINDOW)
         self.tally = Tally()
@@ -252,6 +253,7 @@ class ReadGenerator:
         return record
 
     def bad_record(self, kind: BadKind) -> KinesisRecord:
+        """A record the pipeline must quarantine, of the given kind (the reason it gets is in the tests)."""
         camera = self._rng.choice(self._cameras)
         self.tally.bad += 1
         if kind is BadKind.GARBAGE:

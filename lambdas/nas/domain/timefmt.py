@@ -23,4 +23,4 @@ def epoch_millis(moment: datetime) -> int:
 
 
 def utc_date(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+    return moment.astimezone(UTC).date().isoformat()

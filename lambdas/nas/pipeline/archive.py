@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
+
 from nas.adapters.cameras import CameraRegistry
 from nas.adapters.firehose import RowSink
 from nas.adapters.objects import ObjectStore
@@ -103,7 +105,7 @@ class ArchiveService:
             row = read_row(
                 item.accepted, item.camera, ingested_at=item.record.arrived_at, plate=plate, overview=overview
             )
-            encoded.append(json.dumps(firehose_json(row), separators=(",", ":")).encode() + b"\n")
+            encoded.append(orjson.dumps(firehose_json(row), option=orjson.OPT_APPEND_NEWLINE))
         if not pack.empty:
             # Images first: a row must never point at an image that is not stored.
             body = pack.body()
