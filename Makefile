@@ -11,12 +11,13 @@ STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 STAGE ?= dev
 
-.PHONY: help setup test lint format typecheck synth local cfn-lint ci clean
+.PHONY: help setup test lint format typecheck synth local cfn-lint bench ci clean
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
 	@echo "make local     run the service locally (for now: synthesise the CDK app)"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
+	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
 
 $(STAMP): pyproject.toml
@@ -52,6 +53,10 @@ synth: $(STAMP) $(CDK)
 
 cfn-lint: synth
 	$(BIN)/cfn-lint --config-file .cfnlintrc.yaml
+
+# 200,000 reads through match and archive against a 1,000,000-entry VOI set (about 3 minutes).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline.py
 
 # Local mode arrives with issue 4; until then `make local` proves the app synthesises offline.
 local: synth

@@ -19,6 +19,14 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     cdk.Validations.of(scope).acknowledge(cdk.Acknowledgment(id=rule, reason=reason))
 
 
+def arn_in_finding(resource: IConstruct) -> str:
+    """How cdk-nag names the ARN of a resource of this stack inside a finding id, e.g.
+    `<StorageReads7194BD81.Arn>`, so IAM5 acknowledgements can name one resource pattern exactly."""
+    cfn = resource.node.default_child
+    assert isinstance(cfn, cdk.CfnElement), f"{resource.node.path} has no CloudFormation resource"
+    return f"<{cdk.Stack.of(resource).get_logical_id(cfn)}.Arn>"
+
+
 def enable_checks(app: cdk.App) -> None:
     cdk.Validations.of(app).add_plugins(
         cdk_nag.AwsSolutionsChecks(app, verbose=True, write_suppressions_to_cloud_formation=True)

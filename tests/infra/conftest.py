@@ -85,6 +85,8 @@ def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
     for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
         assert statement["Effect"] == "Allow", statement
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        targets = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
         pairs |= {(action, render(target)) for action in actions for target in targets}
     return pairs

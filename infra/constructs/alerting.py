@@ -1,0 +1,101 @@
+"""R-ALERT delivery: the alerts EventBridge bus, and for each LEA with mobile data terminals an SNS
+topic fed by a rule that passes only the alerts that LEA may see (R-CIRC)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from infra.nag import acknowledge
+from nas import catalogue
+from nas.domain.leas import NATIONAL
+
+
+def alerts_visible_to(lea: str) -> dict[str, Any]:
+    """The `detail` pattern of the alert events one LEA's terminals may receive.
+
+    R-CIRC: an alert is visible to users of the read's LEA (`detail.lea`) and of the entry's owner
+    (`detail.owner_lea`); a sensitive entry is shown only to its circulated LEAs and its owner. As
+    EventBridge branches, an event matches when any of these holds:
+
+    1. the LEA owns the entry: the owner sees its own entries' hits, sensitive or not;
+    2. the read is the LEA's and the entry is not sensitive;
+    3. the read is the LEA's, the entry is sensitive, and it is circulated to the LEA, by name or
+       nationally (`circulation` is `["NATIONAL"]` or a list of codes; EventBridge matches a list
+       field when any element matches).
+
+    `sensitive` must be literally `false` for branch 2 and literally `true` for branch 3. This is
+    deliberately not `{"anything-but": true}`: anything-but compares strings and numbers, and an
+    event whose `sensitive` is missing or malformed must reach only the owner's terminals (fail
+    closed), never a terminal the entry might be hidden from. Match raises an alert only where the
+    read's LEA is circulated, so branch 3 normally equals "the read is the LEA's"; the rule checks
+    it again so a fault upstream cannot widen who sees a sensitive entry.
+    """
+    return {
+        "$or": [
+            {"owner_lea": [lea]},
+            {"lea": [lea], "sensitive": [False]},
+            {"lea": [lea], "sensitive": [True], "circulation": [lea, NATIONAL]},
+        ]
+    }
+
+
+def mdt_construct_id(lea: str) -> str:
+    return "Mdt" + lea.capitalize()
+
+
+class Alerting(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, mdt_leas: Sequence[str]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._key = key
+        # CDK adds the key-policy statement the bus needs, scoped to this bus's encryption context.
+        self.bus = events.EventBus(
+            self, "Bus", kms_key=key, description="NAS alerts raised by the match consumer (R-ALERT)"
+        )
+        self.mdt_topics: dict[str, sns.Topic] = {}
+        self.mdt_rules: dict[str, events.Rule] = {}
+        for lea in mdt_leas:
+            self.add_mdt_topic(lea)
+
+    def add_mdt_topic(self, lea: str) -> sns.Topic:
+        """An encrypted topic for `lea`'s mobile data terminals and the rule that feeds it."""
+        scope = Construct(self, mdt_construct_id(lea))
+        topic = sns.Topic(
+            scope,
+            "Topic",
+            display_name=f"NAS alerts for {lea} mobile data terminals",
+            master_key=self._key,
+            enforce_ssl=True,
+        )
+        rule = events.Rule(
+            scope,
+            "Rule",
+            event_bus=self.bus,
+            description=f"R-CIRC: alerts visible to {lea} to its mobile data terminals",
+            event_pattern=events.EventPattern(
+                source=[catalogue.ALERT_EVENT_SOURCE],
+                detail_type=[catalogue.ALERT_EVENT_DETAIL_TYPE],
+                detail=alerts_visible_to(lea),
+            ),
+        )
+        # EventBridge publishes through a role of this rule's own (sns:Publish on this topic and the
+        # key's data-key actions) rather than a topic-policy grant to the whole EventBridge service,
+        # which any account's rule could use to send forged alerts to the terminals.
+        rule.add_target(targets.SnsTopic(topic, authorize_using_role=True))
+        acknowledge(
+            rule,
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to a KMS-encrypted topic needs a data key; limited to the alerts key (CDK's"
+            " topic publish grant).",
+        )
+        self.mdt_topics[lea] = topic
+        self.mdt_rules[lea] = rule
+        return topic

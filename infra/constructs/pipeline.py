@@ -1,0 +1,442 @@
+"""The two consumers of the `reads` stream (SPEC §4) and what they write to.
+
+`match` reads through its own enhanced fan-out consumer, so storage faults or archive backlogs
+never delay alerts; `archive` reads the shared throughput. Both report partial batch failures,
+bisect failing batches, retry a bounded number of times and then set the failed records' stream
+positions aside in one encrypted on-failure queue, from which an operator replays them
+(R-QUARANTINE: nothing is dropped silently). `archive` sends one JSON row per read to the
+read-rows Firehose stream, which writes Parquet under `reads/capture_date=…/` for Athena.
+
+Design point for the numbers below: 5,000 reads/s sustained, 10,000 in bursts; a read is about
+37 KB with its images, and an on-demand shard takes at most 1 MB/s of writes (about 27 reads/s).
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constructs.analytics import Analytics
+from infra.constructs.runtime import LambdaRuntime
+from infra.constructs.tables import Tables
+from infra.nag import acknowledge, arn_in_finding
+from nas import catalogue
+
+MATCH = "Match"
+ARCHIVE = "Archive"
+# Consumer names are scoped to their stream (one per stage), so a fixed, telling name is safe.
+MATCH_CONSUMER_NAME = "match"
+# Records Firehose could not convert or deliver, kept in the reads bucket so the 367-day expiry
+# (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
+FIREHOSE_ERRORS_ROOT = "firehose-errors/"
+FIREHOSE_ERRORS_PREFIX = f"{FIREHOSE_ERRORS_ROOT}!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
+READ_ROWS_PREFIX = (
+    f"{catalogue.READS_PREFIX}{catalogue.CAPTURE_DATE_PARTITION}"
+    f"=!{{partitionKeyFromQuery:{catalogue.CAPTURE_DATE_PARTITION}}}/"
+)
+# Firehose's partition key comes from the row's `capture_date` ("YYYY-MM-DD", UTC), which archive
+# adds to each row only for this; the Glue table's columns do not include it.
+CAPTURE_DATE_QUERY = f"{{{catalogue.CAPTURE_DATE_PARTITION}: .{catalogue.CAPTURE_DATE_PARTITION}}}"
+# On-failure messages say which shard and sequence range failed, not what the records held; the
+# records stay in the stream for its 7 days. The SQS maximum keeps a failure on record past that,
+# so one noticed late is still listed even when it can no longer be replayed.
+FAILURE_RETENTION = cdk.Duration.days(14)
+DeliveryStream = firehose.CfnDeliveryStream
+
+
+def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+    """Item actions on the table itself. `Table.grant` would add `<table>/index/*` as well, which
+    these actions never touch, and a wildcard resource nobody needs."""
+    return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[table.table_arn])
+
+
+class StreamSourceOptions(TypedDict):
+    """What both event source mappings share."""
+
+    starting_position: lambda_.StartingPosition
+    report_batch_item_failures: bool
+    bisect_batch_on_error: bool
+    on_failure: lambda_.IEventSourceDlq
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        runtime: LambdaRuntime,
+        stream: kinesis.IStream,
+        tables: Tables,
+        reads_bucket: s3.IBucket,
+        quarantine_bucket: s3.IBucket,
+        storage_key: kms.IKey,
+        stream_key: kms.IKey,
+        tables_key: kms.IKey,
+        queues_key: kms.IKey,
+        logs_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        alert_bus: events.IEventBus,
+        analytics: Analytics,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.match_service = runtime.service_name(MATCH)
+        self.archive_service = runtime.service_name(ARCHIVE)
+        self.failures = self._failure_queue(queues_key)
+        self.read_rows = self._read_rows_delivery(
+            reads_bucket=reads_bucket,
+            storage_key=storage_key,
+            stream_key=stream_key,
+            logs_key=logs_key,
+            log_retention=log_retention,
+            analytics=analytics,
+        )
+        self.match = self._match(runtime, stream, tables, tables_key, alert_bus)
+        self.archive = self._archive(runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket)
+
+    # --- on-failure destination -------------------------------------------------------------------
+
+    def _failure_queue(self, key: kms.IKey) -> sqs.Queue:
+        queue = sqs.Queue(
+            self,
+            "ConsumerFailures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=FAILURE_RETENTION,
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter destination of the stream consumers: it holds shard"
+            " and sequence ranges for an operator to replay, nothing consumes it, so a redrive queue"
+            " behind it would never receive anything.",
+        )
+        return queue
+
+    def _stream_source_options(self) -> StreamSourceOptions:
+        return {
+            "starting_position": lambda_.StartingPosition.TRIM_HORIZON,  # a new mapping misses nothing
+            "report_batch_item_failures": True,  # one bad record never blocks those behind it
+            "bisect_batch_on_error": True,  # a batch that fails as a whole is halved to find the culprit
+            "on_failure": sources.SqsDlq(self.failures),
+        }
+
+    # --- match ----------------------------------------------------------------------------------
+
+    def _match(
+        self,
+        runtime: LambdaRuntime,
+        stream: kinesis.IStream,
+        tables: Tables,
+        tables_key: kms.IKey,
+        alert_bus: events.IEventBus,
+    ) -> lambda_.Function:
+        voi, cameras, alerts = (tables.table(t) for t in (catalogue.VOI, catalogue.CAMERAS, catalogue.ALERTS))
+        function = runtime.function(
+            MATCH,
+            handler="handlers.match.lambda_handler",
+            description="NAS match consumer: reads against VOI lists, alerts (R-ALERT)",
+            environment={
+                catalogue.VOI.env_var: voi.table_name,
+                catalogue.CAMERAS.env_var: cameras.table_name,
+                catalogue.ALERTS.env_var: alerts.table_name,
+                catalogue.ALERT_BUS_ENV: alert_bus.event_bus_name,
+            },
+            # CPU scales with memory: a 5 MB batch is decoded and validated inside the alert budget.
+            memory_size=1024,
+            timeout_seconds=30,
+        )
+        # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
+        grant_items(voi, function, "dynamodb:BatchGetItem")
+        grant_items(cameras, function, "dynamodb:BatchGetItem")
+        # R-DUP: conditional put of a new alert, read back on a clash, then marked published.
+        grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # DynamoDB decrypts the table key as the caller; writes also encrypt.
+        tables_key.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        alert_bus.grant_put_events_to(function)
+
+        consumer = kinesis.StreamConsumer(
+            self, "MatchConsumer", stream=stream, stream_consumer_name=MATCH_CONSUMER_NAME
+        )
+        function.add_event_source(
+            sources.KinesisConsumerEventSource(
+                consumer,
+                **self._stream_source_options(),
+                # BatchGetItem takes 100 keys, so one VOI lookup serves a whole batch; 100 reads
+                # (about 5 MB once Kinesis base64-encodes them) stay under the 6 MB payload limit.
+                batch_size=100,
+                # Enhanced fan-out pushes records as they arrive; any wait adds to capture→alert
+                # latency (R-ALERT: p99 under 2 s).
+                max_batching_window=cdk.Duration.seconds(0),
+                # One invocation keeps up with a full shard (27 reads/s) in well under a second;
+                # two per shard let a batch being retried hold up only half the shard's cameras.
+                # Order per camera (the partition key) is kept either way.
+                parallelization_factor=2,
+                # A record still failing after 3 attempts is set aside rather than stall the alerts
+                # behind it; bisection does not count against this.
+                retry_attempts=3,
+                # R-LATE: a read older than 24 hours raises no live alert, so matching it later
+                # is pointless; archive still stores it.
+                max_record_age=cdk.Duration.hours(24),
+            )
+        )
+        self._acknowledge_grants(
+            function,
+            {
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "The on-failure queue's SQS"
+                " encryption: sending a failure record needs a data key (CDK queue send grant).",
+                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's grant for sending to the"
+                " KMS-encrypted on-failure queue, limited to the queues key.",
+            },
+        )
+        return function
+
+    # --- archive --------------------------------------------------------------------------------
+
+    def _archive(
+        self,
+        runtime: LambdaRuntime,
+        stream: kinesis.IStream,
+        tables: Tables,
+        tables_key: kms.IKey,
+        reads_bucket: s3.IBucket,
+        quarantine_bucket: s3.IBucket,
+    ) -> lambda_.Function:
+        cameras = tables.table(catalogue.CAMERAS)
+        function = runtime.function(
+            ARCHIVE,
+            handler="handlers.archive.lambda_handler",
+            description="NAS archive consumer: packed images, read rows, quarantine (SPEC §4)",
+            environment={
+                catalogue.CAMERAS.env_var: cameras.table_name,
+                catalogue.Bucket.READS.env_var: reads_bucket.bucket_name,
+                catalogue.Bucket.QUARANTINE.env_var: quarantine_bucket.bucket_name,
+                catalogue.READ_ROWS_DELIVERY_ENV: self.read_rows.ref,
+            },
+            # Holds a 6 MB batch, its decoded images and the pack being built; CPU scales with it.
+            memory_size=1024,
+            # One S3 put of a few MB and one Firehose batch, with the SDKs' own retries.
+            timeout_seconds=120,
+        )
+        grant_items(cameras, function, "dynamodb:BatchGetItem")
+        tables_key.grant(function, "kms:Decrypt")
+        # Packed images only under images/, quarantined records only under quarantine/.
+        reads_bucket.grant_put(function, f"{catalogue.IMAGES_PREFIX}*")
+        quarantine_bucket.grant_put(function, f"{catalogue.QUARANTINE_PREFIX}*")
+        iam.Grant.add_to_principal(
+            grantee=function, actions=["firehose:PutRecordBatch"], resource_arns=[self.read_rows.attr_arn]
+        )
+
+        function.add_event_source(
+            sources.KinesisEventSource(
+                stream,
+                **self._stream_source_options(),
+                # The 6 MB payload limit, not this number, ends a batch of reads with images (about
+                # 120); set above it so each image pack is as big as a payload allows, and at
+                # Firehose's 500 records per PutRecordBatch for reads without images.
+                batch_size=500,
+                # Waits up to 30 s to fill a batch: at night a shard brings ~5 reads/s, and bigger
+                # packs mean fewer S3 PUTs (SPEC §4). Firehose's 300 s buffer dominates storage
+                # latency anyway.
+                max_batching_window=cdk.Duration.seconds(30),
+                # One invocation per shard handles a full shard's 1 MB/s; splitting a shard's
+                # batches across invocations would only make smaller packs and use more concurrency.
+                parallelization_factor=1,
+                # Storage faults (S3, Firehose throttling) are transient; ten attempts plus bisection
+                # ride out minutes before a record is set aside.
+                retry_attempts=10,
+                # Records still failing after 6 days are set aside while the stream (7 days) still
+                # holds them for a day, so they can be replayed from the on-failure queue.
+                max_record_age=cdk.Duration.days(6),
+            )
+        )
+        images = f"{arn_in_finding(reads_bucket)}/{catalogue.IMAGES_PREFIX}*"
+        quarantined = f"{arn_in_finding(quarantine_bucket)}/{catalogue.QUARANTINE_PREFIX}*"
+        self._acknowledge_grants(
+            function,
+            {
+                f"AwsSolutions-IAM5[Resource::{images}]": "Packed image objects have generated keys;"
+                " the grant is limited to the images/ prefix.",
+                f"AwsSolutions-IAM5[Resource::{quarantined}]": "Quarantined records have generated keys;"
+                " the grant is limited to the quarantine/ prefix (R-QUARANTINE).",
+                "AwsSolutions-IAM5[Action::s3:Abort*]": "CDK's put grant lets the writer abort its own"
+                " incomplete uploads, on the same prefixes only.",
+                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "SSE-KMS object writes and the"
+                " encrypted on-failure queue need data keys; limited to the storage and queues keys.",
+                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's put and queue-send grants"
+                " for KMS-encrypted buckets and queues, limited to the storage and queues keys.",
+            },
+        )
+        return function
+
+    # --- read rows: Firehose → Parquet ----------------------------------------------------------
+
+    def _read_rows_delivery(
+        self,
+        *,
+        reads_bucket: s3.IBucket,
+        storage_key: kms.IKey,
+        stream_key: kms.IKey,
+        logs_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        analytics: Analytics,
+    ) -> firehose.CfnDeliveryStream:
+        stack = cdk.Stack.of(self)
+        log_group = logs.LogGroup(
+            self,
+            "ReadRowsDeliveryLogs",
+            encryption_key=logs_key,
+            retention=log_retention,
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        log_stream = logs.LogStream(self, "ReadRowsDeliveryErrors", log_group=log_group)
+        role = iam.Role(
+            self,
+            "ReadRowsDeliveryRole",
+            description="Firehose read rows: write Parquet to the reads bucket, read the Glue schema",
+            # Only Firehose acting for this account may assume it (confused-deputy guard).
+            assumed_by=iam.ServicePrincipal(
+                "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
+            ),
+        )
+        reads_bucket.grant_put(role, f"{catalogue.READS_PREFIX}*")
+        reads_bucket.grant_put(role, f"{FIREHOSE_ERRORS_ROOT}*")
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+            resource_arns=[reads_bucket.bucket_arn],
+        )
+        glue_arn = f"arn:{stack.partition}:glue:{stack.region}:{stack.account}"
+        iam.Grant.add_to_principal(
+            grantee=role,
+            actions=["glue:GetTable", "glue:GetTableVersion", "glue:GetTableVersions"],
+            resource_arns=[
+                f"{glue_arn}:catalog",
+                f"{glue_arn}:database/{analytics.database_name}",
+                f"{glue_arn}:table/{analytics.database_name}/{catalogue.GLUE_READS_TABLE}",
+            ],
+        )
+        log_group.grant(role, "logs:PutLogEvents")
+        reads_arn = arn_in_finding(reads_bucket)
+        for rule, reason in {
+            f"Resource::{reads_arn}/{catalogue.READS_PREFIX}*": "Firehose names Parquet objects itself;"
+            " the grant is limited to the reads/ prefix.",
+            f"Resource::{reads_arn}/{FIREHOSE_ERRORS_ROOT}*": "Firehose names error objects itself; the"
+            " grant is limited to the firehose-errors/ prefix.",
+        }.items():
+            acknowledge(role, f"AwsSolutions-IAM5[{rule}]", reason)
+        for action, reason in {
+            "s3:Abort*": "Lets Firehose abort its own incomplete multipart uploads on the same prefixes.",
+            "kms:GenerateDataKey*": "SSE-KMS writes need data keys; limited to the storage key.",
+            "kms:ReEncrypt*": "Part of CDK's put grant for a KMS-encrypted bucket, limited to the"
+            " storage key.",
+        }.items():
+            acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
+
+        delivery = firehose.CfnDeliveryStream(
+            self,
+            "ReadRows",
+            delivery_stream_type="DirectPut",
+            delivery_stream_encryption_configuration_input=DeliveryStream.DeliveryStreamEncryptionConfigurationInputProperty(
+                key_type="CUSTOMER_MANAGED_CMK", key_arn=stream_key.key_arn
+            ),
+            extended_s3_destination_configuration=DeliveryStream.ExtendedS3DestinationConfigurationProperty(
+                bucket_arn=reads_bucket.bucket_arn,
+                role_arn=role.role_arn,
+                prefix=READ_ROWS_PREFIX,
+                error_output_prefix=FIREHOSE_ERRORS_PREFIX,
+                # Parquet compresses itself (SNAPPY below); Firehose requires this with conversion.
+                compression_format="UNCOMPRESSED",
+                # The largest buffer, for few big Parquet files per day (Athena reads them faster and
+                # cheaper): at peak (~1.5 MB/s of rows) 128 MB fills in under two minutes; at night
+                # 300 s caps how late a read becomes searchable. Buffers are per partition, so reads
+                # around midnight fill two.
+                buffering_hints=DeliveryStream.BufferingHintsProperty(
+                    size_in_m_bs=128, interval_in_seconds=300
+                ),
+                encryption_configuration=DeliveryStream.EncryptionConfigurationProperty(
+                    kms_encryption_config=DeliveryStream.KMSEncryptionConfigProperty(
+                        awskms_key_arn=storage_key.key_arn
+                    )
+                ),
+                cloud_watch_logging_options=DeliveryStream.CloudWatchLoggingOptionsProperty(
+                    enabled=True,
+                    log_group_name=log_group.log_group_name,
+                    log_stream_name=log_stream.log_stream_name,
+                ),
+                s3_backup_mode="Disabled",
+                dynamic_partitioning_configuration=DeliveryStream.DynamicPartitioningConfigurationProperty(
+                    enabled=True,
+                    # How long a failing S3 delivery is retried before its rows go to firehose-errors/
+                    # (where they are kept, not lost); five minutes rides out throttling.
+                    retry_options=DeliveryStream.RetryOptionsProperty(duration_in_seconds=300),
+                ),
+                processing_configuration=DeliveryStream.ProcessingConfigurationProperty(
+                    enabled=True,
+                    processors=[
+                        DeliveryStream.ProcessorProperty(
+                            type="MetadataExtraction",
+                            parameters=[
+                                DeliveryStream.ProcessorParameterProperty(
+                                    parameter_name="MetadataExtractionQuery",
+                                    parameter_value=CAPTURE_DATE_QUERY,
+                                ),
+                                DeliveryStream.ProcessorParameterProperty(
+                                    parameter_name="JsonParsingEngine", parameter_value="JQ-1.6"
+                                ),
+                            ],
+                        ),
+                        # One row per record; the default delimiter is a newline.
+                        DeliveryStream.ProcessorProperty(type="AppendDelimiterToRecord"),
+                    ],
+                ),
+                data_format_conversion_configuration=DeliveryStream.DataFormatConversionConfigurationProperty(
+                    enabled=True,
+                    # Archive sends timestamps as epoch milliseconds (numbers), the unambiguous form.
+                    input_format_configuration=DeliveryStream.InputFormatConfigurationProperty(
+                        deserializer=DeliveryStream.DeserializerProperty(
+                            hive_json_ser_de=DeliveryStream.HiveJsonSerDeProperty(
+                                timestamp_formats=["millis"]
+                            )
+                        )
+                    ),
+                    output_format_configuration=DeliveryStream.OutputFormatConfigurationProperty(
+                        serializer=DeliveryStream.SerializerProperty(
+                            parquet_ser_de=DeliveryStream.ParquetSerDeProperty(compression="SNAPPY")
+                        )
+                    ),
+                    # The columns come from the Glue `reads` table Athena searches: one schema.
+                    schema_configuration=DeliveryStream.SchemaConfigurationProperty(
+                        catalog_id=stack.account,
+                        database_name=analytics.database_name,
+                        table_name=catalogue.GLUE_READS_TABLE,
+                        region=stack.region,
+                        role_arn=role.role_arn,
+                        version_id="LATEST",
+                    ),
+                ),
+            ),
+        )
+        # The role's policy must exist before Firehose first writes, and the schema before it reads it.
+        delivery.node.add_dependency(role)
+        delivery.node.add_dependency(analytics.reads_table)
+        return delivery
+
+    @staticmethod
+    def _acknowledge_grants(function: lambda_.Function, reasons: dict[str, str]) -> None:
+        for rule, reason in reasons.items():
+            acknowledge(function, rule, reason)
