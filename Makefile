@@ -11,11 +11,12 @@ STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 STAGE ?= dev
 
-.PHONY: help setup test lint format typecheck synth local cfn-lint bench ci clean
+.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench ci clean
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
-	@echo "make local     run the service locally (for now: synthesise the CDK app)"
+	@echo "make local     run the service locally: moto, pollers, API on :8080, demo data (nas local --demo)"
+	@echo "make bench-local  local mode throughput and put->alert latency"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
@@ -58,8 +59,13 @@ cfn-lint: synth
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 
-# Local mode arrives with issue 4; until then `make local` proves the app synthesises offline.
-local: synth
+# The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
+local: $(STAMP)
+	$(BIN)/nas local --demo
+
+# Local mode's sustained reads/s and put->alert p95 at rising simulator rates (a few minutes).
+bench-local: $(STAMP)
+	$(BIN)/python benchmarks/local_throughput.py
 
 ci: lint typecheck test cfn-lint
 

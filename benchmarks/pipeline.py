@@ -64,7 +64,10 @@ class CountingRowSink:
 def uk_vrm(rng: random.Random) -> str:
     letters = string.ascii_uppercase
     return (
-        rng.choice(letters) + rng.choice(letters) + f"{rng.randrange(2, 75):02d}" + "".join(rng.choices(letters, k=3))
+        rng.choice(letters)
+        + rng.choice(letters)
+        + f"{rng.randrange(2, 75):02d}"
+        + "".join(rng.choices(letters, k=3))
     )
 
 
@@ -165,7 +168,9 @@ def batches(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--reads", type=int, default=200_000)
     parser.add_argument("--voi-entries", type=int, default=1_000_000)
     parser.add_argument("--cameras", type=int, default=18_000)
@@ -209,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
         raised += len(matched.alerts_raised)
 
     if skipped or rows.rows != reads:
-        print(f"error: {skipped} reads refused, {rows.rows} rows of {reads}: the benchmark data is wrong", file=sys.stderr)
+        print(
+            f"error: {skipped} reads refused, {rows.rows} rows of {reads}: the benchmark data is wrong",
+            file=sys.stderr,
+        )
         return 1
     parse_us = parse_s / reads * 1e6
     match_us = match_s / reads * 1e6
