@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -17,7 +19,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
-from infra.constructs.tables import Tables
+from infra.constructs.tables import Tables, grant_index_queries, grant_items
 from nas import catalogue
 
 LOG_RETENTION = {
@@ -58,12 +60,7 @@ class NasStack(cdk.Stack):
         self.runtime = LambdaRuntime(
             self, "Runtime", stage=config.stage, logs_key=self.keys.logs, log_retention=log_retention
         )
-        api_function = self.runtime.function(
-            "Api",
-            handler="handlers.api.lambda_handler",
-            description="NAS REST API (SPEC §6)",
-            environment={},
-        )
+        api_function = self._api_function()
         self.api = Api(
             self,
             "Api",
@@ -107,10 +104,46 @@ class NasStack(cdk.Stack):
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
         )
 
+        self._pre_token_trigger()
+
         cdk.Tags.of(self).add("service", "nas")
         cdk.Tags.of(self).add("stage", config.stage)
         cdk.Tags.of(self).add("data-classification", "official-sensitive")
         self._outputs()
+
+    def _api_function(self) -> lambda_.Function:
+        audit = self.tables.table(catalogue.AUDIT)
+        alerts = self.tables.table(catalogue.ALERTS)
+        function = self.runtime.function(
+            "Api",
+            handler="handlers.api.lambda_handler",
+            description="NAS REST API (SPEC §6)",
+            environment={
+                catalogue.AUDIT.env_var: audit.table_name,
+                catalogue.ALERTS.env_var: alerts.table_name,
+            },
+        )
+        # R-AUDIT: append (conditional put) and read the chain; no update or delete, so the API
+        # itself cannot rewrite the trail.
+        grant_items(audit, function, "dynamodb:PutItem", "dynamodb:Query")
+        grant_index_queries(audit, catalogue.AUDIT, function)
+        # Alerts: list by LEA/day, read one, record an outcome (R-HIT).
+        grant_items(alerts, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        grant_index_queries(alerts, catalogue.ALERTS, function)
+        self.keys.tables.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        return function
+
+    def _pre_token_trigger(self) -> None:
+        """R-ROLE in Cognito itself: no token for a user in `admin` and any other group."""
+        function = self.runtime.function(
+            "PreToken",
+            handler="handlers.pre_token.lambda_handler",
+            description="NAS Cognito pre-token-generation: refuse admin accounts in other groups",
+            environment={},
+            memory_size=256,
+            timeout_seconds=5,
+        )
+        self.identity.user_pool.add_trigger(cognito.UserPoolOperation.PRE_TOKEN_GENERATION, function)
 
     def _outputs(self) -> None:
         outputs = {

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import TypedDict
 
 import aws_cdk as cdk
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
@@ -31,7 +30,7 @@ from constructs import Construct
 
 from infra.constructs.analytics import Analytics
 from infra.constructs.runtime import LambdaRuntime
-from infra.constructs.tables import Tables
+from infra.constructs.tables import Tables, grant_items
 from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
 
@@ -55,12 +54,6 @@ CAPTURE_DATE_QUERY = f"{{{catalogue.CAPTURE_DATE_PARTITION}: .{catalogue.CAPTURE
 # so one noticed late is still listed even when it can no longer be replayed.
 FAILURE_RETENTION = cdk.Duration.days(14)
 DeliveryStream = firehose.CfnDeliveryStream
-
-
-def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
-    """Item actions on the table itself. `Table.grant` would add `<table>/index/*` as well, which
-    these actions never touch, and a wildcard resource nobody needs."""
-    return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[table.table_arn])
 
 
 class StreamSourceOptions(TypedDict):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -17,6 +18,23 @@ _ATTRIBUTE_TYPES = {
 
 def _attribute(key: catalogue.Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
+    """Item actions on the table itself. `Table.grant` would add `<table>/index/*` as well, which
+    these actions never touch, and a wildcard resource nobody needs."""
+    return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[table.table_arn])
+
+
+def grant_index_queries(
+    table: dynamodb.ITable, spec: catalogue.TableSpec, grantee: iam.IGrantable
+) -> iam.Grant:
+    """`Query` on the catalogued indexes of `spec`, each by name: no `index/*` wildcard."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["dynamodb:Query"],
+        resource_arns=[f"{table.table_arn}/index/{index.name}" for index in spec.indexes],
+    )
 
 
 class Tables(Construct):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nas.adapters import StoreError
-from nas.adapters.dynamo import from_item, to_item
+from nas.adapters.dynamo import from_item, to_attribute, to_item
 from nas.domain.models import Alert
 from nas.domain.timefmt import iso_utc, utc_date
 
@@ -97,3 +97,99 @@ class DynamoAlertStore:
                 UpdateExpression="SET published = :yes",
                 ExpressionAttributeValues=to_item({":yes": True}),
             )
+
+
+# --- API reads and outcomes (R-ALERT listing, R-HIT) ----------------------------------------------
+
+BY_READ_LEA = "by-read-lea"
+BY_OWNER_LEA = "by-owner-lea"
+BY_RAISED_DAY = "by-raised-day"
+_INDEX_KEYS = {BY_READ_LEA: "lea", BY_OWNER_LEA: "owner_lea", BY_RAISED_DAY: "raised_day"}
+
+
+class OutcomeConflict(Exception):
+    """Another outcome was recorded between the read and the conditional update."""
+
+
+class AlertReader(Protocol):
+    def get(self, alert_id: str) -> dict[str, Any] | None: ...
+
+    def newest(self, index: str, key: str, since: str, until: str) -> Iterator[dict[str, Any]]: ...
+
+    def record_outcome(
+        self,
+        alert_id: str,
+        expected_version: int,
+        fields: Mapping[str, Any],
+        history: Mapping[str, Any] | None,
+    ) -> None: ...
+
+
+class DynamoAlertReader:
+    """Reads alerts for the API and records outcomes; never touches `published` or the alert fields."""
+
+    def __init__(self, client: DynamoDBClient, table: str, page_size: int = 101) -> None:
+        self._client = client
+        self._table = table
+        self._page_size = page_size
+
+    def get(self, alert_id: str) -> dict[str, Any] | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=to_item({"alert_id": alert_id}), ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def newest(self, index: str, key: str, since: str, until: str) -> Iterator[dict[str, Any]]:
+        """Items of one index partition with `since <= raised_at <= until`, newest first, in pages."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND raised_at BETWEEN :since AND :until",
+            "ExpressionAttributeNames": {"#pk": _INDEX_KEYS[index]},
+            "ExpressionAttributeValues": to_item({":pk": key, ":since": since, ":until": until}),
+            "ScanIndexForward": False,
+            "Limit": self._page_size,
+        }
+        while True:
+            response = self._client.query(**request)
+            yield from (from_item(i) for i in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def record_outcome(
+        self,
+        alert_id: str,
+        expected_version: int,
+        fields: Mapping[str, Any],
+        history: Mapping[str, Any] | None,
+    ) -> None:
+        """Sets the outcome `fields` if the alert's `outcome_version` is still `expected_version`
+        (absent counts as 0) and appends `history` to `outcome_history`; raises OutcomeConflict
+        otherwise, so two concurrent posts cannot lose an entry."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
+        sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
+        sets.append("outcome_version = :next")
+        values.update({":next": expected_version + 1, ":expected": expected_version})
+        if history is not None:
+            sets.append("outcome_history = list_append(if_not_exists(outcome_history, :empty), :entry)")
+            values.update({":empty": [], ":entry": [dict(history)]})
+        condition = "attribute_exists(alert_id) AND " + (
+            "attribute_not_exists(outcome_version)"
+            if expected_version == 0
+            else "outcome_version = :expected"
+        )
+        if expected_version == 0:
+            del values[":expected"]
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"alert_id": alert_id}),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={k: to_attribute(v) for k, v in values.items()},
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            raise OutcomeConflict(alert_id) from None

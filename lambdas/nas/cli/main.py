@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 from nas import __version__
-from nas.cli import cameras, simulate
+from nas.cli import cameras, login, simulate
+from nas.cli import local as local_mode
+from nas.cli.audit import add_verify_arguments, verify_command
 from nas.cli.target import TargetError
 from nas.domain.errors import ReadRejected
 from nas.domain.reads import parse_read
@@ -58,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_arguments(
         commands.add_parser("simulate", help="post realistic reads to the read stream at a steady rate")
     )
+    local_mode.add_arguments(
+        commands.add_parser("local", help="run the whole service on this machine (moto)")
+    )
+    login.add_arguments(commands.add_parser("login", help="sign in to Cognito; print and keep an ID token"))
+    audit_actions = commands.add_parser("audit", help="the audit trail (R-AUDIT)").add_subparsers(
+        dest="audit_action", metavar="ACTION", required=True
+    )
+    add_verify_arguments(audit_actions.add_parser("verify", help="verify the audit hash chain"))
     return parser
 
 
@@ -73,6 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cameras.load_command(args, sys.stdout, sys.stderr)
         if args.command == "simulate":
             return simulate.command(args, sys.stdout, sys.stderr)
+        if args.command == "local":
+            return local_mode.command(args, sys.stdout, sys.stderr)
+        if args.command == "login":
+            return login.command(args, sys.stdout, sys.stderr)
+        if args.command == "audit":
+            return verify_command(args, sys.stdout, sys.stderr)
     except TargetError as exc:
         print(f"nas {args.command}: {exc}", file=sys.stderr)
         return 2

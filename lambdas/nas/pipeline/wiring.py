@@ -11,7 +11,7 @@ from nas import catalogue
 from nas.adapters.alerts import DynamoAlertStore
 from nas.adapters.cameras import DynamoCameraRegistry
 from nas.adapters.events import EventBridgePublisher
-from nas.adapters.firehose import FirehoseRowSink
+from nas.adapters.firehose import FirehoseRowSink, RowSink
 from nas.adapters.objects import S3ObjectStore
 from nas.adapters.voi import DynamoVoiStore
 from nas.pipeline.archive import ArchiveService
@@ -31,11 +31,15 @@ def build_match_service(settings: RuntimeSettings, session: Any = boto3) -> Matc
     )
 
 
-def build_archive_service(settings: RuntimeSettings, session: Any = boto3) -> ArchiveService:
+def build_archive_service(
+    settings: RuntimeSettings, session: Any = boto3, *, rows: RowSink | None = None
+) -> ArchiveService:
+    """`rows` replaces the Firehose sink (local mode writes the Parquet itself)."""
     return ArchiveService(
         cameras=DynamoCameraRegistry(session.client("dynamodb"), settings.table(catalogue.CAMERAS)),
         objects=S3ObjectStore(session.client("s3")),
-        rows=FirehoseRowSink(
+        rows=rows
+        or FirehoseRowSink(
             session.client("firehose"),
             settings.require(settings.read_rows_delivery, catalogue.READ_ROWS_DELIVERY_ENV),
         ),

@@ -1,0 +1,176 @@
+"""`GET /audit` and `GET /audit/verify` for auditors (R-AUDIT). Auditors of an LEA see their LEA's
+events; NATIONAL auditors see every LEA's. These requests are audited like any other."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
+
+from nas.adapters.audit import AuditQuery, InvalidCursor
+from nas.api import state
+from nas.api.auth import requires
+from nas.api.docs import ERRORS, ok
+from nas.api.errors import BadRequest
+from nas.api.params import decode_token, encode_token, parse_instant, parse_limit
+from nas.api.wiring import services
+from nas.domain import audit
+from nas.domain.roles import Role
+from nas.domain.timefmt import iso_utc, utc_date
+
+router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
+
+DEFAULT_WINDOW = timedelta(hours=24)
+MAX_WINDOW_DAYS = 31
+_METHOD = re.compile(r"^(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)$")
+_ROUTE = re.compile(r"^/[A-Za-z0-9_./{}+-]{0,200}$")
+
+
+class AuditEventView(BaseModel):
+    event_id: str
+    at: str
+    user: str | None
+    groups: list[str]
+    lea: str | None
+    method: str
+    route: str
+    parameters: dict[str, Any]
+    purpose: str | None
+    reason: str | None
+    case_ref: str | None
+    status: int
+    result_count: int | None
+    request_id: str | None
+    source_ip: str | None
+
+
+class AuditPage(BaseModel):
+    events: list[AuditEventView]
+    next_page_token: str | None
+
+
+class ChainBreakView(BaseModel):
+    chain_day: str
+    seq: int
+    reason: str
+    detail: str
+
+
+class VerifyReportView(BaseModel):
+    intact: bool
+    days: list[str]
+    records: int
+    first_break: ChainBreakView | None
+    breaks: list[ChainBreakView]
+
+
+def event_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {"event_id": audit.event_id(record), **{name: record.get(name) for name in audit.EVENT_FIELDS}} | {
+        "groups": list(record.get("groups") or [])
+    }
+
+
+def parse_action(action: str | None) -> tuple[str | None, str | None]:
+    """`action` is a method (`POST`), a route (`/alerts`) or both (`GET /alerts`)."""
+    if not action:
+        return None, None
+    parts = action.split()
+    if len(parts) == 2 and _METHOD.match(parts[0].upper()) and _ROUTE.match(parts[1]):
+        return parts[0].upper(), parts[1]
+    if len(parts) == 1 and _ROUTE.match(parts[0]):
+        return None, parts[0]
+    if len(parts) == 1 and _METHOD.match(parts[0].upper()):
+        return parts[0].upper(), None
+    raise BadRequest("action", "must be a method, a route or both, e.g. 'GET /alerts'")
+
+
+@router.get(
+    "/audit",
+    summary="Audit events (R-AUDIT), newest first; an LEA's auditors see their LEA's events",
+    responses={200: ok("a page of audit events", AuditPage), **ERRORS},
+)
+@requires(Role.AUDITOR)
+def list_events(
+    user: Annotated[str | None, Query(description="events of this user (by-user index)")] = None,
+    from_: Annotated[str | None, Query(alias="from", description="RFC 3339; default `to` - 24h")] = None,
+    to: Annotated[str | None, Query(description="RFC 3339; default now")] = None,
+    action: Annotated[str | None, Query(description="method, route or both: 'GET /alerts'")] = None,
+    limit: Annotated[str | None, Query(description="1..100, default 50")] = None,
+    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
+) -> dict[str, Any]:
+    principal = state.current().principal
+    assert principal is not None
+    end = parse_instant("to", to) or datetime.now(UTC)
+    start = parse_instant("from", from_) or end - DEFAULT_WINDOW
+    if start > end:
+        raise BadRequest("from", "must not be after `to`")
+    if end - start > timedelta(days=MAX_WINDOW_DAYS):
+        raise BadRequest("from", f"the window may span at most {MAX_WINDOW_DAYS} days")
+    if user is not None and not 0 < len(user) <= 128:
+        raise BadRequest("user", "must be 1-128 characters")
+    method, route = parse_action(action)
+    page_size = parse_limit(limit)
+    query = AuditQuery(
+        start=iso_utc(start),
+        end=iso_utc(end),
+        user=user or None,
+        lea=None if principal.is_national else principal.lea,
+        method=method,
+        route=route,
+    )
+    try:
+        records, cursor = services().audit.events(query, page_size, decode_token(page_token))
+    except InvalidCursor:
+        raise BadRequest("page_token", "is not a page token of this query") from None
+    state.current().result_count = len(records)
+    return {
+        "events": [event_view(r) for r in records],
+        "next_page_token": encode_token(cursor) if cursor else None,
+    }
+
+
+def _day(field: str, text: str | None, default: str) -> str:
+    if not text:
+        return default
+    try:
+        return date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_day(field)
+    except ValueError:
+        return _bad_day(field)
+
+
+def _bad_day(field: str) -> str:
+    raise BadRequest(field, "must be a date YYYY-MM-DD")
+
+
+@router.get(
+    "/audit/verify",
+    summary="Verify the audit hash chain of one or more UTC days (R-AUDIT)",
+    responses={200: ok("the verification report", VerifyReportView), **ERRORS},
+)
+@requires(Role.AUDITOR)
+def verify(
+    from_: Annotated[
+        str | None, Query(alias="from", description="first day YYYY-MM-DD; default today")
+    ] = None,
+    to: Annotated[str | None, Query(description="last day YYYY-MM-DD; default `from`")] = None,
+) -> dict[str, Any]:
+    first = _day("from", from_, utc_date(datetime.now(UTC)))
+    last = _day("to", to, first)
+    if last < first:
+        raise BadRequest("to", "must not be before `from`")
+    days = audit.days_between(first, last)
+    if len(days) > MAX_WINDOW_DAYS:
+        raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
+    report = verify_days(days)
+    state.current().result_count = int(report["records"])  # type: ignore[call-overload]
+    return report
+
+
+def verify_days(days: list[str]) -> dict[str, object]:
+    trail = services().audit
+    records = [r for day in days for r in trail.day(day)]
+    return audit.verify_chain(records, genesis_prev_hash=trail.last_hash_before(days[0])).as_dict()

@@ -1,0 +1,226 @@
+"""`nas local --demo`: cameras in three forces, VOI entries of every kind the match path treats
+differently, one user per R-ROLE group, and the camera simulator sending reads with hits."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from nas import catalogue
+from nas.adapters.cameras import DynamoCameraRegistry
+from nas.adapters.voi import DynamoVoiStore
+from nas.cli.simulate import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
+from nas.domain.leas import NATIONAL
+from nas.domain.models import Camera, CameraSource, VoiEntry
+from nas.domain.policy import voi_expires_at, voi_review_due_at
+from nas.domain.roles import Role
+from nas.local.names import LocalNames
+
+CAMERAS = (
+    Camera(
+        camera_id="KENT-A2-001", lea="KENT", lat=51.2798, lon=1.0789, source=CameraSource.STATIC, active=True
+    ),
+    Camera(
+        camera_id="KENT-M20-J9",
+        lea="KENT",
+        lat=51.1605,
+        lon=0.8617,
+        source=CameraSource.MULTI_LANE,
+        active=True,
+    ),
+    Camera(
+        camera_id="KENT-MOB-07", lea="KENT", lat=51.3700, lon=0.5200, source=CameraSource.MOBILE, active=True
+    ),
+    Camera(
+        camera_id="ESSEX-A12-004",
+        lea="ESSEX",
+        lat=51.7356,
+        lon=0.4685,
+        source=CameraSource.STATIC,
+        active=True,
+    ),
+    Camera(
+        camera_id="ESSEX-CCTV-12", lea="ESSEX", lat=51.5459, lon=0.7077, source=CameraSource.CCTV, active=True
+    ),
+    Camera(
+        camera_id="GMP-M60-J18", lea="GMP", lat=53.5390, lon=-2.2830, source=CameraSource.STATIC, active=True
+    ),
+    Camera(
+        camera_id="GMP-OLD-01", lea="GMP", lat=53.4808, lon=-2.2426, source=CameraSource.STATIC, active=False
+    ),
+)
+
+# National roles see every LEA's data; the others belong to a force.
+NATIONAL_ROLES = frozenset({Role.ADMIN, Role.AUDITOR, Role.DPO, Role.ANALYST})
+ROLE_LEA = {role: (NATIONAL if role in NATIONAL_ROLES else "KENT") for role in Role}
+SECOND_OPERATOR = ("operator-essex", "ESSEX")
+DEMO_RATE = 5.0
+DEMO_MIX = ReadMix(hit_rate=0.05, bad_rate=0.02, late_rate=0.01, duplicate_rate=0.01)
+
+
+def demo_password(username: str) -> str:
+    """Local demo accounts only (moto, loopback): predictable so the README can name them."""
+    return f"local-demo-{username}-pw"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiSpec:
+    voi_id: str
+    vrm: str
+    source: str
+    category: str
+    action: str
+    circulation: tuple[str, ...]
+    owner_lea: str
+    revised_days_ago: float
+    white_listed: bool = False
+    priority: int = 2
+    reason: str = "Demo entry for local mode"
+
+
+VOI = (
+    VoiSpec("demo-kent-stolen", "KN19ABC", "pnc", "stolen", "stop", ("KENT",), "KENT", 1, priority=1),
+    VoiSpec(
+        "demo-essex-observe", "EX68RTY", "local", "intelligence", "observe", ("ESSEX", "KENT"), "ESSEX", 3
+    ),
+    VoiSpec("demo-national-wanted", "MA21XYZ", "pnc", "wanted", "stop", (NATIONAL,), "GMP", 2, priority=1),
+    VoiSpec(
+        "demo-national-report", "LB70DEF", "mib", "no-insurance", "report", (NATIONAL,), "GMP", 5, priority=3
+    ),
+    VoiSpec("demo-expired", "GF15OLD", "pnc", "stolen", "stop", (NATIONAL,), "KENT", 60),
+    VoiSpec("demo-dvla-untaxed", "DV17TAX", "dvla", "no-tax", "report", (NATIONAL,), NATIONAL, 1, priority=3),
+    VoiSpec(
+        "demo-dvla-white-listed",
+        "WL20OKY",
+        "dvla",
+        "no-tax",
+        "report",
+        (NATIONAL,),
+        NATIONAL,
+        1,
+        white_listed=True,
+        priority=3,
+        reason="Taxed via a fleet exemption: white-listed twin of a DVLA row",
+    ),
+)
+
+
+def voi_entry(spec: VoiSpec, now: datetime, created_by: str) -> VoiEntry:
+    revised = now - timedelta(days=spec.revised_days_ago)
+    return VoiEntry.model_validate(
+        {
+            "voi_id": spec.voi_id,
+            "vrm": spec.vrm,
+            "source": spec.source,
+            "category": spec.category,
+            "action": spec.action,
+            "priority": spec.priority,
+            "reason": spec.reason,
+            "circulation": spec.circulation,
+            "owner_lea": spec.owner_lea,
+            "created_by": created_by,
+            "created_at": revised,
+            "last_revised_at": revised,
+            "review_due_at": voi_review_due_at(revised),
+            "expires_at": voi_expires_at(revised),
+        },
+        strict=False,
+    )
+
+
+def seed(
+    client: Callable[[str], Any], names: LocalNames, user_pool_id: str, *, now: datetime
+) -> dict[str, Any]:
+    """Loads the demo data (idempotent, so --reuse may run it again); returns the `demo` section."""
+    dynamodb = client("dynamodb")
+    DynamoCameraRegistry(dynamodb, names.table(catalogue.CAMERAS)).put_many(CAMERAS)
+    store = DynamoVoiStore(dynamodb, names.table(catalogue.VOI))
+    store.add_to_white_list([s.vrm for s in VOI if s.white_listed])
+    entries = [voi_entry(spec, now, created_by=f"{Role.VOI_MANAGER.value}-kent") for spec in VOI]
+    for entry in entries:
+        store.put(entry, now=now)
+
+    cognito = client("cognito-idp")
+    users: dict[str, dict[str, str]] = {}
+    for role in Role:
+        lea = ROLE_LEA[role]
+        username = f"{role.value}-{lea.lower()}"
+        users[role.value] = create_user(cognito, user_pool_id, username, role, lea)
+    other = [create_user(cognito, user_pool_id, SECOND_OPERATOR[0], Role.OPERATOR, SECOND_OPERATOR[1])]
+    return {
+        "users": users,
+        "other_users": [{**u, "group": Role.OPERATOR.value} for u in other],
+        "cameras": [
+            {"camera_id": c.camera_id, "lea": c.lea, "source": c.source.value, "active": c.active}
+            for c in CAMERAS
+        ],
+        "voi": [
+            {**entry.model_dump(mode="json"), "white_listed": spec.white_listed}
+            for spec, entry in zip(VOI, entries, strict=True)
+        ],
+    }
+
+
+def create_user(cognito: Any, pool_id: str, username: str, role: Role, lea: str) -> dict[str, str]:
+    password = demo_password(username)
+    with contextlib.suppress(cognito.exceptions.UsernameExistsException):  # --reuse: set it again
+        cognito.admin_create_user(
+            UserPoolId=pool_id,
+            Username=username,
+            UserAttributes=[{"Name": "custom:lea", "Value": lea}],
+            MessageAction="SUPPRESS",
+        )
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=username, GroupName=role.value)
+    return {"username": username, "password": password, "lea": lea}
+
+
+class Simulator(threading.Thread):
+    """`nas simulate`'s generator, sender and pacing in a thread until stopped."""
+
+    def __init__(
+        self,
+        kinesis: Any,
+        stream: str,
+        *,
+        hit_vrms: list[str],
+        rate: float = DEMO_RATE,
+        mix: ReadMix = DEMO_MIX,
+        duration_s: float = 7 * 24 * 3600.0,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__(name="simulator", daemon=True)
+        self._stop_event = threading.Event()
+        self._generator = ReadGenerator(
+            CAMERAS,
+            hit_vrms,
+            random.Random(seed),  # noqa: S311 - test data, not secrets
+            lambda: datetime.now(UTC),
+            mix=mix,
+        )
+        self._sender = KinesisSender(kinesis, stream)
+        self._rate = rate
+        self._duration_s = duration_s
+        self.result: RunResult | None = None
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop_event.wait(seconds):
+            raise KeyboardInterrupt  # run_paced's way to stop early and report what it sent
+
+    def run(self) -> None:
+        self.result = run_paced(
+            self._generator, self._sender, rate=self._rate, duration_s=self._duration_s, sleep=self._sleep
+        )
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+
+    @property
+    def sent(self) -> int:
+        return self._generator.tally.reads + self._generator.tally.bad + self._generator.tally.duplicates

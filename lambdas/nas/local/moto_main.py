@@ -1,0 +1,44 @@
+"""`python -m nas.local.moto_main PORT`: moto's server with every request handled under one lock.
+
+moto's backends are not thread-safe (Kinesis numbers a shard's records as "last + 1", so two
+concurrent PutRecords can take the same sequence number and one record is lost). The threaded
+server still accepts connections concurrently; the lock makes each AWS call atomic. Under one GIL
+the lock costs little: moto's request handling is CPU-bound Python either way.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+from nas.local.moto_server import LOOPBACK
+
+
+class Serialised:
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self._lock:
+            # Materialise the body inside the lock: moto builds responses lazily in places.
+            return list(self._app(environ, start_response))
+
+
+def main(argv: list[str]) -> None:
+    port = int(argv[0])
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(LOOPBACK, port, Serialised(app), threaded=True, request_handler=MotoRequestHandler)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,77 @@
+"""The AWS endpoint: a moto server in a child process (its own interpreter, so its request handling
+does not compete with the pollers for one GIL; requests serialised, see moto_main), or attached to
+one that is already running."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+LOOPBACK = "127.0.0.1"
+
+
+class MotoStartError(RuntimeError):
+    """The moto server did not come up (port taken, moto missing)."""
+
+
+def endpoint_url(port: int) -> str:
+    return f"http://{LOOPBACK}:{port}"
+
+
+def is_listening(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def is_moto(port: int) -> bool:
+    """Whether a moto server answers on `port` (its management API is at /moto-api/)."""
+    try:
+        with urllib.request.urlopen(f"{endpoint_url(port)}/moto-api/data.json", timeout=2) as response:  # noqa: S310 - loopback URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class MotoProcess:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.endpoint = endpoint_url(port)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        if is_listening(self.port):
+            raise MotoStartError(
+                f"port {self.port} is in use (pass --reuse to attach to a moto server there)"
+            )
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+            [sys.executable, "-m", "nas.local.moto_main", str(self.port)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C goes to us; we stop moto in order, after the pollers
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise MotoStartError(f"moto server exited with status {self._process.returncode}")
+            if is_moto(self.port):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise MotoStartError(f"moto server did not answer on port {self.port} within {timeout_s:g} s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

@@ -1,0 +1,99 @@
+"""Creates, on the moto endpoint, the stores the CDK app creates, from the catalogue: the reads
+stream, every table, every bucket (evidence with Object Lock), the alerts bus, and the user pool
+with the R-ROLE groups, the `lea` attribute and the API's app client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas import catalogue
+from nas.adapters.dynamo import create_table
+from nas.domain.roles import Role
+from nas.local.names import REGION, SHARDS, LocalNames
+
+LEA_ATTRIBUTE = "lea"  # as infra/constructs/identity.py: `custom:lea` in tokens
+PASSWORD_MIN_LENGTH = 14  # NCSC guidance, as the CDK pool: length, no composition rules
+
+ClientFactory = Callable[[str], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_pool_id: str
+    app_client_id: str
+
+
+def provision(client: ClientFactory, names: LocalNames, *, shards: int = SHARDS) -> Identity:
+    kinesis = client("kinesis")
+    kinesis.create_stream(StreamName=names.stream, ShardCount=shards)
+    dynamodb = client("dynamodb")
+    for spec in catalogue.TABLES:
+        create_table(dynamodb, spec, names.table(spec))
+    s3 = client("s3")
+    for bucket in catalogue.Bucket:
+        s3.create_bucket(
+            Bucket=names.bucket(bucket),
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=bucket is catalogue.Bucket.EVIDENCE,
+        )
+    client("events").create_event_bus(Name=names.alert_bus)
+    identity = create_identity(client("cognito-idp"), names)
+    kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2})
+    return identity
+
+
+def create_identity(cognito: Any, names: LocalNames) -> Identity:
+    pool_id: str = cognito.create_user_pool(
+        PoolName=names.user_pool,
+        # MFA is required in AWS; off locally so demo users sign in with a password alone.
+        MfaConfiguration="OFF",
+        Policies={
+            "PasswordPolicy": {
+                "MinimumLength": PASSWORD_MIN_LENGTH,
+                "RequireUppercase": False,
+                "RequireLowercase": False,
+                "RequireNumbers": False,
+                "RequireSymbols": False,
+            }
+        },
+        UsernameConfiguration={"CaseSensitive": False},
+        AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        Schema=[
+            {
+                "Name": LEA_ATTRIBUTE,
+                "AttributeDataType": "String",
+                "Mutable": True,
+                "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "16"},
+            }
+        ],
+    )["UserPool"]["Id"]
+    for role in Role:
+        cognito.create_group(UserPoolId=pool_id, GroupName=role.value, Description=f"NAS role {role.value}")
+    client_id: str = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=names.app_client,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        PreventUserExistenceErrors="ENABLED",
+        ReadAttributes=["email", "preferred_username", f"custom:{LEA_ATTRIBUTE}"],
+        WriteAttributes=["email", "preferred_username"],
+    )["UserPoolClient"]["ClientId"]
+    return Identity(pool_id, client_id)
+
+
+def find_identity(cognito: Any, names: LocalNames) -> Identity | None:
+    """The pool and client a previous `nas local` made on this moto server, if any (for --reuse)."""
+    pools = cognito.list_user_pools(MaxResults=60)["UserPools"]
+    pool_id = next((p["Id"] for p in pools if p["Name"] == names.user_pool), None)
+    if pool_id is None:
+        return None
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    client_id = next((c["ClientId"] for c in clients if c["ClientName"] == names.app_client), None)
+    return Identity(pool_id, client_id) if client_id else None
+
+
+def is_provisioned(client: ClientFactory, names: LocalNames) -> bool:
+    streams: list[str] = client("kinesis").list_streams()["StreamNames"]
+    return names.stream in streams

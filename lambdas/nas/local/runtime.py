@@ -1,0 +1,274 @@
+"""Starts and stops local mode: moto, provisioning, the process environment the Lambdas get from
+CDK, the pollers feeding the match and archive handlers, the Parquet sink, the gateway and (with
+--demo) the demo data and simulator."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from nas import catalogue
+from nas.local import demo
+from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
+from nas.local.demo import DEMO_RATE
+from nas.local.gateway import Gateway
+from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
+from nas.local.names import REGION, LocalNames, lambda_environment
+from nas.local.poller import Consumer, ShardPoller, start_pollers
+from nas.local.provision import Identity, find_identity, is_provisioned, provision
+from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = ".nas-local.json"
+
+
+class LocalModeError(RuntimeError):
+    """Local mode cannot start as asked; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOptions:
+    aws_port: int = 4566
+    api_port: int = 8080
+    demo: bool = False
+    simulator: bool = True
+    reuse: bool = False
+    rate: float = DEMO_RATE
+    config_path: Path = Path(CONFIG_FILE)
+    flush_interval_s: float = FLUSH_INTERVAL_S
+    clock: Callable[[], float] = time.time
+    """The gateway's clock for token expiry (tests advance it)."""
+    names: LocalNames = field(default_factory=LocalNames)
+
+
+def mute_metrics() -> Callable[[], None]:
+    """There is no CloudWatch locally: metrics are dropped instead of printed as EMF (powertools
+    prints every 100 values even with POWERTOOLS_METRICS_DISABLED). Returns the undo."""
+    from nas.observability import metrics
+
+    def drop(*_: Any, **__: Any) -> None:
+        return None
+
+    metrics.add_metric = drop  # type: ignore[method-assign]
+
+    def restore() -> None:
+        del metrics.add_metric
+
+    return restore
+
+
+class LocalMode:
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.names = options.names
+        self.endpoint = endpoint_url(options.aws_port)
+        self.region = REGION
+        self._moto: MotoProcess | None = None
+        self._stop = threading.Event()
+        self._pollers: list[ShardPoller] = []
+        self._saved_environ: dict[str, str | None] = {}
+        self._restore_handlers: list[Callable[[], None]] = []
+        self.identity: Identity | None = None
+        self.sink: ParquetRowSink | None = None
+        self.gateway: Gateway | None = None
+        self.simulator: demo.Simulator | None = None
+        self.consumers: dict[str, Consumer] = {}
+        self.config: dict[str, Any] = {}
+        self.attached = False
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self.config
+
+    def _start(self) -> None:
+        options = self.options
+        if options.reuse and is_moto(options.aws_port):
+            self.attached = True
+        else:
+            self._moto = MotoProcess(options.aws_port)
+            self._moto.start()
+        self._set_environment()
+        if self.attached and is_provisioned(self.client, self.names):
+            self.identity = find_identity(self.client("cognito-idp"), self.names)
+            if self.identity is None:
+                raise LocalModeError(
+                    f"the moto server at {self.endpoint} has the stream but no NAS user pool"
+                )
+        else:
+            self.attached = False
+            self.identity = provision(self.client, self.names)
+        demo_section = (
+            demo.seed(self.client, self.names, self.identity.user_pool_id, now=datetime.now(UTC))
+            if options.demo
+            else None
+        )
+        self._install_handlers()
+        # A fresh server holds nothing unread from before; attached, earlier reads were handled by
+        # the process that put them there, so start at the stream's tip.
+        start_at = "LATEST" if self.attached else "TRIM_HORIZON"
+        self._pollers = start_pollers(
+            self.client("kinesis"),
+            stream=self.names.stream,
+            consumers=list(self.consumers.values()),
+            region=self.region,
+            stop=self._stop,
+            start_at=start_at,
+        )
+        self.gateway = self._gateway()
+        self.gateway.serve()
+        self.config = self._config(demo_section)
+        options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
+        if options.demo and options.simulator:
+            self.simulator = demo.Simulator(
+                self.client("kinesis"),
+                self.names.stream,
+                hit_vrms=[s.vrm for s in demo.VOI],
+                rate=options.rate,
+            )
+            self.simulator.start()
+
+    def stop(self) -> None:
+        """Simulator, pollers, sink (flushed), gateway, moto; then the environment as it was."""
+        if self.simulator is not None:
+            self.simulator.stop()
+        self._stop.set()
+        for poller in self._pollers:
+            poller.join(timeout=30)
+        if self.sink is not None:
+            self.sink.close()
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+        if self._moto is not None:
+            self._moto.stop()
+        for restore in reversed(self._restore_handlers):
+            restore()
+        self._restore_handlers.clear()
+        self._restore_environment()
+
+    @contextmanager
+    def running(self) -> Iterator[LocalMode]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    # --- pieces ----------------------------------------------------------------------------------
+
+    def client(self, service: str) -> Any:
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",  # noqa: S106 - moto only
+        )
+
+    def _set_environment(self) -> None:
+        for name, value in lambda_environment(self.names, self.endpoint, self.region).items():
+            self._saved_environ.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        for name, value in {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_SERVICE_NAME": "nas"}.items():
+            if name not in os.environ:
+                self._saved_environ.setdefault(name, None)
+                os.environ[name] = value
+
+    def _restore_environment(self) -> None:
+        for name, value in self._saved_environ.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved_environ.clear()
+        from nas.settings import settings
+
+        settings.cache_clear()
+
+    def _install_handlers(self) -> None:
+        """The same handlers as in AWS, their services built from this environment; archive's row
+        sink is the local Parquet writer in place of Firehose."""
+        from handlers import archive, match
+        from nas.pipeline.wiring import build_archive_service
+        from nas.settings import settings
+
+        settings.cache_clear()
+        match.service.cache_clear()
+        self._restore_handlers.append(match.service.cache_clear)
+        self._restore_handlers.append(mute_metrics())
+        self.sink = ParquetRowSink(
+            self.client("s3"),
+            self.names.bucket(catalogue.Bucket.READS),
+            flush_interval_s=self.options.flush_interval_s,
+        )
+        self.sink.start()
+        sink = self.sink
+        original = archive.service
+        archive.service = functools.cache(lambda: build_archive_service(settings(), rows=sink))
+
+        def restore() -> None:
+            archive.service = original
+            original.cache_clear()
+
+        self._restore_handlers.append(restore)
+        self.consumers = {
+            "match": Consumer("match", match.lambda_handler),
+            "archive": Consumer("archive", archive.lambda_handler),
+        }
+
+    def _gateway(self) -> Gateway:
+        from handlers import api
+
+        assert self.identity is not None
+        pool_id = self.identity.user_pool_id
+        jwks = Jwks(lambda: fetch_json(jwks_url(self.endpoint, pool_id)))
+        verifier = TokenVerifier(
+            jwks,
+            issuer=issuer(self.region, pool_id),
+            audience=self.identity.app_client_id,
+            clock=self.options.clock,
+        )
+        return Gateway(api.lambda_handler, verifier, port=self.options.api_port)
+
+    def _config(self, demo_section: dict[str, Any] | None) -> dict[str, Any]:
+        assert self.identity is not None
+        assert self.gateway is not None
+        config: dict[str, Any] = {
+            "aws_endpoint": self.endpoint,
+            "api_url": self.gateway.url,
+            "region": self.region,
+            "stage": "local",
+            "stream": self.names.stream,
+            "alert_bus": self.names.alert_bus,
+            "user_pool_id": self.identity.user_pool_id,
+            "app_client_id": self.identity.app_client_id,
+            "buckets": self.names.buckets,
+            "tables": self.names.tables,
+        }
+        if demo_section is not None:
+            config["demo"] = demo_section
+        return config
+
+    # --- observation -----------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {name: consumer.stats.snapshot() for name, consumer in self.consumers.items()}

@@ -1,0 +1,131 @@
+"""A moto account with the alerts and audit tables, the environment CDK would set, and helpers to
+call the api Lambda as API Gateway does (REST proxy events with Cognito claims)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from nas import catalogue
+from nas.adapters.alerts import DynamoAlertStore
+from nas.adapters.dynamo import create_table, from_item
+from nas.api.wiring import services
+from nas.domain.models import Alert, alert_id_for
+from nas.settings import settings
+from tests.handlers.events import FakeLambdaContext, rest_proxy_event
+
+REGION = "eu-west-2"
+ALERTS_TABLE = "nas-test-alerts"
+AUDIT_TABLE = "nas-test-audit"
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def claims(user: str, groups: str, lea: str, token_use: str = "id") -> dict[str, str]:  # noqa: S107
+    return {"cognito:username": user, "cognito:groups": groups, "custom:lea": lea, "token_use": token_use}
+
+
+OPERATOR_KENT = claims("op.kent", "operator", "KENT")
+OPERATOR_ESSEX = claims("op.essex", "operator", "ESSEX")
+OPERATOR_NATIONAL = claims("op.nat", "[operator]", "NATIONAL")
+AUDITOR_KENT = claims("aud.kent", "auditor", "KENT")
+AUDITOR_NATIONAL = claims("aud.nat", "auditor", "NATIONAL")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    request_id: str
+
+
+@dataclass
+class ApiAccount:
+    dynamodb: Any
+
+    def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
+        from handlers.api import lambda_handler
+
+        event = rest_proxy_event(method, path, claims=who, **kwargs)
+        response = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
+        return Reply(
+            response["statusCode"], json.loads(response["body"]), event["requestContext"]["requestId"]
+        )
+
+    def put_alert(
+        self,
+        *,
+        read_id: str,
+        lea: str = "KENT",
+        owner_lea: str = "KENT",
+        circulation: tuple[str, ...] = ("NATIONAL",),
+        sensitive: bool = False,
+        raised_at: datetime | None = None,
+        camera_id: str | None = None,
+        voi_id: str = "voi-1",
+    ) -> Alert:
+        raised = raised_at or datetime.now(UTC) - timedelta(minutes=5)
+        camera = camera_id or f"{lea}-0001"
+        alert = Alert.model_validate_json(
+            json.dumps(
+                {
+                    "alert_id": alert_id_for(camera, read_id, voi_id),
+                    "read_id": read_id,
+                    "vrm": "AB12CDE",
+                    "captured_at": (raised - timedelta(seconds=2)).isoformat(),
+                    "camera_id": camera,
+                    "lea": lea,
+                    "voi_id": voi_id,
+                    "source": "pnc",
+                    "category": "stolen",
+                    "action": "stop",
+                    "priority": 1,
+                    "reason": "Stolen vehicle",
+                    "owner_lea": owner_lea,
+                    "circulation": list(circulation),
+                    "sensitive": sensitive,
+                    "raised_at": raised.isoformat(),
+                }
+            )
+        )
+        DynamoAlertStore(self.dynamodb, ALERTS_TABLE).put_new(alert)
+        return alert
+
+    def audit_records(self) -> list[dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"]
+        records = [from_item(i) for i in items]
+        return sorted(records, key=lambda r: (r["chain_day"], r["seq"]))
+
+    def audit_for(self, request_id: str) -> dict[str, Any]:
+        [record] = [r for r in self.audit_records() if r.get("request_id") == request_id]
+        return record
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        catalogue.STAGE_ENV: "test",
+        catalogue.ALERTS.env_var: ALERTS_TABLE,
+        catalogue.AUDIT.env_var: AUDIT_TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        create_table(dynamodb, catalogue.ALERTS, ALERTS_TABLE)
+        create_table(dynamodb, catalogue.AUDIT, AUDIT_TABLE)
+        settings.cache_clear()
+        services.cache_clear()
+        yield ApiAccount(dynamodb)
+        services.cache_clear()
+        settings.cache_clear()

@@ -1,0 +1,213 @@
+"""GET /alerts (R-ALERT, R-CIRC) and POST /alerts/{alert_id}/outcome (R-HIT) against moto."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from nas.api.alert_rules import ALERT_FIELDS
+from nas.api.params import encode_token
+from tests.api.conftest import (
+    OPERATOR_ESSEX,
+    OPERATOR_KENT,
+    OPERATOR_NATIONAL,
+    ApiAccount,
+    claims,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
+
+def ids(reply_body: dict[str, Any]) -> list[str]:
+    return [a["read_id"] for a in reply_body["alerts"]]
+
+
+def outcome(api: ApiAccount, alert_id: str, who: dict[str, str], **body: Any) -> Any:
+    return api.call(
+        "POST",
+        f"/alerts/{alert_id}/outcome",
+        who,
+        body=body,
+        path_parameters={"alert_id": alert_id},
+        resource="/alerts/{alert_id}/outcome",
+    )
+
+
+@pytest.fixture
+def three_forces(api: ApiAccount) -> ApiAccount:
+    now = datetime.now(UTC)
+    api.put_alert(read_id="kent-read", lea="KENT", owner_lea="ESSEX", raised_at=now - timedelta(minutes=3))
+    api.put_alert(
+        read_id="essex-owned-by-kent", lea="ESSEX", owner_lea="KENT", raised_at=now - timedelta(minutes=2)
+    )
+    api.put_alert(read_id="essex-only", lea="ESSEX", owner_lea="ESSEX", raised_at=now - timedelta(minutes=1))
+    api.put_alert(read_id="kent-own", lea="KENT", owner_lea="KENT", raised_at=now - timedelta(minutes=4))
+    return api
+
+
+def test_operator_sees_own_lea_reads_and_owned_entries_newest_first(three_forces: ApiAccount) -> None:
+    reply = three_forces.call("GET", "/alerts", OPERATOR_KENT)
+    assert reply.status == 200
+    assert ids(reply.body) == ["essex-owned-by-kent", "kent-read", "kent-own"]
+    assert reply.body["next_page_token"] is None
+    assert all(set(a) == set(ALERT_FIELDS) for a in reply.body["alerts"])
+
+
+def test_other_force_does_not_see_kent_only_alerts(three_forces: ApiAccount) -> None:
+    reply = three_forces.call("GET", "/alerts", OPERATOR_ESSEX)
+    assert ids(reply.body) == ["essex-only", "essex-owned-by-kent", "kent-read"]
+
+
+def test_national_operator_sees_all(three_forces: ApiAccount) -> None:
+    reply = three_forces.call("GET", "/alerts", OPERATOR_NATIONAL)
+    assert ids(reply.body) == ["essex-only", "essex-owned-by-kent", "kent-read", "kent-own"]
+
+
+def test_since_excludes_older_alerts(three_forces: ApiAccount) -> None:
+    since = (datetime.now(UTC) - timedelta(seconds=150)).isoformat()
+    reply = three_forces.call("GET", "/alerts", OPERATOR_NATIONAL, query={"since": since})
+    assert ids(reply.body) == ["essex-only", "essex-owned-by-kent"]
+
+
+def test_sensitive_alert_only_for_circulated_leas_and_owner(api: ApiAccount) -> None:
+    api.put_alert(read_id="secret", lea="KENT", owner_lea="ESSEX", circulation=("KENT",), sensitive=True)
+    # Not producible by the pipeline (the read's LEA is always circulated), but the rule still holds.
+    api.put_alert(read_id="odd", lea="SURREY", owner_lea="ESSEX", circulation=("ESSEX",), sensitive=True)
+    assert ids(api.call("GET", "/alerts", OPERATOR_KENT).body) == ["secret"]
+    assert sorted(ids(api.call("GET", "/alerts", OPERATOR_ESSEX).body)) == ["odd", "secret"]
+    assert ids(api.call("GET", "/alerts", OPERATOR_NATIONAL).body) == []
+    assert ids(api.call("GET", "/alerts", claims("op.surrey", "operator", "SURREY")).body) == []
+
+
+def test_pagination_over_more_than_100_alerts(api: ApiAccount) -> None:
+    start = datetime.now(UTC) - timedelta(hours=2)
+    for n in range(130):
+        # pairs share a raised_at, so the cursor must break ties by alert_id
+        api.put_alert(read_id=f"r-{n:03d}", raised_at=start + timedelta(seconds=n // 2))
+    seen: list[str] = []
+    token: str | None = None
+    pages = 0
+    while True:
+        query = {"limit": "100"} | ({"page_token": token} if token else {})
+        reply = api.call("GET", "/alerts", OPERATOR_KENT, query=query)
+        assert reply.status == 200
+        assert len(reply.body["alerts"]) <= 100
+        seen += ids(reply.body)
+        pages += 1
+        token = reply.body["next_page_token"]
+        if token is None:
+            break
+    assert pages == 2
+    assert len(seen) == 130 == len(set(seen))
+    raised = [int(r[2:]) // 2 for r in seen]
+    assert raised == sorted(raised, reverse=True)
+
+
+def test_national_pagination_across_days(api: ApiAccount) -> None:
+    now = datetime.now(UTC)
+    for n in range(5):
+        api.put_alert(
+            read_id=f"d-{n}", lea="ESSEX", owner_lea="ESSEX", raised_at=now - timedelta(days=n, minutes=1)
+        )
+    since = (now - timedelta(days=6)).isoformat()
+    first = api.call("GET", "/alerts", OPERATOR_NATIONAL, query={"since": since, "limit": "3"})
+    assert ids(first.body) == ["d-0", "d-1", "d-2"]
+    second = api.call(
+        "GET",
+        "/alerts",
+        OPERATOR_NATIONAL,
+        query={"since": since, "limit": "3", "page_token": first.body["next_page_token"]},
+    )
+    assert ids(second.body) == ["d-3", "d-4"]
+    assert second.body["next_page_token"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"since": "2020-01-01T00:00:00Z"}, "since"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "101"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"page_token": "not-a-token!"}, "page_token"),
+        ({"page_token": encode_token({"raised_at": "x", "alert_id": "y"})}, "page_token"),
+        ({"page_token": encode_token({"user": "someone"})}, "page_token"),
+    ],
+)
+def test_bad_query_is_400_naming_the_field(api: ApiAccount, query: dict[str, str], field: str) -> None:
+    reply = api.call("GET", "/alerts", OPERATOR_KENT, query=query)
+    assert reply.status == 400
+    assert reply.body["error"]["fields"] == [field]
+    assert field in reply.body["error"]["message"]
+
+
+def test_outcome_recorded_changed_and_repeated(api: ApiAccount) -> None:
+    alert = api.put_alert(read_id="hit-1")
+    first = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="misread", note="plate dirty")
+    assert first.status == 200
+    assert (first.body["outcome"], first.body["note"], first.body["outcome_history"]) == (
+        "misread",
+        "plate dirty",
+        [],
+    )
+
+    changed = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed", note="stopped, vehicle stolen")
+    assert changed.status == 200
+    assert changed.body["outcome"] == "confirmed"
+    [earlier] = changed.body["outcome_history"]
+    assert (earlier["outcome"], earlier["note"], earlier["recorded_by"]) == (
+        "misread",
+        "plate dirty",
+        "op.kent",
+    )
+
+    again = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed", note="stopped, vehicle stolen")
+    assert again.status == 200
+    assert len(again.body["outcome_history"]) == 1
+
+    listed = api.call("GET", "/alerts", OPERATOR_KENT)
+    assert listed.body["alerts"][0]["outcome"] == "confirmed"
+
+
+def test_concurrent_change_is_retried_without_losing_history(api: ApiAccount) -> None:
+    from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
+    from tests.api.conftest import ALERTS_TABLE
+
+    alert = api.put_alert(read_id="hit-2")
+    reader = DynamoAlertReader(api.dynamodb, ALERTS_TABLE)
+    reader.record_outcome(alert.alert_id, 0, {"outcome": "misread"}, None)
+    with pytest.raises(OutcomeConflict):  # a writer that read before the first update
+        reader.record_outcome(alert.alert_id, 0, {"outcome": "no-trace"}, None)
+    assert reader.get(alert.alert_id)["outcome"] == "misread"  # type: ignore[index]
+
+
+def test_outcome_for_invisible_or_unknown_alert_is_404(api: ApiAccount) -> None:
+    alert = api.put_alert(read_id="kent-only", lea="KENT", owner_lea="KENT")
+    assert outcome(api, alert.alert_id, OPERATOR_ESSEX, outcome="confirmed").status == 404
+    assert outcome(api, "no-such-alert", OPERATOR_KENT, outcome="confirmed").status == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"outcome": "arrested"}, "outcome"),
+        ({}, "outcome"),
+        ({"outcome": "confirmed", "note": "x" * 1001}, "note"),
+        ({"outcome": "confirmed", "extra": 1}, "extra"),
+    ],
+)
+def test_bad_outcome_body_is_400_naming_the_field(api: ApiAccount, body: dict[str, Any], field: str) -> None:
+    alert = api.put_alert(read_id="hit-3")
+    reply = outcome(api, alert.alert_id, OPERATOR_KENT, **body)
+    assert reply.status == 400
+    assert field in reply.body["error"]["fields"]
+
+
+def test_outcome_needs_operator(api: ApiAccount) -> None:
+    alert = api.put_alert(read_id="hit-4")
+    reply = outcome(api, alert.alert_id, claims("aud", "auditor", "KENT"), outcome="confirmed")
+    assert (reply.status, reply.body["error"]["code"]) == (403, "role-not-permitted")

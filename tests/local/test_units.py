@@ -1,0 +1,152 @@
+"""Pollers honour partial batch responses per consumer; the sink writes Parquet per capture date;
+`nas local` stops cleanly on SIGINT."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from nas.local.poller import Consumer, ShardPoller, lowest_failure
+from nas.local.sink import ParquetRowSink
+from tests.local.conftest import free_port, wait_for
+
+
+class FakeKinesis:
+    """One shard of records with sequence numbers 1..n; iterators are positions."""
+
+    def __init__(self, n: int) -> None:
+        self.records = [
+            {
+                "SequenceNumber": str(i),
+                "PartitionKey": "p",
+                "Data": f"r{i}".encode(),
+                "ApproximateArrivalTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+            }
+            for i in range(1, n + 1)
+        ]
+        self.iterator_calls: list[tuple[str, str | None]] = []
+
+    def get_shard_iterator(self, **kw: Any) -> dict[str, str]:
+        self.iterator_calls.append((kw["ShardIteratorType"], kw.get("StartingSequenceNumber")))
+        start = 0 if kw["ShardIteratorType"] == "TRIM_HORIZON" else int(kw["StartingSequenceNumber"]) - 1
+        return {"ShardIterator": str(start)}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        start = int(ShardIterator)
+        batch = self.records[start : start + Limit]
+        return {"Records": batch, "NextShardIterator": str(start + len(batch))}
+
+
+def test_partial_batch_failure_rereads_from_the_lowest_failed_sequence() -> None:
+    kinesis = FakeKinesis(5)
+    seen: list[list[str]] = []
+    stop = threading.Event()
+
+    def handler(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        sequences = [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
+        assert event["Records"][0]["eventID"] == f"shardId-0:{sequences[0]}"
+        seen.append(sequences)
+        if len(seen) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": "4"}, {"itemIdentifier": "3"}]}
+        if len(seen) == 2:
+            stop.set()
+        return {"batchItemFailures": []}
+
+    consumer = Consumer("match", handler)
+    poller = ShardPoller(
+        kinesis, stream="s", shard_id="shardId-0", consumer=consumer, region="eu-west-2", stop=stop
+    )
+    poller.run()
+    assert seen == [["1", "2", "3", "4", "5"], ["3", "4", "5"]]
+    assert kinesis.iterator_calls == [("TRIM_HORIZON", None), ("AT_SEQUENCE_NUMBER", "3")]
+    stats = consumer.stats.snapshot()
+    assert (stats["processed"], stats["retried"], stats["batches"]) == (5, 3, 2)
+
+
+def test_lowest_failure_compares_sequence_numbers_as_numbers() -> None:
+    assert lowest_failure({"batchItemFailures": []}) is None
+    assert lowest_failure(None) is None
+    failures = [{"itemIdentifier": "10"}, {"itemIdentifier": "9"}]
+    assert lowest_failure({"batchItemFailures": failures}) == "9"
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put_object(self, *, Bucket: str, Key: str, Body: bytes, ContentType: str) -> None:  # noqa: N803
+        self.objects[Key] = Body
+
+
+def test_sink_writes_one_parquet_file_per_capture_date_on_flush() -> None:
+    s3 = FakeS3()
+    sink = ParquetRowSink(s3, "b", flush_interval_s=60)
+    rows = [
+        {"read_id": "a", "captured_at": 1767225600000, "capture_date": "2026-01-01", "lane": 2},
+        {"read_id": "b", "captured_at": 1767312000000, "capture_date": "2026-01-02", "late": True},
+    ]
+    assert sink.put_rows([json.dumps(r).encode() for r in rows] + [b"not json"]) == {2}
+    assert s3.objects == {}
+    assert sink.flush() == 2
+    by_date = {
+        key.split("/")[1]: pq.read_table(io.BytesIO(body)).to_pylist() for key, body in s3.objects.items()
+    }
+    assert set(by_date) == {"capture_date=2026-01-01", "capture_date=2026-01-02"}
+    first = by_date["capture_date=2026-01-01"][0]
+    assert (first["read_id"], first["lane"], first["captured_at"]) == (
+        "a",
+        2,
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert sink.flush() == 0
+
+
+def test_nas_local_writes_its_config_and_exits_0_on_sigint(tmp_path: Path) -> None:
+    aws_port, api_port = free_port(), free_port()
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "nas.cli.main",
+            "local",
+            "--aws-port",
+            str(aws_port),
+            "--api-port",
+            str(api_port),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2] / "lambdas")},
+    )
+    try:
+        config_file = tmp_path / ".nas-local.json"
+        wait_for(config_file.exists, timeout_s=60)
+        config = json.loads(config_file.read_text())
+        assert config["api_url"] == f"http://127.0.0.1:{api_port}"
+        assert config["aws_endpoint"] == f"http://127.0.0.1:{aws_port}"
+        assert "demo" not in config
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err.decode()
+    assert b"stopped" in out
+    assert wait_for(lambda: not _listening(aws_port), timeout_s=10)
+
+
+def _listening(port: int) -> bool:
+    from nas.local.moto_server import is_listening
+
+    return is_listening(port)
