@@ -50,6 +50,9 @@ def simulate(config: dict[str, Any], rate: float, duration_s: float, images: boo
     """In a child process (its own GIL): nas simulate's generator, sender and pacing."""
     from nas.cli.simulate import KinesisSender, ReadGenerator, ReadMix, run_paced
     from nas.cli.target import AwsTarget
+    from nas.local import fast_botocore
+
+    fast_botocore.install()
 
     target = AwsTarget.model_validate(config)
     generator = ReadGenerator(

@@ -60,6 +60,8 @@ class Local:
         request = urllib.request.Request(self.config["api_url"] + path, method=method, data=body)  # noqa: S310
         if token is not None:
             request.add_header("Authorization", f"Bearer {token}")
+        if body is not None:
+            request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
                 return response.status, dict(response.headers), json.loads(response.read() or b"null")

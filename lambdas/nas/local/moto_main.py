@@ -20,6 +20,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
+from nas.local import fast_kinesis
 from nas.local.moto_server import LOOPBACK
 
 
@@ -36,8 +37,10 @@ class Serialised:
 
 def main(argv: list[str]) -> None:
     port = int(argv[0])
+    fast_kinesis.install()
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(LOOPBACK, port, Serialised(app), threaded=True, request_handler=MotoRequestHandler)
+    served = Serialised(fast_kinesis.KinesisFastPath(app))
+    run_simple(LOOPBACK, port, served, threaded=True, request_handler=MotoRequestHandler)
 
 
 if __name__ == "__main__":

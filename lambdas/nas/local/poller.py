@@ -4,7 +4,6 @@ honouring partial batch responses by re-reading from the lowest failed sequence 
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
@@ -12,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+import pybase64
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def lambda_event(
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": r["PartitionKey"],
                     "sequenceNumber": r["SequenceNumber"],
-                    "data": base64.b64encode(r["Data"]).decode("ascii"),
+                    "data": pybase64.b64encode(r["Data"]).decode("ascii"),
                     "approximateArrivalTimestamp": _epoch_seconds(r["ApproximateArrivalTimestamp"]),
                 },
                 "eventSource": "aws:kinesis",

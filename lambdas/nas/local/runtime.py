@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 
 from nas import catalogue
-from nas.local import demo
+from nas.local import demo, fast_botocore
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
@@ -101,6 +101,7 @@ class LocalMode:
 
     def _start(self) -> None:
         options = self.options
+        fast_botocore.install()
         if options.reuse and is_moto(options.aws_port):
             self.attached = True
         else:

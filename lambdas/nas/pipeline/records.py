@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import pybase64
 
 from nas.adapters.cameras import CameraRegistry
 from nas.domain.errors import ReadRejected
@@ -30,7 +31,7 @@ class StreamRecord:
             sequence_number=kinesis["sequenceNumber"],
             partition_key=kinesis["partitionKey"],
             shard_id=record["eventID"].split(":", 1)[0],
-            data=base64.b64decode(kinesis["data"]),
+            data=pybase64.b64decode(kinesis["data"], validate=True),
             arrived_at=datetime.fromtimestamp(float(kinesis["approximateArrivalTimestamp"]), UTC),
         )
 

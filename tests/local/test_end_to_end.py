@@ -1,0 +1,140 @@
+"""The service end to end on `nas local`: reads put with boto3 become alerts an operator fetches
+through the gateway and the API; other forces and roles are refused; every request is in the audit
+trail, which `nas audit verify` checks and which fails once a stored record is altered."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from contextlib import redirect_stdout
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from nas.adapters.dynamo import from_item, to_item
+from nas.cli.main import main as nas
+from nas.domain.models import alert_id_for
+from tests.local.conftest import Local, wait_for
+
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+KENT_CAMERA = "KENT-A2-001"
+KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT
+
+
+def token_for(local: Local, username: str, password: str) -> str:
+    result = local.client("cognito-idp").initiate_auth(
+        ClientId=local.config["app_client_id"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": password},
+    )["AuthenticationResult"]
+    return str(result["IdToken"])
+
+
+def essex_operator_token(local: Local) -> str:
+    [essex] = [u for u in local.config["demo"]["other_users"] if u["lea"] == "ESSEX"]
+    return token_for(local, essex["username"], essex["password"])
+
+
+def put_read(local: Local, read_id: str, vrm: str) -> None:
+    record = {
+        "schema": "nas.read.v1",
+        "read_id": read_id,
+        "vrm": vrm,
+        "captured_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "camera_id": KENT_CAMERA,
+        "lea": "KENT",
+        "source": "static",
+    }
+    local.client("kinesis").put_records(
+        StreamName=local.config["stream"],
+        Records=[{"Data": json.dumps(record).encode(), "PartitionKey": KENT_CAMERA}],
+    )
+
+
+def audit_events(local: Local) -> list[dict[str, Any]]:
+    items = local.client("dynamodb").scan(TableName=local.config["tables"]["audit"])["Items"]
+    return [from_item(i) for i in items]
+
+
+def test_operator_fetches_the_alert_a_read_raised_and_other_forces_see_nothing(local: Local) -> None:
+    read_id = f"e2e-{uuid.uuid4().hex[:12]}"
+    put_read(local, read_id, KENT_ONLY_VRM)
+    alert_id = alert_id_for(KENT_CAMERA, read_id, KENT_ONLY_VOI)
+    kent = local.id_token("operator")
+
+    def alert_listed() -> dict[str, Any] | None:
+        status, _, body = local.request("GET", "/alerts?limit=100", token=kent)
+        assert status == 200
+        return next((a for a in body["alerts"] if a["alert_id"] == alert_id), None)
+
+    alert = wait_for(alert_listed, timeout_s=30)
+    assert (alert["read_id"], alert["vrm"], alert["voi_id"], alert["lea"]) == (
+        read_id,
+        KENT_ONLY_VRM,
+        KENT_ONLY_VOI,
+        "KENT",
+    )
+    assert alert["outcome"] is None
+
+    status, _, body = local.request("GET", "/alerts?limit=100", token=essex_operator_token(local))
+    assert status == 200
+    assert alert_id not in {a["alert_id"] for a in body["alerts"]}
+
+    outcome = json.dumps({"outcome": "confirmed", "note": "stopped at J9"}).encode()
+    status, _, body = local.request("POST", f"/alerts/{alert_id}/outcome", token=kent, body=outcome)
+    assert status == 200, body
+    status, _, _ = local.request(
+        "POST", f"/alerts/{alert_id}/outcome", token=essex_operator_token(local), body=outcome
+    )
+    assert status == 404  # invisible to ESSEX: not even its existence
+
+
+def test_wrong_group_is_403_naming_the_rule(local: Local) -> None:
+    status, _, body = local.request("GET", "/alerts", token=local.id_token("investigator"))
+    assert status == 403
+    assert body["error"]["code"]
+
+
+def test_every_request_is_audited_and_the_chain_verifies_until_a_record_is_altered(local: Local) -> None:
+    marker = f"audit-{uuid.uuid4().hex[:8]}"
+    operator, investigator = local.id_token("operator"), local.id_token("investigator")
+    requests = [
+        ("GET", f"/alerts?limit=5&since=2000-01-01T00:00:00Z&probe={marker}", operator),  # 400: since too old
+        ("GET", f"/alerts?limit=5&probe={marker}", operator),
+        ("GET", f"/alerts?probe={marker}", investigator),  # 403
+    ]
+    statuses = [local.request(method, path, token=token)[0] for method, path, token in requests]
+    assert statuses[1] == 200
+    assert statuses[2] == 403
+
+    events = [e for e in audit_events(local) if marker in json.dumps(e.get("parameters", {}))]
+    assert sorted(int(e["status"]) for e in events) == sorted(statuses)
+    assert {e["user"] for e in events} == {
+        local.config["demo"]["users"]["operator"]["username"],
+        local.config["demo"]["users"]["investigator"]["username"],
+    }
+    assert all(e["source_ip"] == "127.0.0.1" and e["request_id"] for e in events)
+
+    def verify() -> tuple[int, str]:
+        out = io.StringIO()
+        with redirect_stdout(out):
+            code = nas(["audit", "verify", "--config", str(local.config_path)])
+        return code, out.getvalue()
+
+    code, report = verify()
+    assert code == 0, report
+    assert "intact" in report
+
+    victim = events[1]
+    local.client("dynamodb").update_item(
+        TableName=local.config["tables"]["audit"],
+        Key=to_item({"chain_day": victim["chain_day"], "seq": victim["seq"]}),
+        UpdateExpression="SET #status = :forged",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues=to_item({":forged": 204}),
+    )
+    code, report = verify()
+    assert code == 1
+    assert str(victim["seq"]) in report
