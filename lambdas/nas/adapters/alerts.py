@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nas.adapters import StoreError
-from nas.adapters.dynamo import from_item, to_attribute, to_item
+from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
 from nas.domain.models import Alert
 from nas.domain.timefmt import iso_utc, utc_date
 
@@ -150,12 +150,7 @@ class DynamoAlertReader:
             "ScanIndexForward": False,
             "Limit": self._page_size,
         }
-        while True:
-            response = self._client.query(**request)
-            yield from (from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from query_items(self._client, request)
 
     def record_outcome(
         self,

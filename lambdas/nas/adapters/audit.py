@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from nas.adapters import StoreError
-from nas.adapters.dynamo import from_item, to_attribute, to_item
+from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
 from nas.domain import audit
 from nas.domain.timefmt import iso_utc, utc_date
 
@@ -130,19 +130,13 @@ class DynamoAuditTrail:
 
     def day(self, chain_day: str) -> list[dict[str, Any]]:
         """Every record of `chain_day`, in chain order."""
-        records: list[dict[str, Any]] = []
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "chain_day = :d",
             "ExpressionAttributeValues": {":d": to_attribute(chain_day)},
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**request)
-            records += [from_item(i) for i in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return records
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return list(query_items(self._client, request))
 
     def last_hash_before(self, chain_day: str) -> str:
         """What `chain_day`'s first record must link to."""
@@ -195,7 +189,8 @@ class DynamoAuditTrail:
             ":end": to_attribute(query.end),
         }
         filter_expression = self._filter(query, names, values)
-        items = self._pages(
+        items = query_items(
+            self._client,
             {
                 "TableName": self._table,
                 "IndexName": index,
@@ -232,7 +227,8 @@ class DynamoAuditTrail:
                     ":end": to_attribute(query.end),
                 }
                 filter_expression = self._filter(query, names, values) + " AND #at BETWEEN :start AND :end"
-                yield from self._pages(
+                yield from query_items(
+                    self._client,
                     {
                         "TableName": self._table,
                         "KeyConditionExpression": "chain_day = :d",
@@ -247,17 +243,6 @@ class DynamoAuditTrail:
                 first_key = None
 
         return _take(items(), limit, ("chain_day", "seq"))
-
-    def _pages(self, request: dict[str, Any], start_key: dict[str, Any] | None) -> Iterator[dict[str, Any]]:
-        request = dict(request)
-        if start_key is not None:
-            request["ExclusiveStartKey"] = to_item(start_key)
-        while True:
-            response = self._client.query(**request)
-            yield from (from_item(i) for i in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _take(

@@ -133,6 +133,21 @@ def batch_put(
     return len(requests)
 
 
+def query_items(
+    client: DynamoDBClient, request: Mapping[str, Any], start_key: Mapping[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every item a Query returns (plain dicts), page after page, from `start_key` (plain) if given."""
+    paged: dict[str, Any] = dict(request)
+    if start_key is not None:
+        paged["ExclusiveStartKey"] = to_item(start_key)
+    while True:
+        response = client.query(**paged)
+        yield from (from_item(i) for i in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return
+        paged["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def create_table(client: DynamoDBClient, spec: TableSpec, name: str) -> None:
     """Creates `spec` as `name` (on-demand, with its indexes and TTL): local mode and tests make
     the same tables as the CDK app from the same catalogue."""

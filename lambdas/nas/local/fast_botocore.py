@@ -33,7 +33,12 @@ class _FastJson:
 
 
 def _decode(_: Any, value: str | bytes) -> bytes:
-    return pybase64.b64decode(value)
+    # pybase64's validating decoder is its fast (SIMD) path; services send valid base64, and
+    # anything else gets the standard library's lenient treatment, as botocore would give it.
+    try:
+        return pybase64.b64decode(value, validate=True)
+    except ValueError:
+        return pybase64.b64decode(value)
 
 
 def _encode(self: Any, value: str | bytes) -> str:

@@ -8,6 +8,7 @@ the lock costs little: moto's request handling is CPU-bound Python either way.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Iterable
@@ -37,6 +38,8 @@ class Serialised:
 
 def main(argv: list[str]) -> None:
     port = int(argv[0])
+    # A log line per request costs moto's one core more than some requests do; errors still show.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     fast_kinesis.install()
     app = DomainDispatcherApplication(create_backend_app)
     served = Serialised(fast_kinesis.KinesisFastPath(app))
