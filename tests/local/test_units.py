@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
 from nas.local.poller import Consumer, ShardPoller, lowest_failure
 from nas.local.sink import ParquetRowSink
@@ -150,3 +151,86 @@ def _listening(port: int) -> bool:
     from nas.local.moto_server import is_listening
 
     return is_listening(port)
+
+
+def test_lambda_event_passes_base64_text_through_and_encodes_bytes() -> None:
+    from nas.local.poller import lambda_event
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    records = [
+        {"SequenceNumber": "1", "PartitionKey": "p", "Data": "cjE=", "ApproximateArrivalTimestamp": 1.5},
+        {"SequenceNumber": "2", "PartitionKey": "p", "Data": b"r1", "ApproximateArrivalTimestamp": when},
+    ]
+    event = lambda_event(records, shard_id="s", source_arn="arn", region="eu-west-2", role_arn="role")
+    assert [r["kinesis"]["data"] for r in event["Records"]] == ["cjE=", "cjE="]
+    assert event["Records"][1]["kinesis"]["approximateArrivalTimestamp"] == when.timestamp()
+
+
+def test_local_moto_keeps_connections_alive_and_serves_raw_get_records() -> None:
+    import boto3
+    import urllib3.connection
+    from botocore.credentials import Credentials
+
+    from nas.local.moto_server import MotoProcess, endpoint_url
+    from nas.local.stream_reader import GetRecordsError, RawKinesisReader
+
+    port = free_port()
+    moto = MotoProcess(port)
+    moto.start()
+    try:
+        kinesis = boto3.client(
+            "kinesis",
+            endpoint_url=endpoint_url(port),
+            region_name="eu-west-2",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        wait_for(
+            lambda: kinesis.describe_stream(StreamName="s")["StreamDescription"]["StreamStatus"] == "ACTIVE"
+        )
+        reader = RawKinesisReader(
+            kinesis,
+            endpoint=endpoint_url(port),
+            region="eu-west-2",
+            credentials=Credentials("local", "local"),
+        )
+        iterator = reader.get_shard_iterator(
+            StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        opened: list[object] = []
+        original = urllib3.connection.HTTPConnection._new_conn
+
+        def counting(self: Any) -> Any:
+            opened.append(self)
+            return original(self)
+
+        urllib3.connection.HTTPConnection._new_conn = counting  # type: ignore[method-assign]
+        try:
+            data: list[str] = []
+            for i in range(5):
+                kinesis.put_records(StreamName="s", Records=[{"PartitionKey": "p", "Data": f"r{i}".encode()}])
+                response = reader.get_records(ShardIterator=iterator, Limit=10)
+                iterator = response["NextShardIterator"]
+                data += [r["Data"] for r in response["Records"]]
+        finally:
+            urllib3.connection.HTTPConnection._new_conn = original  # type: ignore[method-assign]
+        assert opened == []  # every put on the connection the earlier calls opened
+        assert data == ["cjA=", "cjE=", "cjI=", "cjM=", "cjQ="]
+        with pytest.raises(GetRecordsError):
+            reader.get_records(ShardIterator="not-an-iterator")
+
+        # HEAD keeps the length a GET would return, through the kept-alive handler too.
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url(port),
+            region_name="eu-west-2",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        s3.create_bucket(Bucket="nas-head-check", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        s3.put_object(Bucket="nas-head-check", Key="k", Body=b"x" * 1234)
+        assert s3.head_object(Bucket="nas-head-check", Key="k")["ContentLength"] == 1234
+        assert s3.get_object(Bucket="nas-head-check", Key="k")["Body"].read() == b"x" * 1234
+    finally:
+        moto.stop()

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+import pybase64
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.kinesis import models
 
@@ -87,6 +88,16 @@ def decoded_size(data: str) -> int:
     return len(data) * 3 // 4 - data[-2:].count("=") if data else 0
 
 
+def is_strict_base64(data: str) -> bool:
+    """Whether `data` is canonical padded base64, so GetRecords can pass it on as Lambda's `data`
+    unchanged (the local pollers do; see stream_reader)."""
+    try:
+        pybase64.b64decode(data, validate=True)
+    except ValueError:
+        return False
+    return True
+
+
 class KinesisFastPath:
     """WSGI middleware in front of moto for PutRecords and GetRecords (see the module docstring)."""
 
@@ -121,6 +132,8 @@ class KinesisFastPath:
             return None  # moto reports the limit breached
         if max(sizes) > MAX_RECORD_BYTES:
             return None
+        if not all(is_strict_base64(r["Data"]) for r in records):
+            return None  # moto's own path deals with it as before; GetRecords serves what is stored
         stream = backend.describe_stream(
             stream_arn=request.get("StreamARN"), stream_name=request.get("StreamName")
         )

@@ -47,7 +47,8 @@ def stream_arn(region: str, stream: str) -> str:
 def lambda_event(
     records: Sequence[Mapping[str, Any]], *, shard_id: str, source_arn: str, region: str, role_arn: str
 ) -> dict[str, Any]:
-    """A Kinesis event as an event source mapping delivers it, from GetRecords' records."""
+    """A Kinesis event as an event source mapping delivers it, from GetRecords' records. `Data` is
+    bytes (botocore) or the base64 text of the response (`stream_reader`), passed through as is."""
     return {
         "Records": [
             {
@@ -55,7 +56,7 @@ def lambda_event(
                     "kinesisSchemaVersion": "1.0",
                     "partitionKey": r["PartitionKey"],
                     "sequenceNumber": r["SequenceNumber"],
-                    "data": pybase64.b64encode(r["Data"]).decode("ascii"),
+                    "data": _base64(r["Data"]),
                     "approximateArrivalTimestamp": _epoch_seconds(r["ApproximateArrivalTimestamp"]),
                 },
                 "eventSource": "aws:kinesis",
@@ -69,6 +70,10 @@ def lambda_event(
             for r in records
         ]
     }
+
+
+def _base64(data: bytes | str) -> str:
+    return data if isinstance(data, str) else pybase64.b64encode(data).decode("ascii")
 
 
 def _epoch_seconds(value: datetime | float) -> float:

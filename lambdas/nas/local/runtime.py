@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.credentials import Credentials
 
 from nas import catalogue
 from nas.local import demo, fast_botocore
@@ -29,10 +30,12 @@ from nas.local.names import REGION, LocalNames, lambda_environment
 from nas.local.poller import Consumer, ShardPoller, start_pollers
 from nas.local.provision import Identity, find_identity, is_provisioned, provision
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
+from nas.local.stream_reader import RawKinesisReader
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".nas-local.json"
+LOCAL_KEY = "local"  # access key id and secret for moto, which does not check them
 
 
 class LocalModeError(RuntimeError):
@@ -127,7 +130,12 @@ class LocalMode:
         # the process that put them there, so start at the stream's tip.
         start_at = "LATEST" if self.attached else "TRIM_HORIZON"
         self._pollers = start_pollers(
-            self.client("kinesis"),
+            RawKinesisReader(
+                self.client("kinesis"),
+                endpoint=self.endpoint,
+                region=self.region,
+                credentials=Credentials(LOCAL_KEY, LOCAL_KEY),
+            ),
             stream=self.names.stream,
             consumers=list(self.consumers.values()),
             region=self.region,
@@ -181,8 +189,8 @@ class LocalMode:
             service,
             region_name=self.region,
             endpoint_url=self.endpoint,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 - moto only
+            aws_access_key_id=LOCAL_KEY,
+            aws_secret_access_key=LOCAL_KEY,
         )
 
     def _set_environment(self) -> None:
