@@ -228,7 +228,9 @@ def test_local_moto_keeps_connections_alive_and_serves_raw_get_records() -> None
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
-        s3.create_bucket(Bucket="nas-head-check", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        s3.create_bucket(
+            Bucket="nas-head-check", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"}
+        )
         s3.put_object(Bucket="nas-head-check", Key="k", Body=b"x" * 1234)
         assert s3.head_object(Bucket="nas-head-check", Key="k")["ContentLength"] == 1234
         assert s3.get_object(Bucket="nas-head-check", Key="k")["Body"].read() == b"x" * 1234
