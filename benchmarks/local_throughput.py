@@ -34,6 +34,7 @@ from nas.local.runtime import LocalMode, LocalOptions
 SERIES = {"images": (True, (100, 250, 500, 1000)), "no_images": (False, (250, 500, 1000, 1500, 2000))}
 DURATION_S = float(os.environ.get("BENCH_DURATION_S", "20"))
 PROBE_INTERVAL_S = 0.25
+GATEWAYS = 2
 MAX_LAG_S = 2.0
 DRAIN_TIMEOUT_S = 60.0
 PROBE_CAMERA = demo.CAMERAS[0]
@@ -58,7 +59,7 @@ def simulate(config: dict[str, Any], rate: float, duration_s: float, images: boo
     generator = ReadGenerator(
         demo.CAMERAS,
         [],  # misses only: the probes are the hits, so every alert is one we timed
-        random.Random(rate),
+        random.Random(f"{rate}-{os.getpid()}"),  # each gateway process its own stream of reads
         lambda: datetime.now(UTC),
         mix=ReadMix(bad_rate=0.01),
         images=images,
@@ -151,14 +152,25 @@ def run_rate(local: LocalMode, config: dict[str, Any], rate: float, images: bool
     before = local.stats()["match"]["processed"]
     stop = threading.Event()
     prober = Prober(local, stop)
-    results: Any = multiprocessing.get_context("spawn").Queue()
-    child = multiprocessing.get_context("spawn").Process(
-        target=simulate, args=(config, rate, DURATION_S, images, results)
-    )
-    child.start()
+    spawn = multiprocessing.get_context("spawn")
+    results: Any = spawn.Queue()
+    # Cameras reach the service through many force gateways at once: several senders, each
+    # waiting on its own PutRecords calls, rather than one whose call latency caps the rate.
+    children = [
+        spawn.Process(target=simulate, args=(config, rate / GATEWAYS, DURATION_S, images, results))
+        for _ in range(GATEWAYS)
+    ]
+    for child in children:
+        child.start()
     prober.start()
-    sim = results.get(timeout=DURATION_S + 120)
-    child.join(timeout=30)
+    parts = [results.get(timeout=DURATION_S + 120) for _ in children]
+    for child in children:
+        child.join(timeout=30)
+    sim = {
+        "sent": sum(p["sent"] for p in parts),
+        "failed": sum(p["failed"] for p in parts),
+        "elapsed_s": max(p["elapsed_s"] for p in parts),
+    }
     processed_at_end = local.stats()["match"]["processed"] - before
     stop.set()
     put = sim["sent"] + prober.sent

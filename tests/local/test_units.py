@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from nas.local.poller import Consumer, ShardPoller, lowest_failure
+from nas.local.poller import IDLE_SLEEP_S, Consumer, ShardPoller, lowest_failure
 from nas.local.sink import ParquetRowSink
 from tests.local.conftest import free_port, wait_for
 
@@ -72,6 +72,35 @@ def test_partial_batch_failure_rereads_from_the_lowest_failed_sequence() -> None
     assert kinesis.iterator_calls == [("TRIM_HORIZON", None), ("AT_SEQUENCE_NUMBER", "3")]
     stats = consumer.stats.snapshot()
     assert (stats["processed"], stats["retried"], stats["batches"]) == (5, 3, 2)
+
+
+class RecordingStop(threading.Event):
+    """A stop event that records every wait instead of sleeping, and stops after `waits` waits."""
+
+    def __init__(self, waits: int) -> None:
+        super().__init__()
+        self.waited: list[float] = []
+        self._waits = waits
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.append(float(timeout or 0))
+        if len(self.waited) >= self._waits:
+            self.set()
+        return self.is_set()
+
+
+@pytest.mark.parametrize(("window_s", "expected_waits"), [(0.0, [IDLE_SLEEP_S]), (1.5, [1.5])])
+def test_batching_window_waits_after_a_short_batch_only(window_s: float, expected_waits: list[float]) -> None:
+    kinesis = FakeKinesis(3)  # one short batch (3 < 500), then an empty shard
+    stop = RecordingStop(waits=1)
+    consumer = Consumer("archive", lambda event, _: {"batchItemFailures": []}, batch_window_s=window_s)
+    poller = ShardPoller(
+        kinesis, stream="s", shard_id="shardId-0", consumer=consumer, region="eu-west-2", stop=stop
+    )
+    poller.run()
+    # The first wait after the short batch: the window if there is one, else the empty shard's idle sleep.
+    assert stop.waited == expected_waits
+    assert consumer.stats.snapshot()["processed"] == 3
 
 
 def test_lowest_failure_compares_sequence_numbers_as_numbers() -> None:

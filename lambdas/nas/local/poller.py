@@ -120,6 +120,9 @@ class ConsumerStats:
 class Consumer:
     name: str
     handler: Handler
+    # Like an event source mapping's batching window: after a batch smaller than the maximum, wait
+    # this long before the next GetRecords, so records gather into fewer, larger invocations.
+    batch_window_s: float = 0.0
     stats: ConsumerStats = field(default_factory=ConsumerStats)
 
 
@@ -189,6 +192,8 @@ class ShardPoller(threading.Thread):
                 failed_at, attempt = None, 0
                 stats.add(processed=len(records), batches=1)
                 iterator = next_iterator or iterator
+                if len(records) < self._batch_size and self._consumer.batch_window_s:
+                    self._stop_event.wait(self._consumer.batch_window_s)
                 continue
             done = sum(int(r["SequenceNumber"]) < int(retry_from) for r in records)
             attempt = attempt + 1 if retry_from == failed_at else 1

@@ -38,6 +38,9 @@ CONFIG_FILE = ".nas-local.json"
 LOCAL_KEY = "local"  # access key id and secret for moto, which does not check them
 
 
+ARCHIVE_BATCH_WINDOW_S = 1.0
+
+
 class LocalModeError(RuntimeError):
     """Local mode cannot start as asked; the message says why."""
 
@@ -240,8 +243,10 @@ class LocalMode:
 
         self._restore_handlers.append(restore)
         self.consumers = {
+            # Match alerts within seconds: no window. Archive packs images per batch, so a window
+            # (30 s in AWS, 1 s here) turns many small S3 PUTs and Parquet rows into a few large ones.
             "match": Consumer("match", match.lambda_handler),
-            "archive": Consumer("archive", archive.lambda_handler),
+            "archive": Consumer("archive", archive.lambda_handler, batch_window_s=ARCHIVE_BATCH_WINDOW_S),
         }
 
     def _gateway(self) -> Gateway:
