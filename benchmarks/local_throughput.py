@@ -12,7 +12,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import sys
 import tempfile
@@ -27,6 +26,7 @@ from typing import Any
 from nas.adapters.dynamo import to_item
 from nas.domain.models import alert_id_for
 from nas.local import demo
+from nas.local.moto_server import free_port
 from nas.local.runtime import LocalMode, LocalOptions
 
 # Realistic reads carry a ~3 KB plate and a ~25 KB overview image (about 30 KB a record); the
@@ -39,12 +39,6 @@ MAX_LAG_S = 2.0
 DRAIN_TIMEOUT_S = 60.0
 PROBE_CAMERA = demo.CAMERAS[0]
 PROBE_VOI = demo.VOI[0]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def simulate(config: dict[str, Any], rate: float, duration_s: float, images: bool, results: Any) -> None:

@@ -4,7 +4,6 @@ the simulator off (tests put their own reads). The gateway's clock can be moved 
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -15,13 +14,8 @@ from typing import Any
 
 import pytest
 
+from nas.local.moto_server import free_port
 from nas.local.runtime import LocalMode, LocalOptions
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for[T](probe: Callable[[], T | None], *, timeout_s: float = 30.0, interval_s: float = 0.2) -> T:
@@ -68,23 +62,22 @@ class Local:
         except urllib.error.HTTPError as error:
             return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
-    def id_token(self, group: str = "operator") -> str:
-        user = self.config["demo"]["users"][group]
-        result = self.client("cognito-idp").initiate_auth(
+    def sign_in(self, username: str, password: str) -> dict[str, Any]:
+        """The pool's AuthenticationResult (IdToken, AccessToken, …) for a user."""
+        result: dict[str, Any] = self.client("cognito-idp").initiate_auth(
             ClientId=self.config["app_client_id"],
             AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
         )["AuthenticationResult"]
-        return str(result["IdToken"])
+        return result
+
+    def id_token(self, group: str = "operator") -> str:
+        user = self.config["demo"]["users"][group]
+        return str(self.sign_in(user["username"], user["password"])["IdToken"])
 
     def access_token(self, group: str = "operator") -> str:
         user = self.config["demo"]["users"][group]
-        result = self.client("cognito-idp").initiate_auth(
-            ClientId=self.config["app_client_id"],
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": user["username"], "PASSWORD": user["password"]},
-        )["AuthenticationResult"]
-        return str(result["AccessToken"])
+        return str(self.sign_in(user["username"], user["password"])["AccessToken"])
 
 
 @pytest.fixture(scope="package")

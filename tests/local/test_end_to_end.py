@@ -23,18 +23,9 @@ KENT_CAMERA = "KENT-A2-001"
 KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT
 
 
-def token_for(local: Local, username: str, password: str) -> str:
-    result = local.client("cognito-idp").initiate_auth(
-        ClientId=local.config["app_client_id"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
-    )["AuthenticationResult"]
-    return str(result["IdToken"])
-
-
 def essex_operator_token(local: Local) -> str:
     [essex] = [u for u in local.config["demo"]["other_users"] if u["lea"] == "ESSEX"]
-    return token_for(local, essex["username"], essex["password"])
+    return str(local.sign_in(essex["username"], essex["password"])["IdToken"])
 
 
 def put_read(local: Local, read_id: str, vrm: str) -> None:
