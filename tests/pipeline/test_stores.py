@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from nas import catalogue
 from nas.adapters.cameras import DynamoCameraRegistry
-from nas.adapters.dynamo import from_item
+from nas.adapters.dynamo import from_item, to_item
 from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, voi_entry
 
 
@@ -65,3 +65,34 @@ def test_camera_registry_caches_and_refreshes_after_its_ttl(account: PipelineAcc
     assert registry.get_many({"KENT-0001"})["KENT-0001"].active is True  # cached
     clock[0] = 61
     assert registry.get_many({"KENT-0001"})["KENT-0001"].active is False  # refreshed
+
+
+def test_a_camera_item_that_no_longer_validates_is_left_out_not_raised(account: PipelineAccount) -> None:
+    account.dynamodb.put_item(
+        TableName=NAMES[catalogue.CAMERAS],
+        Item=to_item(
+            {
+                "camera_id": "GONE-1",
+                "lea": "NOT-A-FORCE",
+                "lat": 1.0,
+                "lon": 1.0,
+                "source": "static",
+                "active": True,
+            }
+        ),
+    )
+    registry = DynamoCameraRegistry(account.dynamodb, NAMES[catalogue.CAMERAS])
+    assert set(registry.get_many({"GONE-1", "KENT-0001"})) == {"KENT-0001"}
+
+
+def test_a_malformed_voi_entry_is_skipped_and_the_others_still_match(account: PipelineAccount) -> None:
+    account.put_voi(voi_entry("AB12CDE", voi_id="good"))
+    account.dynamodb.update_item(
+        TableName=NAMES[catalogue.VOI],
+        Key=to_item({"vrm": "AB12CDE", "record": "MATCH"}),
+        UpdateExpression="SET entries.#bad = :raw",
+        ExpressionAttributeNames={"#bad": "bad"},
+        ExpressionAttributeValues=to_item({":raw": '{"voi_id": "bad", "vrm": "AB12CDE"}'}),
+    )
+    [entry] = account.voi.listings({"AB12CDE"})["AB12CDE"].entries
+    assert entry.voi_id == "good"

@@ -6,8 +6,11 @@ import time
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from pydantic import ValidationError
+
 from nas.adapters.dynamo import batch_get, batch_put
 from nas.domain.models import Camera
+from nas.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -57,10 +60,17 @@ class DynamoCameraRegistry:
         now = self._clock()
         stale = [cid for cid in set(camera_ids) if now - self._cache.get(cid, (None, -1e18))[1] > self._ttl]
         if stale:
-            fetched = {
-                item["camera_id"]: Camera.model_validate(item, strict=False)
-                for item in batch_get(self._client, self._table, [{"camera_id": cid} for cid in stale])
-            }
+            fetched: dict[str, Camera] = {}
+            for item in batch_get(self._client, self._table, [{"camera_id": cid} for cid in stale]):
+                try:
+                    fetched[item["camera_id"]] = Camera.model_validate(item, strict=False)
+                except ValidationError as exc:
+                    # A registry row that no longer validates (say, its force left the LEA list)
+                    # must not block the stream: its reads are refused as from an unknown camera.
+                    logger.error(
+                        "invalid camera registry item",
+                        extra={"camera_id": item.get("camera_id"), "error": str(exc)},
+                    )
             for cid in stale:
                 self._cache[cid] = (fetched.get(cid), now)
         result = {}

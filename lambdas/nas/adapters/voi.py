@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pydantic import ValidationError
+
 from nas.adapters.dynamo import BATCH_GET_LIMIT, batch_get, batch_put, to_attribute, to_item
 from nas.domain.models import VoiEntry
+from nas.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,6 +46,20 @@ class ConcurrentUpdateError(RuntimeError):
 
 def _epoch(moment: datetime) -> int:
     return int(moment.timestamp())
+
+
+def _valid_entries(vrm: str, stored: dict[str, str]) -> tuple[VoiEntry, ...]:
+    """The match item's entries that still validate. One malformed entry (an older schema, a hand
+    edit) is logged and left out rather than failing every batch that reads this VRM."""
+    entries = []
+    for voi_id, raw in stored.items():
+        try:
+            entries.append(VoiEntry.model_validate_json(raw))
+        except ValidationError as exc:
+            logger.error(
+                "invalid VOI entry in match item", extra={"vrm": vrm, "voi_id": voi_id, "error": str(exc)}
+            )
+    return tuple(entries)
 
 
 class InMemoryVoiStore:
@@ -89,7 +106,7 @@ class DynamoVoiStore:
         )
         return {
             item["vrm"]: VrmListing(
-                entries=tuple(VoiEntry.model_validate_json(raw) for raw in item.get("entries", {}).values()),
+                entries=_valid_entries(item["vrm"], item.get("entries", {})),
                 white_listed=bool(item.get("white_listed")),
             )
             for item in items
