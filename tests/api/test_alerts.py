@@ -9,6 +9,7 @@ import pytest
 
 from nas.api.alert_rules import ALERT_FIELDS
 from nas.api.params import encode_token
+from nas.domain.timefmt import iso_utc
 from tests.api.conftest import (
     OPERATOR_ESSEX,
     OPERATOR_KENT,
@@ -24,12 +25,14 @@ def ids(reply_body: dict[str, Any]) -> list[str]:
     return [a["read_id"] for a in reply_body["alerts"]]
 
 
-def outcome(api: ApiAccount, alert_id: str, who: dict[str, str], **body: Any) -> Any:
+def outcome(
+    api: ApiAccount, alert_id: str, who: dict[str, str], raw_body: str | None = None, **body: Any
+) -> Any:
     return api.call(
         "POST",
         f"/alerts/{alert_id}/outcome",
         who,
-        body=body,
+        body=body if raw_body is None else raw_body,
         path_parameters={"alert_id": alert_id},
         resource="/alerts/{alert_id}/outcome",
     )
@@ -136,6 +139,18 @@ def test_national_pagination_across_days(api: ApiAccount) -> None:
         ({"page_token": "not-a-token!"}, "page_token"),
         ({"page_token": encode_token({"raised_at": "x", "alert_id": "y"})}, "page_token"),
         ({"page_token": encode_token({"user": "someone"})}, "page_token"),
+        ({"since": "9999-12-31T23:59:59-05:00"}, "since"),
+        ({"since": "0001-01-01T00:00:00+05:00"}, "since"),
+        ({"since": "2999-01-01T00:00:00Z"}, "since"),
+        (
+            {"page_token": encode_token({"raised_at": "9999-12-31T23:59:59-05:00", "alert_id": "a"})},
+            "page_token",
+        ),
+        ({"page_token": encode_token({"raised_at": "20260101T000000Z", "alert_id": "a"})}, "page_token"),
+        (
+            {"page_token": encode_token({"raised_at": "2026-01-01T00:00:00.000000Z", "alert_id": 10**40})},
+            "page_token",
+        ),
     ],
 )
 def test_bad_query_is_400_naming_the_field(api: ApiAccount, query: dict[str, str], field: str) -> None:
@@ -173,16 +188,52 @@ def test_outcome_recorded_changed_and_repeated(api: ApiAccount) -> None:
     assert listed.body["alerts"][0]["outcome"] == "confirmed"
 
 
-def test_concurrent_change_is_retried_without_losing_history(api: ApiAccount) -> None:
+def test_stale_page_token_before_since_is_an_empty_page(three_forces: ApiAccount) -> None:
+    now = datetime.now(UTC)
+    token = encode_token({"raised_at": iso_utc(now - timedelta(hours=2)), "alert_id": "a"})
+    since = (now - timedelta(hours=1)).isoformat()
+    for who in (OPERATOR_KENT, OPERATOR_NATIONAL):
+        reply = three_forces.call("GET", "/alerts", who, query={"since": since, "page_token": token})
+        assert (reply.status, reply.body) == (200, {"alerts": [], "next_page_token": None})
+
+
+def test_concurrent_change_is_retried_without_losing_history(
+    api: ApiAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
     from tests.api.conftest import ALERTS_TABLE
 
     alert = api.put_alert(read_id="hit-2")
-    reader = DynamoAlertReader(api.dynamodb, ALERTS_TABLE)
-    reader.record_outcome(alert.alert_id, 0, {"outcome": "misread"}, None)
-    with pytest.raises(OutcomeConflict):  # a writer that read before the first update
-        reader.record_outcome(alert.alert_id, 0, {"outcome": "no-trace"}, None)
-    assert reader.get(alert.alert_id)["outcome"] == "misread"  # type: ignore[index]
+    assert outcome(api, alert.alert_id, OPERATOR_KENT, outcome="misread", note="first").status == 200
+    calls: list[int] = []
+    record_outcome = DynamoAlertReader.record_outcome
+
+    def conflicting_once(self: DynamoAlertReader, *args: Any) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OutcomeConflict("someone else changed it")
+        record_outcome(self, *args)
+
+    monkeypatch.setattr(DynamoAlertReader, "record_outcome", conflicting_once)
+    reply = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed", note="second")
+    assert reply.status == 200
+    assert len(calls) == 2
+    assert reply.body["outcome"] == "confirmed"
+    assert [(h["outcome"], h["note"]) for h in reply.body["outcome_history"]] == [("misread", "first")]
+    stored = DynamoAlertReader(api.dynamodb, ALERTS_TABLE).get(alert.alert_id)
+    assert stored is not None
+    assert stored["outcome"] == "confirmed"
+    assert [h["outcome"] for h in stored["outcome_history"]] == ["misread"]
+
+
+@pytest.mark.parametrize("body", ["[" * 5000, "{not json", '{"outcome": ' + "[" * 5000 + "]" * 5000 + "}"])
+def test_unparsable_or_deeply_nested_body_is_400_and_audited(api: ApiAccount, body: str) -> None:
+    alert = api.put_alert(read_id="hit-5")
+    reply = outcome(api, alert.alert_id, OPERATOR_KENT, raw_body=body)
+    assert reply.status == 400
+    assert (reply.body["error"]["code"], reply.body["error"]["fields"]) == ("invalid-request", ["body"])
+    record = api.audit_for(reply.request_id)
+    assert (record["status"], record["parameters"]["body"]) == (400, "(not a JSON object)")
 
 
 def test_outcome_for_invisible_or_unknown_alert_is_404(api: ApiAccount) -> None:

@@ -10,6 +10,7 @@ import pytest
 
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.dynamo import to_item
+from nas.api.params import encode_token
 from nas.cli.main import main
 from nas.domain import audit
 from nas.domain.timefmt import utc_date
@@ -223,6 +224,17 @@ def test_audit_query_filters_and_pages(api: ApiAccount) -> None:
         ({"action": "FETCH it now"}, "action"),
         ({"limit": "1000"}, "limit"),
         ({"page_token": "Zm9v"}, "page_token"),
+        ({"to": "0001-01-01T00:00:00Z"}, "to"),
+        ({"to": "9999-12-31T23:59:59-05:00"}, "to"),
+        ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
+        (
+            {"page_token": encode_token({"chain_day": utc_date(datetime.now(UTC)), "seq": 10**40})},
+            "page_token",
+        ),
+        (
+            {"page_token": encode_token({"chain_day": utc_date(datetime.now(UTC)), "seq": 10**9})},
+            "page_token",
+        ),
     ],
 )
 def test_bad_audit_query_is_400(api: ApiAccount, query: dict[str, str], field: str) -> None:
@@ -231,9 +243,46 @@ def test_bad_audit_query_is_400(api: ApiAccount, query: dict[str, str], field: s
     assert reply.body["error"]["fields"] == [field]
 
 
-def test_page_token_of_another_lea_is_refused(api: ApiAccount) -> None:
-    from nas.api.params import encode_token
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"from": "0001-01-01"}, "from"),
+        ({"from": "2026-01-01", "to": "9999-12-31"}, "to"),
+        ({"from": "1901-01-01", "to": "9998-12-31"}, "to"),
+        ({"from": "monday"}, "from"),
+    ],
+)
+def test_bad_verify_days_are_400(api: ApiAccount, query: dict[str, str], field: str) -> None:
+    reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query=query)
+    assert reply.status == 400
+    assert (reply.body["error"]["code"], reply.body["error"]["fields"]) == ("invalid-request", [field])
 
+
+def _days_with_a_gap(api: ApiAccount) -> tuple[str, str]:
+    """Records on D-1 and D+1, none on D (D+1's first record links to GENESIS_HASH); returns (D, D+1)."""
+    trail = DynamoAuditTrail(api.dynamodb, AUDIT_TABLE)
+    now = datetime.now(UTC)
+    for moment in (now - timedelta(days=3), now - timedelta(days=1)):
+        event = {"at": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "user": "u", "groups": [], "status": 200}
+        trail.append(event, moment)
+    return utc_date(now - timedelta(days=2)), utc_date(now - timedelta(days=1))
+
+
+def test_verify_from_an_empty_day_links_to_the_first_day_with_records(api: ApiAccount) -> None:
+    empty_day, day = _days_with_a_gap(api)
+    reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query={"from": empty_day, "to": day})
+    assert reply.status == 200
+    assert (reply.body["intact"], reply.body["records"], reply.body["breaks"]) == (True, 1, [])
+
+
+def test_cli_verify_from_an_empty_day(api: ApiAccount, capsys: pytest.CaptureFixture[str]) -> None:
+    empty_day, day = _days_with_a_gap(api)
+    args = ["audit", "verify", "--audit-table", AUDIT_TABLE, "--region", "eu-west-2"]
+    assert main([*args, "--from", empty_day, "--to", day]) == 0
+    assert "intact: 1 record(s) over 2 day(s)" in capsys.readouterr().out
+
+
+def test_page_token_of_another_lea_is_refused(api: ApiAccount) -> None:
     token = encode_token(
         {"lea": "ESSEX", "at": "2026-01-01T00:00:00.000000Z", "chain_day": "2026-01-01", "seq": 1}
     )

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 MAX_APPEND_ATTEMPTS = 20
+MAX_SEQ = 10**9
+"""Bound on a page cursor's `seq` (far above any day's records), so DynamoDB can take it as a number."""
 
 
 class InvalidCursor(ValueError):
@@ -260,9 +262,25 @@ def _take(
 
 def _cursor_key(cursor: Mapping[str, Any]) -> dict[str, Any]:
     key = dict(cursor)
-    if not isinstance(key.get("seq"), int) or isinstance(key.get("seq"), bool) or key["seq"] < 1:
+    seq = key.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < MAX_SEQ:
         raise InvalidCursor("the page token does not belong to this query")
     for name, value in key.items():
         if name != "seq" and (not isinstance(value, str) or not value or len(value) > 128):
             raise InvalidCursor("the page token does not belong to this query")
     return key
+
+
+def verify_days(trail: AuditTrail, days: list[str]) -> audit.VerifyReport:
+    """Verifies the chain of `days` (consecutive, ascending). The first record read must link to what
+    precedes the first day that has records, not `days[0]`: empty days at the start of the range
+    break the link between days (the next day's first record links to GENESIS_HASH)."""
+    records: list[dict[str, Any]] = []
+    first_day: str | None = None
+    for day in days:
+        found = trail.day(day)
+        if found and first_day is None:
+            first_day = day
+        records += found
+    genesis = trail.last_hash_before(first_day) if first_day is not None else audit.GENESIS_HASH
+    return audit.verify_chain(records, genesis_prev_hash=genesis)

@@ -14,7 +14,7 @@ from nas.adapters import StoreError
 from nas.api import state
 from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise
-from nas.api.errors import ApiError, error_response
+from nas.api.errors import ApiError, BadRequest, error_response
 from nas.api.routes import alerts, audit, meta
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied
@@ -73,22 +73,41 @@ def store_unavailable(error: StoreError) -> Response[str]:
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "store-unavailable", "a data store is unavailable")
 
 
-@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-def invalid_request(error: RequestValidationError) -> Response[str]:
-    # Request validation runs before the route middleware: refuse unauthorised callers first.
+def _refusal() -> Response[str] | None:
+    """Request validation runs before the route middleware: refuse unauthorised callers first."""
     try:
         _authorise_current_route()
     except ApiError as refused:
         return refused.response()
     except AccessDenied as refused:
         return error_response(HTTPStatus.FORBIDDEN, refused.rule, str(refused))
+    return None
+
+
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
+def invalid_request(error: RequestValidationError) -> Response[str]:
+    refused = _refusal()
+    if refused is not None:
+        return refused
     fields = [
-        ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body"
+        "body"
+        if e.get("type") == "json_invalid"  # its loc is ("body", <offset>)
+        else ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body"
         for e in error.errors()
     ]
     return error_response(
         HTTPStatus.BAD_REQUEST, "invalid-request", f"invalid field(s): {', '.join(fields)}", fields=fields
     )
+
+
+@app.exception_handler(RecursionError)  # type: ignore[untyped-decorator]
+def nested_too_deeply(_: RecursionError) -> Response[str]:
+    # Raised by request validation parsing a deeply nested JSON body (`[[[[...`).
+    logger.warning("request refused: recursion limit reached, taken as a body nested too deeply")
+    refused = _refusal()
+    if refused is not None:
+        return refused
+    return BadRequest("body", "is not valid JSON or is nested too deeply").response()
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -32,7 +32,10 @@ MAX_PARAMETERS = 50
 
 
 def _text(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    try:
+        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    except (RecursionError, ValueError):
+        text = "(nested too deeply)"
     return text[:limit]
 
 
@@ -47,7 +50,7 @@ def parameters_of(event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
         params.setdefault(name, _text(value))
     for name, value in (event.get("pathParameters") or {}).items():
         params[name] = _text(value)
-    body = _json_body(event)
+    body = json_body(event)
     if isinstance(body, dict):
         for name, value in body.items():
             if name in FREE_TEXT_FIELDS:
@@ -67,14 +70,18 @@ def parameters_of(event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, s
     return params, why
 
 
-def _json_body(event: Mapping[str, Any]) -> Any:
+UNPARSABLE = "unparsable"
+
+
+def json_body(event: Mapping[str, Any]) -> Any:
+    """The request body as JSON; UNPARSABLE when it is not JSON or is nested too deeply to parse."""
     raw = event.get("body")
     if not raw:
         return None
     try:
         return json.loads(raw)
-    except (TypeError, ValueError):
-        return "unparsable"
+    except (TypeError, ValueError, RecursionError):
+        return UNPARSABLE
 
 
 def audit_event(

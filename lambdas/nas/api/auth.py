@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas.api.errors import Unauthenticated
+from nas.catalogue import LEA_CLAIM
 from nas.domain.errors import AccessDenied
 from nas.domain.roles import Principal, Role
 
@@ -58,7 +59,7 @@ class Identity:
         return cls(
             user=text("cognito:username"),
             groups=parse_groups(claims.get("cognito:groups")),
-            lea=text("custom:lea"),
+            lea=text(LEA_CLAIM),
             token_use=text("token_use"),
         )
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from nas.api.errors import BadRequest
+from nas.domain.audit import MAX_YEAR, MIN_YEAR
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 50
@@ -28,6 +29,12 @@ def parse_instant(field: str, text: str | None) -> datetime | None:
         ) from None
     if "T" not in text or value.tzinfo is None or value.utcoffset() is None:
         raise BadRequest(field, "must be an RFC 3339 timestamp with offset, e.g. 2026-01-01T00:00:00Z")
+    try:
+        year = value.astimezone(UTC).year
+    except (OverflowError, ValueError):
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:  # so UTC conversion and window arithmetic cannot overflow
+        raise BadRequest(field, f"must be in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
     return value
 
 

@@ -13,7 +13,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from nas.adapters.audit import DynamoAuditTrail
+from nas.adapters.audit import DynamoAuditTrail, verify_days
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
 from nas.domain import audit
 
@@ -30,9 +30,14 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _date(text: str) -> str:
     try:
-        return date.fromisoformat(text).isoformat()
+        day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
+    if not audit.in_range(day):
+        raise argparse.ArgumentTypeError(
+            f"not a day in the years {audit.MIN_YEAR} to {audit.MAX_YEAR}: {text!r}"
+        )
+    return day.isoformat()
 
 
 def verify_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -44,16 +49,15 @@ def verify_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if last < first:
         err.write("nas audit verify: --to is before --from\n")
         return 2
-    days = audit.days_between(first, last)
-    if len(days) > MAX_DAYS:
+    if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_DAYS:
         err.write(f"nas audit verify: at most {MAX_DAYS} days at a time\n")
         return 2
+    days = audit.days_between(first, last)
     target = AwsTarget.from_args(args)
     table = args.audit_table or target.table("audit")
     trail = DynamoAuditTrail(target.client("dynamodb"), table)
     try:
-        records = [r for day in days for r in trail.day(day)]
-        report = audit.verify_chain(records, genesis_prev_hash=trail.last_hash_before(days[0]))
+        report = verify_days(trail, days)
     except (BotoCoreError, ClientError) as exc:
         raise TargetError(f"audit table {table}: {exc}") from None
     out.write(json.dumps(report.as_dict(), indent=2) + "\n")

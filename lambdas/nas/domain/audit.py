@@ -103,6 +103,16 @@ def event_id(record: Mapping[str, Any]) -> str:
     return f"{record['chain_day']}:{int(record['seq'])}"
 
 
+MIN_YEAR = 1901
+MAX_YEAR = 9998
+"""Days and instants taken from callers must fall in these years: far enough from `datetime`'s
+limits that UTC conversion and day or window arithmetic either side cannot overflow."""
+
+
+def in_range(day: date) -> bool:
+    return MIN_YEAR <= day.year <= MAX_YEAR
+
+
 def previous_day(day: str) -> str:
     return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
 

@@ -98,9 +98,11 @@ def _cursor(token: str | None) -> tuple[str, str] | None:
     ):
         raise BadRequest("page_token", "is not a page token of this API")
     try:
-        parse_instant("page_token", raised_at)
+        instant = parse_instant("page_token", raised_at)
     except BadRequest:
         raise BadRequest("page_token", "is not a page token of this API") from None
+    if instant is None or iso_utc(instant) != raised_at:  # tokens carry stored (canonical) instants
+        raise BadRequest("page_token", "is not a page token of this API")
     return raised_at, alert_id
 
 
@@ -120,14 +122,19 @@ def list_alerts(
     since_at = parse_instant("since", since) or now - DEFAULT_SINCE
     if since_at < now - MAX_SINCE:
         raise BadRequest("since", "may reach back at most 31 days")
+    if since_at > now:
+        raise BadRequest("since", "must not be in the future")
     page_size = parse_limit(limit)
     cursor = _cursor(page_token)
     lower = iso_utc(since_at)
     upper = cursor[0] if cursor else iso_utc(now + timedelta(days=1))
+    if lower > upper:  # e.g. a page token from before `since`: nothing between (DynamoDB refuses it)
+        state.current().result_count = 0
+        return {"alerts": [], "next_page_token": None}
     reader = services().alerts
     streams: list[Iterator[Mapping[str, Any]]]
     if principal.lea == NATIONAL:
-        days = audit.days_between(utc_date(since_at), upper[:10]) if lower <= upper else []
+        days = audit.days_between(utc_date(since_at), upper[:10])
         days.reverse()
         streams = [_chain(reader.newest(BY_RAISED_DAY, day, lower, upper) for day in days)]
     else:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
-from nas.adapters.audit import AuditQuery, InvalidCursor
+from nas.adapters.audit import AuditQuery, InvalidCursor, verify_days
 from nas.api import state
 from nas.api.auth import requires
 from nas.api.docs import ERRORS, ok
@@ -137,12 +137,15 @@ def _day(field: str, text: str | None, default: str) -> str:
     if not text:
         return default
     try:
-        return date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_day(field)
+        day = date.fromisoformat(text) if len(text) == 10 else _bad_day(field)
     except ValueError:
         return _bad_day(field)
+    if not audit.in_range(day):
+        raise BadRequest(field, f"must be a day in the years {audit.MIN_YEAR} to {audit.MAX_YEAR}")
+    return day.isoformat()
 
 
-def _bad_day(field: str) -> str:
+def _bad_day(field: str) -> NoReturn:
     raise BadRequest(field, "must be a date YYYY-MM-DD")
 
 
@@ -162,15 +165,8 @@ def verify(
     last = _day("to", to, first)
     if last < first:
         raise BadRequest("to", "must not be before `from`")
-    days = audit.days_between(first, last)
-    if len(days) > MAX_WINDOW_DAYS:
+    if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
-    report = verify_days(days)
-    state.current().result_count = int(report["records"])  # type: ignore[call-overload]
-    return report
-
-
-def verify_days(days: list[str]) -> dict[str, object]:
-    trail = services().audit
-    records = [r for day in days for r in trail.day(day)]
-    return audit.verify_chain(records, genesis_prev_hash=trail.last_hash_before(days[0])).as_dict()
+    report = verify_days(services().audit, audit.days_between(first, last))
+    state.current().result_count = report.records
+    return report.as_dict()
