@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from nas.catalogue import UK_REGION
 from nas.domain.leas import lea_codes
 
-UK_REGION = "eu-west-2"
 # CloudWatch accepts only fixed retention periods; these are the ones a stage may choose.
 LOG_RETENTION_CHOICES = (30, 90, 400, 731)
 

@@ -7,9 +7,9 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from infra.nag import acknowledge
+from nas.catalogue import LEA_ATTRIBUTE  # read as `custom:lea` (LEA_CLAIM) in tokens
 from nas.domain.roles import Role
 
-LEA_ATTRIBUTE = "lea"  # read as `custom:lea` in tokens
 # NCSC password guidance: length over composition rules, no forced expiry, deny-list of breached
 # passwords (the Plus plan's compromised-credentials check), and MFA for everyone.
 PASSWORD_MIN_LENGTH = 14

@@ -172,3 +172,9 @@ READ_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("overview_image_offset", "bigint"),
     ("overview_image_length", "int"),
 )
+
+# R-UK: the one region every NAS resource is in (London).
+UK_REGION = "eu-west-2"
+# The Cognito custom attribute holding a user's LEA, and its name as a claim in ID tokens.
+LEA_ATTRIBUTE = "lea"
+LEA_CLAIM = f"custom:{LEA_ATTRIBUTE}"

@@ -16,7 +16,8 @@ from urllib.parse import urlparse
 import boto3
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-UK_REGION = "eu-west-2"
+from nas.catalogue import UK_REGION
+
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

@@ -128,7 +128,9 @@ class TokenVerifier:
         if claims.get("aud") != self._audience:
             raise Unauthorized("token is for another app client")
         exp = claims.get("exp")
-        if not isinstance(exp, int | float) or self._clock() >= exp:
+        if isinstance(exp, bool) or not isinstance(exp, int | float):
+            raise Unauthorized("token has no numeric exp")
+        if self._clock() >= exp:
             raise Unauthorized("token has expired")
         return claims
 

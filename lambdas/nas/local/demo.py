@@ -172,7 +172,7 @@ def create_user(cognito: Any, pool_id: str, username: str, role: Role, lea: str)
         cognito.admin_create_user(
             UserPoolId=pool_id,
             Username=username,
-            UserAttributes=[{"Name": "custom:lea", "Value": lea}],
+            UserAttributes=[{"Name": catalogue.LEA_CLAIM, "Value": lea}],
             MessageAction="SUPPRESS",
         )
     cognito.admin_set_user_password(UserPoolId=pool_id, Username=username, Password=password, Permanent=True)

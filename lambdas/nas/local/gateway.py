@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ API_ID = "local"
 STAGE = "local"
 HEALTH = "/health"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_DIGITS = re.compile(r"[0-9]+")
 
 Handler = Callable[[dict[str, Any], Any], Mapping[str, Any]]
 
@@ -108,7 +110,16 @@ def proxy_event(
 
 
 def unauthorized_body(message: str) -> bytes:
-    return json.dumps({"error": {"code": "unauthorized", "message": message}}).encode()
+    return error_body("unauthorized", message)
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+class AuthorizerUnavailable(Exception):
+    """The authorizer could not decide (JWKS fetch or verification failed for a reason other than
+    the token): API Gateway answers 500, not 401, and the api handler never runs."""
 
 
 class Gateway:
@@ -164,6 +175,8 @@ class Gateway:
                 claims = gateway_claims(self.verifier.verify(bearer_token(authorization)))
             except Unauthorized as exc:
                 return 401, [("Content-Type", "application/json")], unauthorized_body(str(exc))
+            except Exception as exc:  # JWKS unreachable, bad key document, …: not the token's fault
+                raise AuthorizerUnavailable(str(exc)) from exc
         event = proxy_event(
             method=method,
             target=target,
@@ -203,14 +216,29 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "nas-local-gateway"
 
+        def _refuse(self, status: int, code: str, message: str) -> None:
+            """Answers with a JSON error and closes the connection: whatever body the client sent is
+            left unread, so it must never be parsed as the next request."""
+            self.close_connection = True
+            self._send(status, [("Content-Type", "application/json")], error_body(code, message))
+
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._send(
-                    413,
-                    [("Content-Type", "application/json")],
-                    b'{"error":{"code":"too-large","message":"request body over 10 MB"}}',
+            if self.headers.get("Transfer-Encoding") is not None:
+                self._refuse(
+                    411, "length-required", "Transfer-Encoding is not supported; send Content-Length"
                 )
+                return
+            lengths = {v.strip() for v in self.headers.get_all("Content-Length") or []}
+            if len(lengths) > 1:
+                self._refuse(400, "invalid-request", "conflicting Content-Length headers")
+                return
+            raw_length = lengths.pop() if lengths else "0"
+            if not _DIGITS.fullmatch(raw_length):
+                self._refuse(400, "invalid-request", f"Content-Length {raw_length!r} is not a byte count")
+                return
+            length = int(raw_length)
+            if length > MAX_BODY_BYTES:
+                self._refuse(413, "too-large", "request body over 10 MB")
                 return
             body = self.rfile.read(length) if length else b""
             headers: dict[str, list[str]] = {}
@@ -224,6 +252,13 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                     body,
                     self.client_address[0],
                     self.headers.get("Host", ""),
+                )
+            except AuthorizerUnavailable:  # the authorizer failed: API Gateway answers 500
+                log.exception("authorizer failed on %s %s", self.command, self.path)
+                status, response_headers, response_body = (
+                    500,
+                    [("Content-Type", "application/json")],
+                    error_body("authorizer-unavailable", "the authorizer could not verify the token"),
                 )
             except Exception:  # the Lambda failed: API Gateway answers 502
                 log.exception("api handler failed on %s %s", self.command, self.path)
@@ -240,6 +275,8 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                     self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)

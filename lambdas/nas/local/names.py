@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from nas import catalogue
 
-REGION = "eu-west-2"
+REGION = catalogue.UK_REGION
 STAGE = "local"
 SHARDS = 4
 

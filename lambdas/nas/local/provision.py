@@ -13,7 +13,6 @@ from nas.adapters.dynamo import create_table
 from nas.domain.roles import Role
 from nas.local.names import REGION, SHARDS, LocalNames
 
-LEA_ATTRIBUTE = "lea"  # as infra/constructs/identity.py: `custom:lea` in tokens
 PASSWORD_MIN_LENGTH = 14  # NCSC guidance, as the CDK pool: length, no composition rules
 
 ClientFactory = Callable[[str], Any]
@@ -62,7 +61,7 @@ def create_identity(cognito: Any, names: LocalNames) -> Identity:
         AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
         Schema=[
             {
-                "Name": LEA_ATTRIBUTE,
+                "Name": catalogue.LEA_ATTRIBUTE,
                 "AttributeDataType": "String",
                 "Mutable": True,
                 "StringAttributeConstraints": {"MinLength": "2", "MaxLength": "16"},
@@ -77,7 +76,7 @@ def create_identity(cognito: Any, names: LocalNames) -> Identity:
         GenerateSecret=False,
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         PreventUserExistenceErrors="ENABLED",
-        ReadAttributes=["email", "preferred_username", f"custom:{LEA_ATTRIBUTE}"],
+        ReadAttributes=["email", "preferred_username", catalogue.LEA_CLAIM],
         WriteAttributes=["email", "preferred_username"],
     )["UserPoolClient"]["ClientId"]
     return Identity(pool_id, client_id)
