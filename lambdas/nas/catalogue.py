@@ -117,7 +117,25 @@ AUTHORISATIONS = TableSpec(
     ),
 )
 
-TABLES: tuple[TableSpec, ...] = (VOI, ALERTS, CAMERAS, IDEMPOTENCY, AUDIT, SEARCHES, AUTHORISATIONS)
+ACCOUNTS = TableSpec(
+    "accounts",
+    # One item per user name (Cognito `cognito:username`): what the API must know about an account
+    # beyond its token, first of all whether it has been disabled (R-ACCOUNT: leavers refused at once).
+    partition_key=Key("username"),
+    sort_key=None,
+    serves="R-ACCOUNT: is this caller disabled (every API request); account status for admins",
+)
+
+TABLES: tuple[TableSpec, ...] = (
+    VOI,
+    ALERTS,
+    CAMERAS,
+    IDEMPOTENCY,
+    AUDIT,
+    SEARCHES,
+    AUTHORISATIONS,
+    ACCOUNTS,
+)
 
 
 class Bucket(StrEnum):

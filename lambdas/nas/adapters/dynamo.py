@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
+from nas.adapters import StoreError
 from nas.catalogue import Key, TableSpec
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-class UnprocessedItemsError(RuntimeError):
+class UnprocessedItemsError(StoreError):
     """DynamoDB kept returning unprocessed items after every retry (sustained throttling)."""
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
+from nas.adapters import StoreConflict
 from nas.adapters.dynamo import BATCH_GET_LIMIT, batch_get, batch_put, to_attribute, to_item
 from nas.domain.models import VoiEntry
 from nas.observability import logger
@@ -40,7 +41,7 @@ class VoiLookup(Protocol):
         ...
 
 
-class ConcurrentUpdateError(RuntimeError):
+class ConcurrentUpdateError(StoreConflict):
     """The match item kept changing under a write; the caller may retry later."""
 
 
