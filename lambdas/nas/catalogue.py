@@ -154,10 +154,24 @@ READS_PREFIX = "reads/"
 IMAGES_PREFIX = "images/"
 CAPTURE_DATE_PARTITION = "capture_date"
 
+# The attributes an outcome (R-HIT) may write on an alert item, beside its key: the API's IAM policy
+# allows UpdateItem on these alone (`dynamodb:Attributes`), so the API can never rewrite the alert.
+ALERT_KEY_ATTRIBUTE = "alert_id"
+ALERT_OUTCOME_ATTRIBUTES = (
+    "outcome",
+    "outcome_note",
+    "outcome_by",
+    "outcome_at",
+    "outcome_version",
+    "outcome_history",
+    "outcome_history_omitted",
+)
+
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"
 ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"
 READ_ROWS_DELIVERY_ENV = "NAS_FIREHOSE_READ_ROWS"
+USER_POOL_ENV = "NAS_USER_POOL_ID"
 QUARANTINE_PREFIX = "quarantine/"
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"

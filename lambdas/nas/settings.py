@@ -26,6 +26,7 @@ class RuntimeSettings(BaseModel):
     read_stream: str | None = None
     alert_bus: str | None = None
     read_rows_delivery: str | None = None
+    user_pool_id: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -37,6 +38,7 @@ class RuntimeSettings(BaseModel):
             read_stream=environ.get(catalogue.READ_STREAM_ENV),
             alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
             read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
+            user_pool_id=environ.get(catalogue.USER_POOL_ENV),
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:
