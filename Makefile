@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 STAGE ?= dev
 
-.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench ci clean
+.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench ci clean openapi fuzz
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
@@ -19,6 +19,8 @@ help:
 	@echo "make bench-local  local mode throughput and put->alert latency"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
+	@echo "make fuzz      schemathesis against local mode, long run (make test runs a short one)"
+	@echo "make openapi   regenerate docs/openapi.json from the routes"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
 
 $(STAMP): pyproject.toml
@@ -71,3 +73,12 @@ ci: lint typecheck test cfn-lint
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis lambdas/*.egg-info
+
+# The committed OpenAPI document (docs/openapi.json), regenerated from the routes.
+openapi: $(STAMP)
+	$(BIN)/python -m nas.api.openapi > docs/openapi.json
+
+# The long fuzzing run: schemathesis against local mode, every phase, many examples per operation.
+fuzz: $(STAMP)
+	NAS_FUZZ_EXAMPLES=$${NAS_FUZZ_EXAMPLES:-150} NAS_FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		$(BIN)/python -m pytest -p no:cacheprovider tests/fuzz

@@ -16,7 +16,7 @@ from moto import mock_aws
 from nas import catalogue
 from nas.adapters.alerts import DynamoAlertStore
 from nas.adapters.dynamo import create_table, from_item
-from nas.api.wiring import services
+from nas.api import wiring
 from nas.domain.models import Alert, alert_id_for
 from nas.settings import settings
 from tests.handlers.events import FakeLambdaContext, rest_proxy_event
@@ -24,6 +24,7 @@ from tests.handlers.events import FakeLambdaContext, rest_proxy_event
 REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
+ACCOUNTS_TABLE = "nas-test-accounts"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -34,7 +35,7 @@ def claims(user: str, groups: str, lea: str, token_use: str = "id") -> dict[str,
 
 OPERATOR_KENT = claims("op.kent", "operator", "KENT")
 OPERATOR_ESSEX = claims("op.essex", "operator", "ESSEX")
-OPERATOR_NATIONAL = claims("op.nat", "[operator]", "NATIONAL")
+OPERATOR_NATIONAL = claims("op.nat", "operator", "NATIONAL")
 AUDITOR_KENT = claims("aud.kent", "auditor", "KENT")
 AUDITOR_NATIONAL = claims("aud.nat", "auditor", "NATIONAL")
 
@@ -49,6 +50,8 @@ class Reply:
 @dataclass
 class ApiAccount:
     dynamodb: Any
+    cognito: Any
+    user_pool_id: str
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -104,8 +107,10 @@ class ApiAccount:
         return sorted(records, key=lambda r: (r["chain_day"], r["seq"]))
 
     def audit_for(self, request_id: str) -> dict[str, Any]:
+        """The stored audit record of one request, its `parameters` text parsed back to an object."""
         [record] = [r for r in self.audit_records() if r.get("request_id") == request_id]
-        return record
+        assert isinstance(record["parameters"], str), "parameters are stored as one JSON string"
+        return record | {"parameters": json.loads(record["parameters"])}
 
 
 @pytest.fixture
@@ -117,15 +122,23 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         catalogue.STAGE_ENV: "test",
         catalogue.ALERTS.env_var: ALERTS_TABLE,
         catalogue.AUDIT.env_var: AUDIT_TABLE,
+        catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        create_table(dynamodb, catalogue.ALERTS, ALERTS_TABLE)
-        create_table(dynamodb, catalogue.AUDIT, AUDIT_TABLE)
+        for spec, name in (
+            (catalogue.ALERTS, ALERTS_TABLE),
+            (catalogue.AUDIT, AUDIT_TABLE),
+            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
+        ):
+            create_table(dynamodb, spec, name)
+        cognito = boto3.client("cognito-idp", region_name=REGION)
+        pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
+        monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
-        services.cache_clear()
-        yield ApiAccount(dynamodb)
-        services.cache_clear()
+        wiring.reset()
+        yield ApiAccount(dynamodb, cognito, pool_id)
+        wiring.reset()
         settings.cache_clear()

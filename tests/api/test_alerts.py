@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from nas.api.alert_rules import ALERT_FIELDS
+from nas.adapters import StoreConflict, StoreError, StoreRejected
+from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
+from nas.api import wiring
 from nas.api.params import encode_token
+from nas.api.routes.alerts import AlertView
+from nas.domain.alerts import AlertRecord, OutcomeChange
 from nas.domain.timefmt import iso_utc
+from nas.services.alerts import AlertService
+from nas.settings import settings
 from tests.api.conftest import (
+    ALERTS_TABLE,
     OPERATOR_ESSEX,
     OPERATOR_KENT,
     OPERATOR_NATIONAL,
@@ -55,7 +63,7 @@ def test_operator_sees_own_lea_reads_and_owned_entries_newest_first(three_forces
     assert reply.status == 200
     assert ids(reply.body) == ["essex-owned-by-kent", "kent-read", "kent-own"]
     assert reply.body["next_page_token"] is None
-    assert all(set(a) == set(ALERT_FIELDS) for a in reply.body["alerts"])
+    assert all(set(a) == set(AlertView.model_fields) for a in reply.body["alerts"])
 
 
 def test_other_force_does_not_see_kent_only_alerts(three_forces: ApiAccount) -> None:
@@ -197,33 +205,41 @@ def test_stale_page_token_before_since_is_an_empty_page(three_forces: ApiAccount
         assert (reply.status, reply.body) == (200, {"alerts": [], "next_page_token": None})
 
 
-def test_concurrent_change_is_retried_without_losing_history(
-    api: ApiAccount, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
-    from tests.api.conftest import ALERTS_TABLE
+class ConflictingOnce:
+    """The alerts adapter, but the first outcome write finds that someone else got there first."""
 
+    def __init__(self, reader: DynamoAlertReader) -> None:
+        self._reader = reader
+        self.writes = 0
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        return self._reader.get(alert_id)
+
+    def newest(self, *args: Any) -> Any:
+        return self._reader.newest(*args)
+
+    def replace_outcome(self, change: OutcomeChange) -> None:
+        self.writes += 1
+        if self.writes == 1:
+            raise OutcomeConflict("someone else changed it")
+        self._reader.replace_outcome(change)
+
+
+def test_concurrent_change_is_retried_without_losing_history(api: ApiAccount) -> None:
     alert = api.put_alert(read_id="hit-2")
     assert outcome(api, alert.alert_id, OPERATOR_KENT, outcome="misread", note="first").status == 200
-    calls: list[int] = []
-    record_outcome = DynamoAlertReader.record_outcome
-
-    def conflicting_once(self: DynamoAlertReader, *args: Any) -> None:
-        calls.append(1)
-        if len(calls) == 1:
-            raise OutcomeConflict("someone else changed it")
-        record_outcome(self, *args)
-
-    monkeypatch.setattr(DynamoAlertReader, "record_outcome", conflicting_once)
+    conflicting = ConflictingOnce(DynamoAlertReader(api.dynamodb, ALERTS_TABLE))
+    built = wiring.build_services(settings())
+    wiring.install(replace(built, alerts=AlertService(conflicting, clock=wiring.utc_now)))
     reply = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed", note="second")
     assert reply.status == 200
-    assert len(calls) == 2
+    assert conflicting.writes == 2
     assert reply.body["outcome"] == "confirmed"
     assert [(h["outcome"], h["note"]) for h in reply.body["outcome_history"]] == [("misread", "first")]
     stored = DynamoAlertReader(api.dynamodb, ALERTS_TABLE).get(alert.alert_id)
     assert stored is not None
-    assert stored["outcome"] == "confirmed"
-    assert [h["outcome"] for h in stored["outcome_history"]] == ["misread"]
+    assert stored.alert.outcome == "confirmed"
+    assert [h.outcome for h in stored.outcome_history] == ["misread"]
 
 
 @pytest.mark.parametrize("body", ["[" * 5000, "{not json", '{"outcome": ' + "[" * 5000 + "]" * 5000 + "}"])
@@ -233,7 +249,10 @@ def test_unparsable_or_deeply_nested_body_is_400_and_audited(api: ApiAccount, bo
     assert reply.status == 400
     assert (reply.body["error"]["code"], reply.body["error"]["fields"]) == ("invalid-request", ["body"])
     record = api.audit_for(reply.request_id)
-    assert (record["status"], record["parameters"]["body"]) == (400, "(not a JSON object)")
+    assert record["status"] == 400
+    assert record["parameters"]["refused"] is True
+    assert record["parameters"]["body"] == body[:2048]
+    assert record["parameters"].get("cut", {}).get("body_chars", 0) == max(0, len(body) - 2048)
 
 
 def test_outcome_for_invisible_or_unknown_alert_is_404(api: ApiAccount) -> None:
@@ -262,3 +281,75 @@ def test_outcome_needs_operator(api: ApiAccount) -> None:
     alert = api.put_alert(read_id="hit-4")
     reply = outcome(api, alert.alert_id, claims("aud", "auditor", "KENT"), outcome="confirmed")
     assert (reply.status, reply.body["error"]["code"]) == (403, "role-not-permitted")
+
+
+def test_outcome_history_keeps_the_last_20_and_counts_the_rest(api: ApiAccount) -> None:
+    alert = api.put_alert(read_id="busy")
+    long_note = "n" * 1000
+    for n in range(26):
+        note = f"{n:02d}{long_note[2:]}"
+        reply = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="no-trace", note=note)
+        assert reply.status == 200
+    assert len(reply.body["outcome_history"]) == 20
+    assert reply.body["outcome_history_omitted"] == 5
+    assert reply.body["outcome_history"][0]["note"].startswith("05")
+    assert reply.body["outcome_history"][-1]["note"].startswith("24")
+    stored = api.dynamodb.get_item(TableName=ALERTS_TABLE, Key={"alert_id": {"S": alert.alert_id}})["Item"]
+    assert len(str(stored)) < 40_000  # far from DynamoDB's 400 KB item limit, however often it changes
+
+
+class FailingReader:
+    """An alerts adapter whose store fails as a throttled or refusing DynamoDB would."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        raise self._error
+
+    def newest(self, *args: Any) -> Any:
+        raise self._error
+
+    def replace_outcome(self, change: OutcomeChange) -> None:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (StoreError("alerts Query: ProvisionedThroughputExceededException"), 503, "store-unavailable"),
+        (StoreRejected("alerts UpdateItem: ValidationException"), 409, "store-rejected"),
+        (StoreConflict("kept changing"), 409, "conflict"),
+    ],
+)
+def test_store_failures_are_503_or_409_never_500(
+    api: ApiAccount, error: Exception, status: int, code: str
+) -> None:
+    alert = api.put_alert(read_id="store-fault")
+    built = wiring.build_services(settings())
+    wiring.install(replace(built, alerts=AlertService(FailingReader(error), clock=wiring.utc_now)))
+    listed = api.call("GET", "/alerts", OPERATOR_KENT)
+    changed = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed")
+    for reply in (listed, changed):
+        assert (reply.status, reply.body["error"]["code"]) == (status, code)
+        assert api.audit_for(reply.request_id)["status"] == status
+
+
+def test_throttled_dynamodb_is_503_store_unavailable(api: ApiAccount) -> None:
+    from botocore.exceptions import ClientError
+
+    class Throttled:
+        def __getattr__(self, name: str) -> Any:
+            def fail(**_: Any) -> Any:
+                error = {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}
+                raise ClientError({"Error": error}, name)
+
+            return fail
+
+    reader = DynamoAlertReader(Throttled(), ALERTS_TABLE)  # type: ignore[arg-type]
+    built = wiring.build_services(settings())
+    wiring.install(replace(built, alerts=AlertService(reader, clock=wiring.utc_now)))
+    reply = api.call("GET", "/alerts", OPERATOR_KENT)
+    assert (reply.status, reply.body["error"]["code"]) == (503, "store-unavailable")
+    reply = outcome(api, "any-alert", OPERATOR_KENT, outcome="confirmed")
+    assert (reply.status, reply.body["error"]["code"]) == (503, "store-unavailable")

@@ -51,7 +51,9 @@ def test_allowed_and_refused_requests_are_audited(api: ApiAccount) -> None:
         )
     first = api.audit_for(ok.request_id)
     assert (first["user"], first["groups"], first["lea"]) == ("op.kent", ["operator"], "KENT")
-    assert (first["method"], first["route"], first["parameters"]) == ("GET", "/alerts", {"limit": "5"})
+    assert (first["method"], first["route"]) == ("GET", "/alerts")
+    assert first["parameters"] == {"arguments": {"since": None, "limit": 5, "page_token": None}}
+    assert api.audit_for(bad.request_id)["parameters"] == {"refused": True, "query": {"limit": ["500"]}}
     assert api.audit_for(refused.request_id)["user"] == "inv"
     assert api.audit_for(missing.request_id)["route"] == "/nowhere"
     assert "user" not in api.audit_for(anonymous.request_id)
@@ -69,14 +71,27 @@ def test_body_fields_and_why_are_recorded_but_not_the_note(api: ApiAccount) -> N
     )
     record = api.audit_for(reply.request_id)
     assert record["route"] == "/alerts/{alert_id}/outcome"
-    assert record["parameters"] == {"alert_id": alert.alert_id, "outcome": "confirmed", "note_chars": "27"}
+    assert record["parameters"] == {
+        "arguments": {"alert_id": alert.alert_id, "request": {"outcome": "confirmed", "note_chars": 27}}
+    }
     assert "John" not in str(record)
-    searched = api.call(
-        "GET", "/alerts", OPERATOR_KENT, query={"vrm": "AB12CDE", "purpose": "crime", "case_ref": "KENT-1"}
+    refused = api.call(
+        "POST",
+        f"/alerts/{alert.alert_id}/outcome",
+        OPERATOR_KENT,
+        body={"outcome": "arrested", "note": "John Smith", "purpose": "crime", "case_ref": "KENT-1"},
+        path_parameters={"alert_id": alert.alert_id},
+        resource="/alerts/{alert_id}/outcome",
     )
-    record = api.audit_for(searched.request_id)
-    assert record["parameters"]["vrm"] == "AB12CDE"
+    record = api.audit_for(refused.request_id)
+    assert record["status"] == 400
+    assert record["parameters"] == {
+        "refused": True,
+        "query": {},
+        "body": '{"note_chars":10,"outcome":"arrested"}',
+    }
     assert (record["purpose"], record["case_ref"]) == ("crime", "KENT-1")
+    assert "John" not in str(record)
 
 
 def test_chain_verifies_then_shows_an_altered_field(api: ApiAccount) -> None:

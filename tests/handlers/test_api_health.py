@@ -32,7 +32,7 @@ def test_health_ignores_query_parameters() -> None:
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("GET", "/no-such-route"), ("GET", "/health/extra"), ("POST", "/health"), ("DELETE", "/")],
+    [("GET", "/no-such-route"), ("GET", "/health/extra"), ("DELETE", "/")],
 )
 def test_unknown_route_is_a_json_404(method: str, path: str) -> None:
     status, headers, body = invoke(
@@ -42,3 +42,10 @@ def test_unknown_route_is_a_json_404(method: str, path: str) -> None:
     assert headers["Content-Type"] == ["application/json"]
     assert body["error"]["code"] == "not-found"
     assert path in body["error"]["message"]
+
+
+def test_another_method_on_health_is_a_json_405() -> None:
+    status, headers, body = invoke(
+        rest_proxy_event("POST", "/health", resource="/{proxy+}", claims={"cognito:username": "ivy"})
+    )
+    assert (status, headers["Allow"], body["error"]["code"]) == (405, ["GET"], "method-not-allowed")

@@ -214,3 +214,26 @@ def test_a_bad_token_is_still_401_when_the_jwks_is_down(
         urllib.request.urlopen(request, timeout=10)  # noqa: S310 - loopback
     assert answered.value.code == 401
     assert calls == []
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND", "BREW"])
+def test_an_undeclared_method_is_a_json_405_not_an_html_501(local: Local, method: str) -> None:
+    raw, closed = exchange(local.config["api_url"], f"{method} /alerts HTTP/1.1\r\nHost: x\r\n\r\n")
+    error = refused(raw, 405, "method-not-allowed")
+    assert method in error["message"]
+    assert closed
+    [(_, headers, _)] = responses(raw)
+    assert "GET" in headers["allow"]
+
+
+def test_a_body_that_is_not_utf8_is_400(local: Local) -> None:
+    body = b'\xff\xfe{"outcome": "confirmed"}'
+    token = local.id_token("operator")
+    head = (
+        "POST /alerts/x/outcome HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    raw, _ = exchange(local.config["api_url"], head, body)
+    [(status, headers, answer)] = responses(raw)
+    assert (status, headers["content-type"]) == (400, "application/json")
+    assert json.loads(answer)["error"]["code"] == "invalid-request"

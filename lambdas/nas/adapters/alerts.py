@@ -7,11 +7,15 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 
-from nas.adapters import StoreError
+from nas.adapters import StoreError, store_call
 from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
+from nas.catalogue import ALERT_KEY_ATTRIBUTE, ALERT_OUTCOME_ATTRIBUTES
+from nas.domain.alerts import AlertRecord, OutcomeChange
 from nas.domain.models import Alert
 from nas.domain.timefmt import iso_utc, utc_date
+from nas.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -101,10 +105,17 @@ class DynamoAlertStore:
 
 # --- API reads and outcomes (R-ALERT listing, R-HIT) ----------------------------------------------
 
-BY_READ_LEA = "by-read-lea"
-BY_OWNER_LEA = "by-owner-lea"
-BY_RAISED_DAY = "by-raised-day"
-_INDEX_KEYS = {BY_READ_LEA: "lea", BY_OWNER_LEA: "owner_lea", BY_RAISED_DAY: "raised_day"}
+
+class AlertIndex(StrEnum):
+    """The alerts table's indexes the API lists from (docs/data-model.md), each named by its key."""
+
+    BY_READ_LEA = "by-read-lea"
+    BY_OWNER_LEA = "by-owner-lea"
+    BY_RAISED_DAY = "by-raised-day"
+
+    @property
+    def key_attribute(self) -> str:
+        return {"by-read-lea": "lea", "by-owner-lea": "owner_lea", "by-raised-day": "raised_day"}[self.value]
 
 
 class OutcomeConflict(Exception):
@@ -112,79 +123,119 @@ class OutcomeConflict(Exception):
 
 
 class AlertReader(Protocol):
-    def get(self, alert_id: str) -> dict[str, Any] | None: ...
+    def get(self, alert_id: str) -> AlertRecord | None: ...
 
-    def newest(self, index: str, key: str, since: str, until: str) -> Iterator[dict[str, Any]]: ...
+    def newest(self, index: AlertIndex, key: str, since: str, until: str) -> Iterator[AlertRecord]:
+        """Records of one index partition with `since <= raised_at <= until`, newest first."""
+        ...
 
-    def record_outcome(
-        self,
-        alert_id: str,
-        expected_version: int,
-        fields: Mapping[str, Any],
-        history: Mapping[str, Any] | None,
-    ) -> None: ...
+    def replace_outcome(self, change: OutcomeChange) -> None:
+        """Stores `change.updated`'s outcome state if the stored version is still
+        `change.expected_version`; raises OutcomeConflict otherwise."""
+        ...
+
+
+_ALERT_FIELDS = tuple(Alert.model_fields)
+_OUTCOME_FIELDS = frozenset(ALERT_OUTCOME_ATTRIBUTES)
+
+
+def record_from_item(item: Mapping[str, Any]) -> AlertRecord:
+    """The typed record of a stored alert item; raises ValidationError if the item does not hold one."""
+    alert = Alert.model_validate({k: item[k] for k in _ALERT_FIELDS if k in item}, strict=False)
+    return AlertRecord.model_validate(
+        {
+            "alert": alert,
+            "outcome_note": item.get("outcome_note") or "",
+            "outcome_by": item.get("outcome_by"),
+            "outcome_at": item.get("outcome_at"),
+            "outcome_version": int(item.get("outcome_version") or 0),
+            "outcome_history": item.get("outcome_history") or (),
+            "outcome_history_omitted": int(item.get("outcome_history_omitted") or 0),
+        }
+    )
+
+
+def outcome_attributes(record: AlertRecord) -> dict[str, Any]:
+    """The stored outcome state of `record`: exactly catalogue.ALERT_OUTCOME_ATTRIBUTES."""
+    values = {
+        "outcome": record.alert.outcome.value if record.alert.outcome else None,
+        "outcome_note": record.outcome_note,
+        "outcome_by": record.outcome_by,
+        "outcome_at": record.outcome_at,
+        "outcome_version": record.outcome_version,
+        "outcome_history": [entry.model_dump(mode="json") for entry in record.outcome_history],
+        "outcome_history_omitted": record.outcome_history_omitted,
+    }
+    assert set(values) == _OUTCOME_FIELDS, "outcome attributes must match the catalogue (IAM allows those)"
+    return values
 
 
 class DynamoAlertReader:
-    """Reads alerts for the API and records outcomes; never touches `published` or the alert fields."""
+    """Reads alerts for the API and records outcomes; writes only the outcome attributes."""
 
     def __init__(self, client: DynamoDBClient, table: str, page_size: int = 101) -> None:
         self._client = client
         self._table = table
         self._page_size = page_size
 
-    def get(self, alert_id: str) -> dict[str, Any] | None:
-        item = self._client.get_item(
-            TableName=self._table, Key=to_item({"alert_id": alert_id}), ConsistentRead=True
-        ).get("Item")
-        return from_item(item) if item else None
+    def get(self, alert_id: str) -> AlertRecord | None:
+        with store_call("alerts GetItem"):
+            item = self._client.get_item(
+                TableName=self._table, Key=to_item({ALERT_KEY_ATTRIBUTE: alert_id}), ConsistentRead=True
+            ).get("Item")
+        if not item:
+            return None
+        try:
+            return record_from_item(from_item(item))
+        except ValidationError as exc:
+            logger.error("stored alert does not validate", extra={"alert_id": alert_id, "error": str(exc)})
+            raise StoreError("a stored alert does not validate") from None
 
-    def newest(self, index: str, key: str, since: str, until: str) -> Iterator[dict[str, Any]]:
-        """Items of one index partition with `since <= raised_at <= until`, newest first, in pages."""
+    def newest(self, index: AlertIndex, key: str, since: str, until: str) -> Iterator[AlertRecord]:
         request: dict[str, Any] = {
             "TableName": self._table,
-            "IndexName": index,
+            "IndexName": index.value,
             "KeyConditionExpression": "#pk = :pk AND raised_at BETWEEN :since AND :until",
-            "ExpressionAttributeNames": {"#pk": _INDEX_KEYS[index]},
+            "ExpressionAttributeNames": {"#pk": index.key_attribute},
             "ExpressionAttributeValues": to_item({":pk": key, ":since": since, ":until": until}),
             "ScanIndexForward": False,
             "Limit": self._page_size,
         }
-        yield from query_items(self._client, request)
+        items = query_items(self._client, request)
+        while True:
+            with store_call(f"alerts Query {index.value}"):
+                item = next(items, None)
+            if item is None:
+                return
+            try:
+                yield record_from_item(item)
+            except ValidationError as exc:
+                # One malformed item must not take every operator's listing down with it.
+                logger.error(
+                    "stored alert does not validate; left out of the listing",
+                    extra={"alert_id": item.get(ALERT_KEY_ATTRIBUTE), "error": str(exc)},
+                )
 
-    def record_outcome(
-        self,
-        alert_id: str,
-        expected_version: int,
-        fields: Mapping[str, Any],
-        history: Mapping[str, Any] | None,
-    ) -> None:
-        """Sets the outcome `fields` if the alert's `outcome_version` is still `expected_version`
-        (absent counts as 0) and appends `history` to `outcome_history`; raises OutcomeConflict
-        otherwise, so two concurrent posts cannot lose an entry."""
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values: dict[str, Any] = {f":f{i}": value for i, value in enumerate(fields.values())}
-        sets = [f"#f{i} = :f{i}" for i in range(len(fields))]
-        sets.append("outcome_version = :next")
-        values.update({":next": expected_version + 1, ":expected": expected_version})
-        if history is not None:
-            sets.append("outcome_history = list_append(if_not_exists(outcome_history, :empty), :entry)")
-            values.update({":empty": [], ":entry": [dict(history)]})
-        condition = "attribute_exists(alert_id) AND " + (
-            "attribute_not_exists(outcome_version)"
-            if expected_version == 0
-            else "outcome_version = :expected"
+    def replace_outcome(self, change: OutcomeChange) -> None:
+        attributes = outcome_attributes(change.updated)
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values: dict[str, Any] = {f":a{i}": value for i, value in enumerate(attributes.values())}
+        expected = change.expected_version
+        condition = f"attribute_exists({ALERT_KEY_ATTRIBUTE}) AND " + (
+            "attribute_not_exists(outcome_version)" if expected == 0 else "outcome_version = :expected"
         )
-        if expected_version == 0:
-            del values[":expected"]
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"alert_id": alert_id}),
-                UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=condition,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={k: to_attribute(v) for k, v in values.items()},
-            )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            raise OutcomeConflict(alert_id) from None
+        if expected:
+            values[":expected"] = expected
+        with store_call("alerts UpdateItem outcome"):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=to_item({ALERT_KEY_ATTRIBUTE: change.updated.alert_id}),
+                    UpdateExpression="SET " + ", ".join(f"{n} = :{n[1:]}" for n in names),
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues={k: to_attribute(v) for k, v in values.items()},
+                    ReturnValues="NONE",
+                )
+            except self._client.exceptions.ConditionalCheckFailedException:
+                raise OutcomeConflict(change.updated.alert_id) from None

@@ -1,21 +1,36 @@
 """R-AUDIT at the API: every request (allowed or refused) becomes an audit event that is appended to
-the hash chain before the response leaves. If the append fails, a response that would have carried
+the audit trail before the response leaves. If the append fails, a response that would have carried
 data is replaced by 503 `audit-unavailable`; a refusal (4xx) carries no data, so it is still returned
 and the event goes to the error log instead. `GET /health` is not audited: it is outside the
 authorizer, carries no identity and no data, and auditing it would let anonymous callers write to
-the chain."""
+the trail.
+
+What a record holds as `parameters` is one canonical JSON string, never a map of caller-chosen
+keys (a DynamoDB map keyed by whatever a caller sends can be made unreadable, and a merged map
+could be padded or overwritten by the caller):
+- a request the route accepted: `{"arguments": …}` — the route's validated arguments, by name, as
+  the route received them — plus `"uses"` when the route recorded more (say, resolved cameras);
+- a request refused before that (401, 403, invalid input): `{"refused": true, "query": …,
+  "body": …}` — the raw query and body, each kept apart and size-capped, with `"cut"` counting
+  what was left out.
+Free text that may hold personal data (`note`, `notes`) is recorded as its length only;
+`purpose`, `reason` and `case_ref` (R-REASON) have fields of their own.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
+from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
-from nas.adapters.audit import AuditTrail
 from nas.api import state
 from nas.api.auth import Identity
 from nas.api.errors import raw_error
@@ -24,64 +39,157 @@ from nas.observability import logger, metrics
 
 UNAUDITED_PATHS = frozenset({"/health"})
 WHY_FIELDS = ("purpose", "reason", "case_ref")
-FREE_TEXT_FIELDS = frozenset({"note"})
-"""Free text that is not copied into the trail (only its length is); `reason` has its own field."""
+FREE_TEXT_FIELDS = frozenset({"note", "notes"})
 MAX_VALUE_CHARS = 256
 MAX_REASON_CHARS = 1000
-MAX_PARAMETERS = 50
+MAX_QUERY_NAMES = 20
+MAX_QUERY_VALUES = 5
+MAX_BODY_CHARS = 2048
+MAX_PARAMETERS_CHARS = 8192
 
 
-def _text(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
-    try:
-        text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    except (RecursionError, ValueError):
-        text = "(nested too deeply)"
-    return text[:limit]
+class AuditAppender(Protocol):
+    """What the wrapper needs of the audit trail: append one event at `now` (raises on failure)."""
+
+    def append(self, event: Mapping[str, Any], now: datetime) -> Any: ...
 
 
-def parameters_of(event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str | None]]:
-    """(parameters, why): query, path and body fields as text (lists for repeated query parameters),
-    and purpose/reason/case_ref wherever they were given."""
-    params: dict[str, Any] = {}
-    for name, values in (event.get("multiValueQueryStringParameters") or {}).items():
-        texts = [_text(v) for v in (values or [])]
-        params[name] = texts[0] if len(texts) == 1 else texts
-    for name, value in (event.get("queryStringParameters") or {}).items():
-        params.setdefault(name, _text(value))
-    for name, value in (event.get("pathParameters") or {}).items():
-        params[name] = _text(value)
-    body = json_body(event)
-    if isinstance(body, dict):
-        for name, value in body.items():
-            if name in FREE_TEXT_FIELDS:
-                params[f"{name}_chars"] = str(len(value)) if isinstance(value, str) else "0"
+def safe_text(text: str, limit: int = MAX_VALUE_CHARS) -> tuple[str, int]:
+    """`text` cut to `limit` characters, with anything that is not valid UTF-8 (lone surrogates
+    from JSON escapes) escaped; and how many characters were cut."""
+    cut = max(0, len(text) - limit)
+    kept = text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    return kept, cut
+
+
+def canonical(value: Any) -> str:
+    """One text per value: sorted keys, no whitespace, ASCII only (so no byte sequence a caller
+    sends can make the stored string invalid)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+
+
+def _redacted(value: Any) -> Any:
+    """Free-text fields replaced by their length, at any depth; long strings cut."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for name, item in value.items():
+            key = str(name)
+            if key in FREE_TEXT_FIELDS:
+                out[f"{key}_chars"] = len(item) if isinstance(item, str) else 0
             else:
-                params[str(name)] = _text(value)
-    elif body is not None:
-        params["body"] = "(not a JSON object)"
-    why: dict[str, str | None] = {}
-    for name in WHY_FIELDS:
-        value = params.pop(name, None)
-        if isinstance(value, list):
-            value = value[-1]
-        why[name] = _text(value, MAX_REASON_CHARS) if value is not None else None
-    if len(params) > MAX_PARAMETERS:
-        params = dict(sorted(params.items())[:MAX_PARAMETERS]) | {"truncated": "true"}
-    return params, why
+                out[key] = _redacted(item)
+        return out
+    if isinstance(value, list | tuple):
+        return [_redacted(item) for item in value]
+    if isinstance(value, str):
+        return safe_text(value)[0]
+    return value
 
 
-UNPARSABLE = "unparsable"
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return to_jsonable_python(value, fallback=str)
 
 
-def json_body(event: Mapping[str, Any]) -> Any:
-    """The request body as JSON; UNPARSABLE when it is not JSON or is nested too deeply to parse."""
+def accepted_parameters(
+    arguments: Mapping[str, Any], uses: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """(parameters, why) of a request the route accepted: its validated arguments (why fields taken
+    out of any argument that carries them) and what it recorded using."""
+    plain = {name: _jsonable(value) for name, value in arguments.items()}
+    why: dict[str, str] = {}
+    for value in [plain, *[v for v in plain.values() if isinstance(v, dict)]]:
+        for name in WHY_FIELDS:
+            found = value.pop(name, None)
+            if isinstance(found, str):
+                why[name] = found
+    parameters: dict[str, Any] = {"arguments": _redacted(plain)}
+    if uses:
+        parameters["uses"] = _redacted(_jsonable(dict(uses)))
+    return parameters, why
+
+
+def refused_parameters(event: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """(parameters, why) of a refused request: the raw query and body, apart and capped."""
+    cut: dict[str, int] = {}
+    query: dict[str, list[str]] = {}
+    raw_query = event.get("multiValueQueryStringParameters") or {}
+    if isinstance(raw_query, Mapping):
+        names = list(raw_query)
+        if len(names) > MAX_QUERY_NAMES:
+            cut["query_names"] = len(names) - MAX_QUERY_NAMES
+        chars_cut = 0
+        for name in names[:MAX_QUERY_NAMES]:
+            values = raw_query.get(name) or []
+            if not isinstance(values, list):
+                values = [values]
+            if len(values) > MAX_QUERY_VALUES:
+                cut["query_values"] = cut.get("query_values", 0) + len(values) - MAX_QUERY_VALUES
+            key, key_cut = safe_text(str(name))
+            kept = []
+            for value in values[:MAX_QUERY_VALUES]:
+                text, value_cut = safe_text(str(value))
+                kept.append(text)
+                chars_cut += value_cut
+            query[key] = kept
+            chars_cut += key_cut
+        if chars_cut:
+            cut["query_chars"] = chars_cut
+    why: dict[str, str] = {}
+    body_text, body_value = _raw_body(event)
+    if isinstance(body_value, Mapping):
+        for name in WHY_FIELDS:
+            if isinstance(body_value.get(name), str):
+                why[name] = body_value[name]
+        body_text = canonical(_redacted({k: v for k, v in body_value.items() if k not in WHY_FIELDS}))
+    parameters: dict[str, Any] = {"refused": True, "query": query}
+    if body_text is not None:
+        parameters["body"], body_cut = safe_text(body_text, MAX_BODY_CHARS)
+        if body_cut:
+            cut["body_chars"] = body_cut
+    if cut:
+        parameters["cut"] = cut
+    return parameters, why
+
+
+def _raw_body(event: Mapping[str, Any]) -> tuple[str | None, Any]:
+    """The body as text (a description for binary or undecodable bodies) and, when it is a JSON
+    document, its value."""
     raw = event.get("body")
-    if not raw:
-        return None
+    if raw is None or raw == "":
+        return None, None
+    if not isinstance(raw, str):
+        return "(not text)", None
+    if event.get("isBase64Encoded"):
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            return "(invalid base64)", None
+        try:
+            raw = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"(binary, {len(data)} bytes)", None
     try:
-        return json.loads(raw)
-    except (TypeError, ValueError, RecursionError):
-        return UNPARSABLE
+        return raw, json.loads(raw)
+    except (ValueError, RecursionError):
+        return raw, None
+
+
+def parameters_of(event: Mapping[str, Any], request: state.RequestState) -> tuple[str, dict[str, str | None]]:
+    """The `parameters` text and the why fields (R-REASON) of the request's audit record."""
+    if request.arguments is not None:
+        parameters, why = accepted_parameters(request.arguments, request.uses)
+    else:
+        parameters, why = refused_parameters(event)
+    text = canonical(parameters)
+    if len(text) > MAX_PARAMETERS_CHARS:  # only reachable through many long values: keep the shape
+        text = canonical({"cut": {"parameters_chars": len(text)}, "refused": request.arguments is None})
+    reasons = {**why, **{k: v for k, v in request.why.items() if v is not None}}
+    return text, {
+        name: safe_text(reasons[name], MAX_REASON_CHARS)[0] if isinstance(reasons.get(name), str) else None
+        for name in WHY_FIELDS
+    }
 
 
 def audit_event(
@@ -89,15 +197,16 @@ def audit_event(
 ) -> dict[str, Any]:
     identity = Identity.from_event(event)
     context = event.get("requestContext") or {}
-    parameters, why = parameters_of(event)
+    parameters, why = parameters_of(event, request)
     principal = request.principal
+    route = request.route or safe_text(str(event.get("path") or ""))[0]
     return {
         "at": iso_utc(at),
-        "user": principal.user if principal else identity.user,
+        "user": principal.user if principal else (safe_text(identity.user)[0] if identity.user else None),
         "groups": sorted(r.value for r in principal.roles) if principal else list(identity.groups),
-        "lea": principal.lea if principal else identity.lea,
-        "method": str(event.get("httpMethod") or ""),
-        "route": request.route or str(event.get("path") or ""),
+        "lea": principal.lea if principal else (safe_text(identity.lea)[0] if identity.lea else None),
+        "method": safe_text(str(event.get("httpMethod") or ""), 16)[0],
+        "route": route,
         "parameters": parameters,
         **why,
         "status": status,
@@ -111,7 +220,7 @@ def handle_audited(
     resolve: Callable[[dict[str, Any], Any], dict[str, Any]],
     event: dict[str, Any],
     context: Any,
-    trail: Callable[[], AuditTrail],
+    trail: Callable[[], AuditAppender],
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> dict[str, Any]:
     if event.get("path") in UNAUDITED_PATHS:
@@ -128,13 +237,14 @@ def handle_audited(
         try:
             trail().append(record, now)
         except Exception:
+            # The record goes to the error log instead, so the trail can be reconciled from it.
             metrics.add_metric("AuditWriteFailed", MetricUnit.Count, 1)
             logger.exception("audit record not written", extra={"audit_event": record})
             if int(response["statusCode"]) < HTTPStatus.BAD_REQUEST:
                 return raw_error(
                     HTTPStatus.SERVICE_UNAVAILABLE,
                     "audit-unavailable",
-                    "the request could not be audited, so it was not carried out; try again",
+                    "the request could not be audited, so its response is withheld; try again",
                 )
         return response
     finally:

@@ -1,8 +1,9 @@
 """R-ROLE at the API: the principal from the Cognito authorizer's claims, and per-route roles.
 
 API Gateway's Cognito user-pool authorizer has verified the ID token and passes its claims in
-`requestContext.authorizer.claims`, every value a string. `cognito:groups` arrives as "a,b",
-"[a b]", "[a, b]" or a single name depending on the path it took, so all of those are parsed.
+`requestContext.authorizer.claims`, every value a string: `cognito:groups` is the group names joined
+by commas (the local gateway passes it the same way). Only that form is accepted: a claim holding
+brackets, quotes, spaces or empty names was not made by either, and the token is refused.
 """
 
 from __future__ import annotations
@@ -17,22 +18,29 @@ from nas.catalogue import LEA_CLAIM
 from nas.domain.errors import AccessDenied
 from nas.domain.roles import Principal, Role
 
-_GROUP_SEPARATORS = re.compile(r"[,\s]+")
+_GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+MAX_GROUPS = 25
 
 ANY_AUTHENTICATED: frozenset[Role] = frozenset()
 _ROUTE_ROLES: dict[Callable[..., Any], frozenset[Role] | None] = {}
 """Route function → the roles that may call it (empty: any authenticated user; None: public)."""
 
 
+class MalformedGroups(ValueError):
+    """`cognito:groups` is not in the form the authorizer produces."""
+
+
 def parse_groups(raw: object) -> tuple[str, ...]:
-    if raw is None:
+    """The group names of a `cognito:groups` claim: absent or empty is no group; otherwise names of
+    letters, digits, `_`, `.` and `-`, joined by single commas."""
+    if raw is None or raw == "":
         return ()
-    if isinstance(raw, list | tuple):
-        return tuple(str(g).strip() for g in raw if str(g).strip())
-    text = str(raw).strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
-    return tuple(g.strip("\"' ") for g in _GROUP_SEPARATORS.split(text) if g.strip("\"' "))
+    if not isinstance(raw, str):
+        raise MalformedGroups("cognito:groups must be a string")
+    names = raw.split(",")
+    if len(names) > MAX_GROUPS or not all(_GROUP_NAME.fullmatch(name) for name in names):
+        raise MalformedGroups("cognito:groups is not a comma-separated list of group names")
+    return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,7 @@ class Identity:
     groups: tuple[str, ...]
     lea: str | None
     token_use: str | None
+    groups_malformed: bool = False
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Identity:
@@ -56,11 +65,16 @@ class Identity:
             value = claims.get(name)
             return str(value) if value not in (None, "") else None
 
+        try:
+            groups, malformed = parse_groups(claims.get("cognito:groups")), False
+        except MalformedGroups:
+            groups, malformed = (), True
         return cls(
             user=text("cognito:username"),
-            groups=parse_groups(claims.get("cognito:groups")),
+            groups=groups,
             lea=text(LEA_CLAIM),
             token_use=text("token_use"),
+            groups_malformed=malformed,
         )
 
     def principal(self) -> Principal:
@@ -71,6 +85,8 @@ class Identity:
             raise Unauthenticated("token_use must be 'id': send the Cognito ID token")
         if self.lea is None:
             raise Unauthenticated("no custom:lea claim")
+        if self.groups_malformed:
+            raise Unauthenticated("cognito:groups is not a comma-separated list of group names")
         return Principal.from_claims(self.user, self.groups, self.lea)
 
 
@@ -87,6 +103,10 @@ def requires(*roles: Role) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 def public(func: Callable[..., Any]) -> Callable[..., Any]:
     _ROUTE_ROLES[func] = None
     return func
+
+
+def is_public(func: Callable[..., Any]) -> bool:
+    return func in _ROUTE_ROLES and _ROUTE_ROLES[func] is None
 
 
 def authorise(func: Callable[..., Any], identity: Identity) -> Principal | None:

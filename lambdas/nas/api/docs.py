@@ -1,36 +1,55 @@
-"""OpenAPI response documentation shared by the routes."""
+"""OpenAPI response documentation shared by the routes: every operation declares its success model
+and each error status it can return, all with the one error body of SPEC §6."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 
 class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # `fields` on 400s
+
     code: str
     message: str
+    fields: list[str] | None = None
 
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-def ok(description: str, model: type[BaseModel]) -> OpenAPIResponse:
-    return {"description": description, "content": {"application/json": {"model": model}}}
-
-
 def _error(description: str) -> OpenAPIResponse:
     return {"description": description, "content": {"application/json": {"model": ErrorBody}}}
 
 
-ERRORS: dict[int, OpenAPIResponse] = {
-    400: _error("bad input; `fields` names the parameter or body field"),
-    401: _error("no verified Cognito ID token"),
-    403: _error("refused; `code` names the rule (e.g. role-not-permitted, admin-not-exclusive)"),
-    404: _error("not found (or not visible to the caller)"),
-    409: _error("conflicting concurrent change"),
-    429: _error("throttled"),
-    503: _error("audit-unavailable: the request could not be audited, so it was not carried out"),
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "bad input; `fields` names the parameter or body field (unknown parameters included)",
+    401: "no verified Cognito ID token, a malformed claim, or a disabled account",
+    403: "refused; `code` names the rule (e.g. role-not-permitted, admin-not-exclusive)",
+    404: "not found, or not visible to the caller (the two are not told apart)",
+    409: "conflicting concurrent change, or a change the stored state cannot take",
+    415: "a request body that is not application/json",
+    429: "throttled (API Gateway or WAF rate limits)",
+    503: "store-unavailable or audit-unavailable: nothing was returned; try again",
 }
+ALWAYS = (400, 401, 403, 415, 429, 503)
+"""What any authenticated operation can answer: bad or unknown input, no token, a refused role, a
+body that is not JSON, throttling, an unavailable store or audit trail."""
 
-__all__ = ["ERRORS", "ErrorBody", "ok"]
+
+def responses(
+    description: str, model: type[BaseModel] | None, *extra: int, status: int = 200
+) -> dict[int, OpenAPIResponse]:
+    """The `responses` of an authenticated operation: its success and every error it can return
+    (ALWAYS plus `extra`, e.g. 404 and 409)."""
+    success: OpenAPIResponse = {"description": description}
+    if model is not None:
+        success["content"] = {"application/json": {"model": model}}
+    documented: dict[int, OpenAPIResponse] = {status: success}
+    for code in sorted({*ALWAYS, *extra}):
+        documented[code] = _error(ERROR_DESCRIPTIONS[code])
+    return documented
+
+
+__all__ = ["ERROR_DESCRIPTIONS", "ErrorBody", "responses"]

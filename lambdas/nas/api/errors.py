@@ -38,8 +38,10 @@ class ApiError(Exception):
     status = HTTPStatus.INTERNAL_SERVER_ERROR
     code = "internal-error"
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, *, code: str | None = None, **details: object) -> None:
         self.details = details
+        if code is not None:
+            self.code = code
         super().__init__(message)
 
     def response(self) -> Response[str]:
@@ -60,13 +62,3 @@ class BadRequest(ApiError):
 class Unauthenticated(ApiError):
     status = HTTPStatus.UNAUTHORIZED
     code = "unauthenticated"
-
-
-class NotFound(ApiError):
-    status = HTTPStatus.NOT_FOUND
-    code = "not-found"
-
-
-class Conflict(ApiError):
-    status = HTTPStatus.CONFLICT
-    code = "conflict"

@@ -1,5 +1,5 @@
-"""Query parameters the routes parse themselves, so each error names its field (400), and opaque
-page tokens: URL-safe base64 of a small JSON object, checked on the way back in."""
+"""Parameters the routes parse themselves, so each error names its field (400), and opaque page
+tokens: URL-safe base64 of a small JSON object, checked on the way back in."""
 
 from __future__ import annotations
 
@@ -16,36 +16,33 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 50
 MAX_TOKEN_CHARS = 2048
 
+DATE_TIME: dict[str, Any] = {"json_schema_extra": {"format": "date-time"}, "max_length": 64}
+"""Query parameter settings of an RFC 3339 instant (the OpenAPI `date-time` format)."""
+LIMIT_DESCRIPTION = f"page size, 1..{MAX_PAGE}"
+PAGE_TOKEN_DESCRIPTION = "next_page_token of the previous page of the same query"  # noqa: S105
+
 
 def parse_instant(field: str, text: str | None) -> datetime | None:
-    """RFC 3339 with an offset or `Z`; a naive or malformed value is a 400 naming `field`."""
-    if text is None or text == "":
+    """RFC 3339 with an offset or `Z`; a naive, empty or malformed value is a 400 naming `field`
+    (only an absent parameter is None)."""
+    if text is None:
         return None
+    message = "must be an RFC 3339 timestamp with offset, e.g. 2026-01-01T00:00:00Z"
+    if "T" not in text.upper() or len(text) > 64:
+        raise BadRequest(field, message)
     try:
-        value = datetime.fromisoformat(text.replace(" ", "+") if "T" in text else text)
+        # A `+` in a query string may arrive decoded as a space.
+        value = datetime.fromisoformat(text.replace(" ", "+").replace("t", "T").replace("z", "Z"))
     except ValueError:
-        raise BadRequest(
-            field, "must be an RFC 3339 timestamp with offset, e.g. 2026-01-01T00:00:00Z"
-        ) from None
-    if "T" not in text or value.tzinfo is None or value.utcoffset() is None:
-        raise BadRequest(field, "must be an RFC 3339 timestamp with offset, e.g. 2026-01-01T00:00:00Z")
+        raise BadRequest(field, message) from None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadRequest(field, message)
     try:
         year = value.astimezone(UTC).year
     except (OverflowError, ValueError):
         year = 0
-    if not MIN_YEAR <= year <= MAX_YEAR:  # so UTC conversion and window arithmetic cannot overflow
+    if not MIN_YEAR <= year <= MAX_YEAR:
         raise BadRequest(field, f"must be in the years {MIN_YEAR} to {MAX_YEAR} (UTC)")
-    return value
-
-
-def parse_limit(text: str | None, *, default: int = DEFAULT_PAGE) -> int:
-    if text is None or text == "":
-        return default
-    if not text.isascii() or not text.isdigit():
-        raise BadRequest("limit", f"must be a whole number from 1 to {MAX_PAGE}")
-    value = int(text)
-    if not 1 <= value <= MAX_PAGE:
-        raise BadRequest("limit", f"must be from 1 to {MAX_PAGE}")
     return value
 
 
@@ -63,7 +60,7 @@ def decode_token(text: str | None) -> dict[str, Any] | None:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         value = json.loads(raw)
-    except (ValueError, binascii.Error):
+    except (ValueError, binascii.Error, RecursionError):
         raise BadRequest("page_token", "is not a page token of this API") from None
     if not isinstance(value, dict) or value.pop("v", None) != 1:
         raise BadRequest("page_token", "is not a page token of this API")

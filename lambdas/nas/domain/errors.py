@@ -54,3 +54,19 @@ class AccessDenied(Exception):
     def __init__(self, rule: str, message: str) -> None:
         self.rule = rule
         super().__init__(message)
+
+
+class InvalidInput(ValueError):
+    """A request a rule refuses because of one field's value (the API answers 400 naming `field`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class NotFound(LookupError):
+    """No such thing, or not one the caller may see: the two are never told apart (404)."""
+
+
+class Conflict(RuntimeError):
+    """The change cannot be made in the state the thing is in, or kept racing another change (409)."""

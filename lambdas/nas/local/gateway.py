@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from nas.local.auth import TokenVerifier, Unauthorized, bearer_token, gateway_claims
-from nas.local.moto_server import LOOPBACK
+from nas.local.moto_server import LOOPBACK, no_delay
 from nas.local.poller import ACCOUNT_ID, LocalLambdaContext
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ API_ID = "local"
 STAGE = "local"
 HEALTH = "/health"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# The methods of the REST API's `ANY` proxy method; anything else never reaches the integration.
+API_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 _DIGITS = re.compile(r"[0-9]+")
 
 Handler = Callable[[dict[str, Any], Any], Mapping[str, Any]]
@@ -216,6 +218,10 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "nas-local-gateway"
 
+        def setup(self) -> None:
+            super().setup()
+            no_delay(self.connection)
+
         def _refuse(self, status: int, code: str, message: str) -> None:
             """Answers with a JSON error and closes the connection: whatever body the client sent is
             left unread, so it must never be parsed as the next request."""
@@ -241,6 +247,15 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self._refuse(413, "too-large", "request body over 10 MB")
                 return
             body = self.rfile.read(length) if length else b""
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError:
+                self._send(
+                    400,
+                    [("Content-Type", "application/json")],
+                    error_body("invalid-request", "the body must be UTF-8 text"),
+                )
+                return
             headers: dict[str, list[str]] = {}
             for name, value in self.headers.items():
                 headers.setdefault(name, []).append(value)
@@ -282,6 +297,21 @@ def _request_handler(gateway: Gateway) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle  # noqa: N815
+
+        def _method_not_allowed(self) -> None:
+            self.close_connection = True  # the body of an unknown method is never read
+            self._send(
+                405,
+                [("Content-Type", "application/json"), ("Allow", ", ".join(API_METHODS))],
+                error_body("method-not-allowed", f"{self.command[:16]} is not a method of this API"),
+            )
+
+        def __getattr__(self, name: str) -> Any:
+            # http.server answers 501 (an HTML page) for a method without a `do_` handler (TRACE,
+            # CONNECT, anything made up); API Gateway's answer is a method not allowed.
+            if name.startswith("do_"):
+                return self._method_not_allowed
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)

@@ -28,7 +28,7 @@ from werkzeug.serving import run_simple
 from werkzeug.wsgi import LimitedStream
 
 from nas.local import fast_kinesis
-from nas.local.moto_server import LOOPBACK
+from nas.local.moto_server import LOOPBACK, no_delay
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ class Serialised:
 class KeepAliveHandler(MotoRequestHandler):
     """HTTP/1.1 keep-alive for requests with a Content-Length (see the module docstring). Chunked
     requests go through werkzeug's own handling, which closes the connection."""
+
+    def setup(self) -> None:
+        super().setup()
+        no_delay(self.connection)
 
     def run_wsgi(self) -> None:
         expect = self.headers.get("Expect", "").strip().lower()

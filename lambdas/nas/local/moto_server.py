@@ -82,3 +82,9 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])
+
+
+def no_delay(connection: socket.socket) -> None:
+    """Sends each write at once. A response goes out as headers, then body: with Nagle's algorithm
+    the body waits for the client's delayed ACK of the headers, 40 ms on every kept-alive call."""
+    connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -123,6 +123,8 @@ class LocalMode:
         else:
             self.attached = False
             self.identity = provision(self.client, self.names)
+        # The api function gets its user pool from CDK; here it exists only once provisioned.
+        self._set_variable(catalogue.USER_POOL_ENV, self.identity.user_pool_id)
         demo_section = (
             demo.seed(self.client, self.names, self.identity.user_pool_id, now=datetime.now(UTC))
             if options.demo
@@ -198,12 +200,15 @@ class LocalMode:
 
     def _set_environment(self) -> None:
         for name, value in lambda_environment(self.names, self.endpoint, self.region).items():
-            self._saved_environ.setdefault(name, os.environ.get(name))
-            os.environ[name] = value
+            self._set_variable(name, value)
         for name, value in {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_SERVICE_NAME": "nas"}.items():
             if name not in os.environ:
                 self._saved_environ.setdefault(name, None)
                 os.environ[name] = value
+
+    def _set_variable(self, name: str, value: str) -> None:
+        self._saved_environ.setdefault(name, os.environ.get(name))
+        os.environ[name] = value
 
     def _restore_environment(self) -> None:
         for name, value in self._saved_environ.items():
@@ -212,18 +217,22 @@ class LocalMode:
             else:
                 os.environ[name] = value
         self._saved_environ.clear()
+        from nas.api import wiring
         from nas.settings import settings
 
         settings.cache_clear()
+        wiring.reset()
 
     def _install_handlers(self) -> None:
         """The same handlers as in AWS, their services built from this environment; archive's row
         sink is the local Parquet writer in place of Firehose."""
         from handlers import archive, match
+        from nas.api import wiring
         from nas.pipeline.wiring import build_archive_service
         from nas.settings import settings
 
         settings.cache_clear()
+        wiring.reset()
         match.service.cache_clear()
         self._restore_handlers.append(match.service.cache_clear)
         self._restore_handlers.append(mute_metrics())

@@ -6,36 +6,40 @@ latest hit; `next_page_token` continues towards `since`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from nas.adapters.alerts import BY_OWNER_LEA, BY_RAISED_DAY, BY_READ_LEA, OutcomeConflict
-from nas.api import alert_rules, state
+from nas.api import state
 from nas.api.auth import requires
-from nas.api.docs import ERRORS, ok
-from nas.api.errors import BadRequest, Conflict, NotFound
-from nas.api.params import decode_token, encode_token, parse_instant, parse_limit
+from nas.api.docs import responses
+from nas.api.errors import BadRequest
+from nas.api.params import (
+    DATE_TIME,
+    LIMIT_DESCRIPTION,
+    MAX_PAGE,
+    MAX_TOKEN_CHARS,
+    PAGE_TOKEN_DESCRIPTION,
+    decode_token,
+    encode_token,
+    parse_instant,
+)
 from nas.api.wiring import services
-from nas.domain import audit
-from nas.domain.leas import NATIONAL
+from nas.domain.alerts import MAX_NOTE_CHARS, AlertRecord, Cursor
 from nas.domain.models import Outcome
-from nas.domain.roles import Principal, Role
-from nas.domain.timefmt import iso_utc, utc_date
+from nas.domain.roles import Role
+from nas.domain.timefmt import iso_utc
 
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
 
-DEFAULT_SINCE = timedelta(hours=24)
-MAX_SINCE = timedelta(days=31)
-OUTCOME_ATTEMPTS = 5
 MAX_ALERT_ID_CHARS = 128
 
 
 class AlertView(BaseModel):
+    """An alert as operators see it (SPEC §6): read and VOI facts, no images, the current outcome."""
+
     alert_id: str
     read_id: str
     vrm: str
@@ -50,6 +54,25 @@ class AlertView(BaseModel):
     raised_at: str
     outcome: Outcome | None
 
+    @classmethod
+    def of(cls, record: AlertRecord) -> AlertView:
+        alert = record.alert
+        return cls(
+            alert_id=alert.alert_id,
+            read_id=alert.read_id,
+            vrm=alert.vrm,
+            captured_at=iso_utc(alert.captured_at),
+            camera_id=alert.camera_id,
+            lea=alert.lea,
+            voi_id=alert.voi_id,
+            source=alert.source.value,
+            category=alert.category,
+            action=alert.action.value,
+            priority=alert.priority,
+            raised_at=iso_utc(alert.raised_at),
+            outcome=alert.outcome,
+        )
+
 
 class AlertsPage(BaseModel):
     alerts: list[AlertView]
@@ -60,7 +83,7 @@ class OutcomeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     outcome: Outcome
-    note: Annotated[str, Field(max_length=1000)] = ""
+    note: Annotated[str, Field(max_length=MAX_NOTE_CHARS)] = ""
 
 
 class OutcomeHistoryEntry(BaseModel):
@@ -77,15 +100,24 @@ class OutcomeView(AlertView):
     recorded_by: str | None
     recorded_at: str | None
     outcome_history: list[OutcomeHistoryEntry]
+    outcome_history_omitted: int = Field(
+        description="older replaced outcomes not kept (only the last 20 are)"
+    )
+
+    @classmethod
+    def of_record(cls, record: AlertRecord) -> OutcomeView:
+        return cls(
+            **AlertView.of(record).model_dump(),
+            note=record.outcome_note,
+            recorded_by=record.outcome_by,
+            recorded_at=record.outcome_at,
+            outcome_history=[OutcomeHistoryEntry(**e.model_dump()) for e in record.outcome_history],
+            outcome_history_omitted=record.outcome_history_omitted,
+        )
 
 
-def _principal() -> Principal:
-    principal = state.current().principal
-    assert principal is not None  # the route middleware has authorised an operator
-    return principal
-
-
-def _cursor(token: str | None) -> tuple[str, str] | None:
+def alert_cursor(token: str | None) -> Cursor | None:
+    """The (raised_at, alert_id) position a page token holds; anything else is a 400."""
     value = decode_token(token)
     if value is None:
         return None
@@ -109,78 +141,39 @@ def _cursor(token: str | None) -> tuple[str, str] | None:
 @router.get(
     "/alerts",
     summary="Alerts visible to the operator's LEA (R-ALERT, R-CIRC), newest first",
-    responses={200: ok("a page of alerts", AlertsPage), **ERRORS},
+    responses=responses("a page of alerts", AlertsPage),
 )
 @requires(Role.OPERATOR)
 def list_alerts(
-    since: Annotated[str | None, Query(description="RFC 3339; default 24 hours ago, at most 31 days")] = None,
-    limit: Annotated[str | None, Query(description="1..100, default 50")] = None,
-    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
-) -> dict[str, Any]:
-    principal = _principal()
-    now = datetime.now(UTC)
-    since_at = parse_instant("since", since) or now - DEFAULT_SINCE
-    if since_at < now - MAX_SINCE:
-        raise BadRequest("since", "may reach back at most 31 days")
-    if since_at > now:
-        raise BadRequest("since", "must not be in the future")
-    page_size = parse_limit(limit)
-    cursor = _cursor(page_token)
-    lower = iso_utc(since_at)
-    upper = cursor[0] if cursor else iso_utc(now + timedelta(days=1))
-    if lower > upper:  # e.g. a page token from before `since`: nothing between (DynamoDB refuses it)
-        state.current().result_count = 0
-        return {"alerts": [], "next_page_token": None}
-    reader = services().alerts
-    streams: list[Iterator[Mapping[str, Any]]]
-    if principal.lea == NATIONAL:
-        days = audit.days_between(utc_date(since_at), upper[:10])
-        days.reverse()
-        streams = [_chain(reader.newest(BY_RAISED_DAY, day, lower, upper) for day in days)]
-    else:
-        streams = [
-            reader.newest(BY_READ_LEA, principal.lea, lower, upper),
-            reader.newest(BY_OWNER_LEA, principal.lea, lower, upper),
-        ]
-    result = alert_rules.page(alert_rules.merge_streams(streams, before=cursor), principal.lea, page_size)
-    state.current().result_count = len(result.alerts)
+    since: Annotated[
+        str | None,
+        Query(description="RFC 3339 with offset; default 24 hours ago, at most 31 days", **DATE_TIME),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=LIMIT_DESCRIPTION)] = 50,
+    page_token: Annotated[
+        str | None, Query(max_length=MAX_TOKEN_CHARS, description=PAGE_TOKEN_DESCRIPTION)
+    ] = None,
+) -> AlertsPage:
+    page = services().alerts.list_visible(
+        state.principal(), since=parse_instant("since", since), limit=limit, cursor=alert_cursor(page_token)
+    )
+    state.used(result_count=len(page.records))
     token = None
-    if result.next_cursor is not None:
-        token = encode_token({"raised_at": result.next_cursor[0], "alert_id": result.next_cursor[1]})
-    return {"alerts": result.alerts, "next_page_token": token}
-
-
-def _chain(streams: Iterator[Iterator[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    for stream in streams:
-        yield from stream
+    if page.next_cursor is not None:
+        token = encode_token({"raised_at": page.next_cursor[0], "alert_id": page.next_cursor[1]})
+    return AlertsPage(alerts=[AlertView.of(r) for r in page.records], next_page_token=token)
 
 
 @router.post(
     "/alerts/<alert_id>/outcome",
     summary="Record the outcome of a hit (R-HIT); a changed outcome keeps the earlier one in history",
-    responses={200: ok("the alert with its current outcome and history", OutcomeView), **ERRORS},
+    responses=responses("the alert with its current outcome and history", OutcomeView, 404, 409),
 )
 @requires(Role.OPERATOR)
-def record_outcome(alert_id: str, request: Annotated[OutcomeRequest, Body()]) -> dict[str, Any]:
-    principal = _principal()
-    reader = services().alerts
-    for _ in range(OUTCOME_ATTEMPTS):
-        alert = reader.get(alert_id) if len(alert_id) <= MAX_ALERT_ID_CHARS else None
-        if alert is None or not alert_rules.visible_to(principal.lea, alert):
-            raise NotFound(f"no alert {alert_id}")  # 404, not 403: existence is not disclosed
-        change = alert_rules.outcome_change(
-            alert, request.outcome, request.note, user=principal.user, at=iso_utc(datetime.now(UTC))
-        )
-        if change is None:
-            state.current().result_count = 1
-            return alert_rules.outcome_view(alert)
-        try:
-            reader.record_outcome(alert_id, change.expected_version, change.fields, change.history)
-        except OutcomeConflict:
-            continue
-        updated = {**alert, **change.fields}
-        if change.history is not None:
-            updated["outcome_history"] = [*(alert.get("outcome_history") or []), change.history]
-        state.current().result_count = 1
-        return alert_rules.outcome_view(updated)
-    raise Conflict("the outcome was being changed by someone else at the same time; try again")
+def record_outcome(
+    alert_id: Annotated[str, Path(min_length=1, max_length=MAX_ALERT_ID_CHARS)],
+    request: Annotated[OutcomeRequest, Body()],
+) -> OutcomeView:
+    record = services().alerts.record_outcome(state.principal(), alert_id, request.outcome, request.note)
+    state.used(result_count=1)
+    return OutcomeView.of_record(record)

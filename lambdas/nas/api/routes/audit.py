@@ -3,6 +3,7 @@ events; NATIONAL auditors see every LEA's. These requests are audited like any o
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, NoReturn
@@ -14,9 +15,18 @@ from pydantic import BaseModel
 from nas.adapters.audit import AuditQuery, InvalidCursor, verify_days
 from nas.api import state
 from nas.api.auth import requires
-from nas.api.docs import ERRORS, ok
+from nas.api.docs import responses
 from nas.api.errors import BadRequest
-from nas.api.params import decode_token, encode_token, parse_instant, parse_limit
+from nas.api.params import (
+    DATE_TIME,
+    LIMIT_DESCRIPTION,
+    MAX_PAGE,
+    MAX_TOKEN_CHARS,
+    PAGE_TOKEN_DESCRIPTION,
+    decode_token,
+    encode_token,
+    parse_instant,
+)
 from nas.api.wiring import services
 from nas.domain import audit
 from nas.domain.roles import Role
@@ -24,6 +34,7 @@ from nas.domain.timefmt import iso_utc, utc_date
 
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
 
+DATE: dict[str, Any] = {"json_schema_extra": {"format": "date"}}
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW_DAYS = 31
 _METHOD = re.compile(r"^(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)$")
@@ -68,9 +79,21 @@ class VerifyReportView(BaseModel):
     breaks: list[ChainBreakView]
 
 
+def stored_parameters(value: Any) -> dict[str, Any]:
+    """The stored `parameters` (canonical JSON text) as an object for the reader."""
+    if isinstance(value, dict):
+        return value
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else {}
+    except ValueError:
+        return {"unreadable": True}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
 def event_view(record: dict[str, Any]) -> dict[str, Any]:
     return {"event_id": audit.event_id(record), **{name: record.get(name) for name in audit.EVENT_FIELDS}} | {
-        "groups": list(record.get("groups") or [])
+        "groups": list(record.get("groups") or []),
+        "parameters": stored_parameters(record.get("parameters")),
     }
 
 
@@ -91,29 +114,34 @@ def parse_action(action: str | None) -> tuple[str | None, str | None]:
 @router.get(
     "/audit",
     summary="Audit events (R-AUDIT), newest first; an LEA's auditors see their LEA's events",
-    responses={200: ok("a page of audit events", AuditPage), **ERRORS},
+    responses=responses("a page of audit events", AuditPage),
 )
 @requires(Role.AUDITOR)
 def list_events(
-    user: Annotated[str | None, Query(description="events of this user (by-user index)")] = None,
-    from_: Annotated[str | None, Query(alias="from", description="RFC 3339; default `to` - 24h")] = None,
-    to: Annotated[str | None, Query(description="RFC 3339; default now")] = None,
-    action: Annotated[str | None, Query(description="method, route or both: 'GET /alerts'")] = None,
-    limit: Annotated[str | None, Query(description="1..100, default 50")] = None,
-    page_token: Annotated[str | None, Query(description="next_page_token of the previous page")] = None,
-) -> dict[str, Any]:
-    principal = state.current().principal
-    assert principal is not None
+    user: Annotated[
+        str | None, Query(min_length=1, max_length=128, description="events of this user (by-user index)")
+    ] = None,
+    from_: Annotated[
+        str | None, Query(alias="from", description="RFC 3339; default `to` - 24h", **DATE_TIME)
+    ] = None,
+    to: Annotated[str | None, Query(description="RFC 3339; default now", **DATE_TIME)] = None,
+    action: Annotated[
+        str | None, Query(max_length=220, description="method, route or both: 'GET /alerts'")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=LIMIT_DESCRIPTION)] = 50,
+    page_token: Annotated[
+        str | None, Query(max_length=MAX_TOKEN_CHARS, description=PAGE_TOKEN_DESCRIPTION)
+    ] = None,
+) -> AuditPage:
+    principal = state.principal()
     end = parse_instant("to", to) or datetime.now(UTC)
     start = parse_instant("from", from_) or end - DEFAULT_WINDOW
     if start > end:
         raise BadRequest("from", "must not be after `to`")
     if end - start > timedelta(days=MAX_WINDOW_DAYS):
         raise BadRequest("from", f"the window may span at most {MAX_WINDOW_DAYS} days")
-    if user is not None and not 0 < len(user) <= 128:
-        raise BadRequest("user", "must be 1-128 characters")
     method, route = parse_action(action)
-    page_size = parse_limit(limit)
+    page_size = limit
     query = AuditQuery(
         start=iso_utc(start),
         end=iso_utc(end),
@@ -126,15 +154,15 @@ def list_events(
         records, cursor = services().audit.events(query, page_size, decode_token(page_token))
     except InvalidCursor:
         raise BadRequest("page_token", "is not a page token of this query") from None
-    state.current().result_count = len(records)
-    return {
-        "events": [event_view(r) for r in records],
-        "next_page_token": encode_token(cursor) if cursor else None,
-    }
+    state.used(result_count=len(records))
+    return AuditPage(
+        events=[AuditEventView.model_validate(event_view(r)) for r in records],
+        next_page_token=encode_token(cursor) if cursor else None,
+    )
 
 
 def _day(field: str, text: str | None, default: str) -> str:
-    if not text:
+    if text is None:
         return default
     try:
         day = date.fromisoformat(text) if len(text) == 10 else _bad_day(field)
@@ -152,15 +180,18 @@ def _bad_day(field: str) -> NoReturn:
 @router.get(
     "/audit/verify",
     summary="Verify the audit hash chain of one or more UTC days (R-AUDIT)",
-    responses={200: ok("the verification report", VerifyReportView), **ERRORS},
+    responses=responses("the verification report", VerifyReportView),
 )
 @requires(Role.AUDITOR)
 def verify(
     from_: Annotated[
-        str | None, Query(alias="from", description="first day YYYY-MM-DD; default today")
+        str | None,
+        Query(alias="from", max_length=10, description="first day YYYY-MM-DD; default today", **DATE),
     ] = None,
-    to: Annotated[str | None, Query(description="last day YYYY-MM-DD; default `from`")] = None,
-) -> dict[str, Any]:
+    to: Annotated[
+        str | None, Query(max_length=10, description="last day YYYY-MM-DD; default `from`", **DATE)
+    ] = None,
+) -> VerifyReportView:
     first = _day("from", from_, utc_date(datetime.now(UTC)))
     last = _day("to", to, first)
     if last < first:
@@ -168,5 +199,5 @@ def verify(
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
     report = verify_days(services().audit, audit.days_between(first, last))
-    state.current().result_count = report.records
-    return report.as_dict()
+    state.used(result_count=report.records)
+    return VerifyReportView.model_validate(report.as_dict())
