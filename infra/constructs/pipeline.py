@@ -431,5 +431,8 @@ class Pipeline(Construct):
 
     @staticmethod
     def _acknowledge_grants(function: lambda_.Function, reasons: dict[str, str]) -> None:
+        """Findings on the function's grants are on its role's policy."""
+        role = function.role
+        assert role is not None, f"{function.node.path} has no role"
         for rule, reason in reasons.items():
-            acknowledge(function, rule, reason)
+            acknowledge(role, rule, reason)

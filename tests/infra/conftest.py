@@ -77,6 +77,17 @@ def render(value: Any) -> str:
     raise AssertionError(f"cannot render {value!r}")
 
 
+def statements(template: Template, policy_prefix: str) -> list[dict[str, Any]]:
+    """The statements of the one identity policy whose logical id starts with `policy_prefix`."""
+    policy = one_resource(template, "AWS::IAM::Policy", policy_prefix)
+    found: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
     """Every (action, resource) an identity policy allows, for the one policy whose logical id starts
     with `policy_prefix`; resources rendered by `render`."""

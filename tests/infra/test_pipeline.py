@@ -35,6 +35,10 @@ OBJECT_PUT = {
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
 
 
+def own_logs(function: str) -> set[tuple[str, str]]:
+    return pairs({"logs:CreateLogStream", "logs:PutLogEvents"}, f"Runtime{function}Logs.Arn")
+
+
 def pairs(actions: set[str], *targets: str) -> set[tuple[str, str]]:
     return {(action, target) for action in actions for target in targets}
 
@@ -156,6 +160,7 @@ def test_consumers_run_their_handlers_with_the_catalogued_environment(template: 
 def test_match_may_only_look_up_voi_and_cameras_write_alerts_and_publish(template: Template) -> None:
     assert granted(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy") == (
         XRAY
+        | own_logs("Match")
         | pairs({"dynamodb:BatchGetItem"}, "TablesVoi.Arn", "TablesCameras.Arn")
         | pairs({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, "TablesAlerts.Arn")
         | pairs({"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "KeysTables.Arn")
@@ -176,6 +181,7 @@ def test_archive_may_only_read_cameras_put_objects_under_its_prefixes_and_send_r
 ) -> None:
     assert granted(template, "RuntimeArchiveFunctionServiceRoleDefaultPolicy") == (
         XRAY
+        | own_logs("Archive")
         | pairs({"dynamodb:BatchGetItem"}, "TablesCameras.Arn")
         | pairs({"kms:Decrypt"}, "KeysTables.Arn", "KeysStream.Arn")
         | pairs(OBJECT_PUT, "StorageReads.Arn/images/*", "StorageQuarantine.Arn/quarantine/*")
