@@ -14,7 +14,7 @@ from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
-from infra.constructs.keys import Keys
+from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
@@ -130,7 +130,7 @@ class NasStack(cdk.Stack):
         # Alerts: list by LEA/day, read one, record an outcome (R-HIT).
         grant_items(alerts, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         grant_index_queries(alerts, catalogue.ALERTS, function)
-        self.keys.tables.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function
 
     def _pre_token_trigger(self) -> None:

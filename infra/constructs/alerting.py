@@ -8,10 +8,12 @@ from typing import Any
 
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from infra.constructs.keys import KEY_PUBLISH, Via, grant_via, keyless_topic
 from infra.nag import acknowledge
 from nas import catalogue
 from nas.domain.leas import NATIONAL
@@ -86,15 +88,19 @@ class Alerting(Construct):
                 detail=alerts_visible_to(lea),
             ),
         )
-        # EventBridge publishes through a role of this rule's own (sns:Publish on this topic and the
-        # key's data-key actions) rather than a topic-policy grant to the whole EventBridge service,
-        # which any account's rule could use to send forged alerts to the terminals.
-        rule.add_target(targets.SnsTopic(topic, authorize_using_role=True))
+        # EventBridge publishes through a role of this rule's own (sns:Publish on this topic, and
+        # the key's data-key actions for SNS to encrypt with) rather than a topic-policy grant to the
+        # whole EventBridge service, which any account's rule could use to send forged alerts to the
+        # terminals. The role is the one the target would make (`EventsRole`), made here so the key
+        # can be granted to it through SNS only; the target is given the topic without its key.
+        role = iam.Role(rule, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
+        rule.add_target(targets.SnsTopic(keyless_topic(topic), authorize_using_role=True, role=role))
+        grant_via(self._key, role, Via.SNS, *KEY_PUBLISH)
         acknowledge(
             rule,
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to a KMS-encrypted topic needs a data key; limited to the alerts key (CDK's"
-            " topic publish grant).",
+            "Publishing to a KMS-encrypted topic needs a data key; limited to the alerts key and to"
+            " requests SNS makes (kms:ViaService).",
         )
         self.mdt_topics[lea] = topic
         self.mdt_rules[lea] = rule
