@@ -19,7 +19,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
-from infra.constructs.tables import Tables, grant_index_queries, grant_items
+from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
 from nas import catalogue
 
 LOG_RETENTION = {
@@ -127,8 +127,12 @@ class NasStack(cdk.Stack):
         # itself cannot rewrite the trail.
         grant_items(audit, function, "dynamodb:PutItem", "dynamodb:Query")
         grant_index_queries(audit, catalogue.AUDIT, function)
-        # Alerts: list by LEA/day, read one, record an outcome (R-HIT).
-        grant_items(alerts, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Alerts: list by LEA/day, read one, record an outcome (R-HIT); the update may write the
+        # outcome attributes and nothing else of an alert.
+        grant_items(alerts, function, "dynamodb:GetItem")
+        grant_item_updates(
+            alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_OUTCOME_ATTRIBUTES)
+        )
         grant_index_queries(alerts, catalogue.ALERTS, function)
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function

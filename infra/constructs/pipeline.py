@@ -40,7 +40,7 @@ from infra.constructs.keys import (
     keyless_stream,
 )
 from infra.constructs.runtime import LambdaRuntime
-from infra.constructs.tables import Tables, grant_items
+from infra.constructs.tables import Tables, grant_item_updates, grant_items
 from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
 
@@ -48,6 +48,9 @@ MATCH = "Match"
 ARCHIVE = "Archive"
 # Consumer names are scoped to their stream (one per stage), so a fixed, telling name is safe.
 MATCH_CONSUMER_NAME = "match"
+# The one attribute match sets on an alert it has written: `published`, once its event is out
+# (`DynamoAlertStore.mark_published`).
+ALERT_PUBLISHED_ATTRIBUTE = "published"
 # Records Firehose could not convert or deliver, kept in the reads bucket so the 367-day expiry
 # (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
 FIREHOSE_ERRORS_ROOT = "firehose-errors/"
@@ -179,8 +182,10 @@ class Pipeline(Construct):
         # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
         grant_items(voi, function, "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
-        # R-DUP: conditional put of a new alert, read back on a clash, then marked published.
-        grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # R-DUP: conditional put of a new alert, read back on a clash, then marked published; the
+        # update may set `published` and nothing else of an alert.
+        grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem")
+        grant_item_updates(alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, ALERT_PUBLISHED_ATTRIBUTE))
         # DynamoDB decrypts the table key as the caller; writes also encrypt.
         grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         self._grant_consumer_keys(function)
