@@ -114,6 +114,8 @@ class NasStack(cdk.Stack):
     def _api_function(self) -> lambda_.Function:
         audit = self.tables.table(catalogue.AUDIT)
         alerts = self.tables.table(catalogue.ALERTS)
+        accounts = self.tables.table(catalogue.ACCOUNTS)
+        user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
             handler="handlers.api.lambda_handler",
@@ -121,6 +123,8 @@ class NasStack(cdk.Stack):
             environment={
                 catalogue.AUDIT.env_var: audit.table_name,
                 catalogue.ALERTS.env_var: alerts.table_name,
+                catalogue.ACCOUNTS.env_var: accounts.table_name,
+                catalogue.USER_POOL_ENV: user_pool.user_pool_id,
             },
         )
         # R-AUDIT: append (conditional put) and read the chain; no update or delete, so the API
@@ -134,6 +138,10 @@ class NasStack(cdk.Stack):
             alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_OUTCOME_ATTRIBUTES)
         )
         grant_index_queries(alerts, catalogue.ALERTS, function)
+        # R-ACCOUNT: is the caller disabled (every request); an admin disables a leaver: the account
+        # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
+        grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        user_pool.grant(function, "cognito-idp:AdminDisableUser", "cognito-idp:AdminUserGlobalSignOut")
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function
 

@@ -17,6 +17,12 @@ from constructs import Construct
 from infra.nag import acknowledge
 
 API_STAGE = "v1"
+# The Cognito authorizer keeps its verdict on a token this long. It checks the token alone
+# (signature, issuer, audience, expiry), never the account: a disabled account is refused by the api
+# function's own check on every request. So the cache can only keep an expired token working this
+# much longer, within the minute R-ACCOUNT allows, and a client paging through results is not
+# re-verified on every call.
+AUTHORIZER_CACHE_TTL = cdk.Duration.seconds(60)
 
 
 class Api(Construct):
@@ -77,7 +83,7 @@ class Api(Construct):
             "The account-level API Gateway logging role needs the AWS-managed push-to-CloudWatch policy.",
         )
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
-            self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=cdk.Duration.minutes(5)
+            self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=AUTHORIZER_CACHE_TTL
         )
         validator = self.rest_api.add_request_validator(
             "ValidateRequests", validate_request_body=True, validate_request_parameters=True

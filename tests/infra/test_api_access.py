@@ -1,5 +1,5 @@
-"""What the api Lambda may do (R-AUDIT append-only, alerts read and outcome) and the Cognito
-pre-token trigger (R-ROLE)."""
+"""What the api Lambda may do (R-AUDIT append-only, alerts read and outcome, R-ACCOUNT disabling a
+leaver) and the Cognito pre-token trigger (R-ROLE)."""
 
 from __future__ import annotations
 
@@ -142,3 +142,24 @@ def test_every_outcome_update_the_api_sends_is_one_its_policy_allows(
         assert (
             request.get("ReturnValues", "NONE") in condition["StringEqualsIfExists"]["dynamodb:ReturnValues"]
         )
+
+
+def test_api_may_read_and_write_accounts_and_disable_users_of_its_own_pool(template: Template) -> None:
+    allowed = granted(template, API_POLICY)
+    assert {(a, r) for a, r in allowed if r.startswith("TablesAccounts")} == {
+        ("dynamodb:GetItem", "TablesAccounts.Arn"),
+        ("dynamodb:PutItem", "TablesAccounts.Arn"),
+        ("dynamodb:UpdateItem", "TablesAccounts.Arn"),
+    }
+    assert {(a, r) for a, r in allowed if a.startswith("cognito-idp:")} == {
+        ("cognito-idp:AdminDisableUser", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminUserGlobalSignOut", "IdentityUsers.Arn"),
+    }
+
+
+def test_api_function_environment_names_the_accounts_table_and_the_user_pool(template: Template) -> None:
+    variables = one_resource(template, "AWS::Lambda::Function", "RuntimeApiFunction")["Properties"][
+        "Environment"
+    ]["Variables"]
+    assert render(variables[catalogue.ACCOUNTS.env_var]) == "TablesAccounts"
+    assert render(variables[catalogue.USER_POOL_ENV]) == "IdentityUsers"  # Ref of a pool is its id
