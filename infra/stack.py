@@ -60,7 +60,7 @@ class NasStack(cdk.Stack):
         self.runtime = LambdaRuntime(
             self, "Runtime", stage=config.stage, logs_key=self.keys.logs, log_retention=log_retention
         )
-        api_function = self._api_function()
+        api_function = self._api_function(config)
         self.api = Api(
             self,
             "Api",
@@ -111,7 +111,7 @@ class NasStack(cdk.Stack):
         cdk.Tags.of(self).add("data-classification", "official-sensitive")
         self._outputs()
 
-    def _api_function(self) -> lambda_.Function:
+    def _api_function(self, config: StageConfig) -> lambda_.Function:
         audit = self.tables.table(catalogue.AUDIT)
         alerts = self.tables.table(catalogue.ALERTS)
         accounts = self.tables.table(catalogue.ACCOUNTS)
@@ -126,6 +126,7 @@ class NasStack(cdk.Stack):
                 catalogue.ACCOUNTS.env_var: accounts.table_name,
                 catalogue.USER_POOL_ENV: user_pool.user_pool_id,
             },
+            reserved_concurrency=config.api_reserved_concurrency,
         )
         # R-AUDIT: append (conditional put) and read the chain; no update or delete, so the API
         # itself cannot rewrite the trail.

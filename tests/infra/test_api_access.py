@@ -1,9 +1,10 @@
 """What the api Lambda may do (R-AUDIT append-only, alerts read and outcome, R-ACCOUNT disabling a
-leaver) and the Cognito pre-token trigger (R-ROLE)."""
+leaver), its reserved concurrency, and the Cognito pre-token trigger (R-ROLE)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -11,12 +12,15 @@ import pytest
 from aws_cdk.assertions import Match, Template
 from moto import mock_aws
 
+from infra.config import StageConfig
 from nas import catalogue
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.dynamo import create_table
 from nas.api import alert_rules
 from nas.domain.models import Outcome
 from tests.infra.conftest import (
+    TEST_CIDR,
+    app_context,
     as_list,
     granted,
     one_resource,
@@ -24,6 +28,7 @@ from tests.infra.conftest import (
     resources,
     sent_attributes,
     statements,
+    synth_stack,
 )
 
 API_POLICY = "RuntimeApiFunctionServiceRoleDefaultPolicy"
@@ -163,3 +168,24 @@ def test_api_function_environment_names_the_accounts_table_and_the_user_pool(tem
     ]["Variables"]
     assert render(variables[catalogue.ACCOUNTS.env_var]) == "TablesAccounts"
     assert render(variables[catalogue.USER_POOL_ENV]) == "IdentityUsers"  # Ref of a pool is its id
+
+
+def test_api_function_reserves_the_stages_concurrency(template: Template) -> None:
+    # Reserved and capped: API load cannot take the stream consumers' concurrency (R-ALERT).
+    expected = StageConfig.from_context(app_context()).api_reserved_concurrency
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": expected},
+    )
+    # The consumers draw on the unreserved pool, which the api's reservation cannot eat into.
+    for logical_id, function in resources(template, "AWS::Lambda::Function").items():
+        if not logical_id.startswith("RuntimeApi"):
+            assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
+
+
+def test_api_reserved_concurrency_follows_the_setting(tmp_path: Path) -> None:
+    stack = synth_stack(tmp_path, api_allowed_cidrs=[TEST_CIDR], api_reserved_concurrency=37)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": 37},
+    )
