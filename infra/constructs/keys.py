@@ -12,7 +12,6 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
@@ -60,10 +59,10 @@ def grant_via(key: kms.IKey, grantee: iam.IGrantable, via: Via, *actions: str) -
     )
 
 
-# CDK's grants on an encrypted stream, queue, bucket or topic (`grant_read`, `grant_send_messages`,
-# `grant_put`, `grant_publish`, and the event sources and targets that call them) also grant the
-# resource's key, with no `kms:ViaService`. These views are the same resource without its key, so
-# such a grant gives only the resource's own actions, and the key is granted with `grant_via`.
+# CDK's grants on an encrypted stream, queue or bucket (`grant_read`, `grant_send_messages`,
+# `grant_put`, and the event sources that call them) also grant the resource's key, with no
+# `kms:ViaService`. These views are the same resource without its key, so such a grant gives only
+# the resource's own actions, and the key is granted with `grant_via`.
 
 
 def keyless_stream(stream: kinesis.IStream) -> kinesis.IStream:
@@ -89,13 +88,6 @@ def keyless_bucket(bucket: s3.IBucket) -> s3.IBucket:
     if existing is not None:
         return cast(s3.IBucket, existing)
     return s3.Bucket.from_bucket_attributes(_view_scope(bucket), _KEYLESS_VIEW, bucket_arn=bucket.bucket_arn)
-
-
-def keyless_topic(topic: sns.ITopic) -> sns.ITopic:
-    existing = topic.node.try_find_child(_KEYLESS_VIEW)
-    if existing is not None:
-        return cast(sns.ITopic, existing)
-    return sns.Topic.from_topic_arn(_view_scope(topic), _KEYLESS_VIEW, topic.topic_arn)
 
 
 class Keys(Construct):
