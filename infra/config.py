@@ -6,7 +6,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.catalogue import UK_REGION
 from nas.domain.leas import lea_codes
@@ -29,6 +29,12 @@ class StageConfig(BaseModel):
     api_allowed_cidrs: tuple[str, ...] = ()
     api_rate_limit_per_s: int = Field(default=200, ge=1)
     api_burst_limit: int = Field(default=400, ge=1)
+    # Concurrent executions reserved for, and capping, the api function, so API load or a stalling
+    # dependency cannot take the concurrency the stream consumers need (R-ALERT). Defaults to the
+    # burst limit: the gateway admits at most that many requests at once and API requests are short
+    # table reads and writes (searches run asynchronously), so more in flight means requests are
+    # stuck, not busy. Filled in by `_reserved_concurrency_from_burst` when a stage does not set it.
+    api_reserved_concurrency: int = Field(ge=1)
     # Requests one source IP may make in 5 minutes before WAF blocks it.
     waf_rate_limit_per_5min: int = Field(default=3000, ge=100)
     athena_bytes_scanned_cutoff: int = Field(default=200 * 1024**3, ge=10 * 1024**2)
@@ -37,6 +43,15 @@ class StageConfig(BaseModel):
     retain_data: bool = True
     # R-ALERT: LEAs whose mobile data terminals receive alerts; each gets its own SNS topic.
     mdt_leas: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reserved_concurrency_from_burst(cls, values: Any) -> Any:
+        """The api function's reserved concurrency defaults to the stage's burst limit."""
+        if isinstance(values, dict) and values.get("api_reserved_concurrency") is None:
+            burst = values.get("api_burst_limit", cls.model_fields["api_burst_limit"].default)
+            return {**values, "api_reserved_concurrency": burst}
+        return values
 
     @field_validator("region")
     @classmethod

@@ -14,12 +14,12 @@ from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
-from infra.constructs.keys import Keys
+from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
-from infra.constructs.tables import Tables, grant_index_queries, grant_items
+from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
 from nas import catalogue
 
 LOG_RETENTION = {
@@ -60,7 +60,7 @@ class NasStack(cdk.Stack):
         self.runtime = LambdaRuntime(
             self, "Runtime", stage=config.stage, logs_key=self.keys.logs, log_retention=log_retention
         )
-        api_function = self._api_function()
+        api_function = self._api_function(config)
         self.api = Api(
             self,
             "Api",
@@ -111,9 +111,11 @@ class NasStack(cdk.Stack):
         cdk.Tags.of(self).add("data-classification", "official-sensitive")
         self._outputs()
 
-    def _api_function(self) -> lambda_.Function:
+    def _api_function(self, config: StageConfig) -> lambda_.Function:
         audit = self.tables.table(catalogue.AUDIT)
         alerts = self.tables.table(catalogue.ALERTS)
+        accounts = self.tables.table(catalogue.ACCOUNTS)
+        user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
             handler="handlers.api.lambda_handler",
@@ -121,16 +123,27 @@ class NasStack(cdk.Stack):
             environment={
                 catalogue.AUDIT.env_var: audit.table_name,
                 catalogue.ALERTS.env_var: alerts.table_name,
+                catalogue.ACCOUNTS.env_var: accounts.table_name,
+                catalogue.USER_POOL_ENV: user_pool.user_pool_id,
             },
+            reserved_concurrency=config.api_reserved_concurrency,
         )
         # R-AUDIT: append (conditional put) and read the chain; no update or delete, so the API
         # itself cannot rewrite the trail.
         grant_items(audit, function, "dynamodb:PutItem", "dynamodb:Query")
         grant_index_queries(audit, catalogue.AUDIT, function)
-        # Alerts: list by LEA/day, read one, record an outcome (R-HIT).
-        grant_items(alerts, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Alerts: list by LEA/day, read one, record an outcome (R-HIT); the update may write the
+        # outcome attributes and nothing else of an alert.
+        grant_items(alerts, function, "dynamodb:GetItem")
+        grant_item_updates(
+            alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_OUTCOME_ATTRIBUTES)
+        )
         grant_index_queries(alerts, catalogue.ALERTS, function)
-        self.keys.tables.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        # R-ACCOUNT: is the caller disabled (every request); an admin disables a leaver: the account
+        # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
+        grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        user_pool.grant(function, "cognito-idp:AdminDisableUser", "cognito-idp:AdminUserGlobalSignOut")
+        grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function
 
     def _pre_token_trigger(self) -> None:

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import jsii
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
+from infra.constructs.keys import KEY_PUBLISH, Via, grant_via
 from infra.nag import acknowledge
 from nas import catalogue
 from nas.domain.leas import NATIONAL
@@ -44,6 +47,19 @@ def alerts_visible_to(lea: str) -> dict[str, Any]:
             {"lea": [lea], "sensitive": [True], "circulation": [lea, NATIONAL]},
         ]
     }
+
+
+@jsii.implements(events.IRuleTarget)
+class PublishThroughRole:
+    """A rule target publishing to `topic` as `role`, granting nothing itself: CDK's `SnsTopic`
+    target would also grant the topic's key to the role with no `kms:ViaService`."""
+
+    def __init__(self, topic: sns.ITopic, role: iam.IRole) -> None:
+        self._topic = topic
+        self._role = role
+
+    def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(arn=self._topic.topic_arn, role=self._role)
 
 
 def mdt_construct_id(lea: str) -> str:
@@ -86,15 +102,19 @@ class Alerting(Construct):
                 detail=alerts_visible_to(lea),
             ),
         )
-        # EventBridge publishes through a role of this rule's own (sns:Publish on this topic and the
-        # key's data-key actions) rather than a topic-policy grant to the whole EventBridge service,
-        # which any account's rule could use to send forged alerts to the terminals.
-        rule.add_target(targets.SnsTopic(topic, authorize_using_role=True))
+        # EventBridge publishes through a role of this rule's own (sns:Publish on this topic, and
+        # the key's data-key actions for SNS to encrypt with) rather than a topic-policy grant to the
+        # whole EventBridge service, which any account's rule could use to send forged alerts to the
+        # terminals.
+        role = iam.Role(rule, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
+        iam.Grant.add_to_principal(grantee=role, actions=["sns:Publish"], resource_arns=[topic.topic_arn])
+        grant_via(self._key, role, Via.SNS, *KEY_PUBLISH)
+        rule.add_target(PublishThroughRole(topic, role))
         acknowledge(
             rule,
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to a KMS-encrypted topic needs a data key; limited to the alerts key (CDK's"
-            " topic publish grant).",
+            "Publishing to a KMS-encrypted topic needs a data key; limited to the alerts key and to"
+            " requests SNS makes (kms:ViaService).",
         )
         self.mdt_topics[lea] = topic
         self.mdt_rules[lea] = rule

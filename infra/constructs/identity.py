@@ -13,6 +13,11 @@ from nas.domain.roles import Role
 # NCSC password guidance: length over composition rules, no forced expiry, deny-list of breached
 # passwords (the Plus plan's compromised-credentials check), and MFA for everyone.
 PASSWORD_MIN_LENGTH = 14
+# R-ACCOUNT: a leaver's tokens stop working soon after the account is disabled. The API refuses a
+# disabled account on every request, but a token itself stays valid until it expires (an ID token
+# cannot be recalled), so tokens live 15 minutes; clients renew them with the refresh token, which
+# Cognito refuses for a disabled or signed-out account.
+TOKEN_VALIDITY = cdk.Duration.minutes(15)
 
 
 class Identity(Construct):
@@ -70,8 +75,8 @@ class Identity(Construct):
             auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
-            id_token_validity=cdk.Duration.minutes(60),
-            access_token_validity=cdk.Duration.minutes(60),
+            id_token_validity=TOKEN_VALIDITY,
+            access_token_validity=TOKEN_VALIDITY,
             refresh_token_validity=cdk.Duration.hours(12),  # one shift
             read_attributes=cognito.ClientAttributes()
             .with_standard_attributes(email=True, preferred_username=True)

@@ -29,8 +29,18 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constructs.analytics import Analytics
+from infra.constructs.keys import (
+    KEY_DECRYPT,
+    KEY_ENCRYPT_DECRYPT,
+    KEY_TABLE_ITEMS,
+    Via,
+    grant_via,
+    keyless_bucket,
+    keyless_queue,
+    keyless_stream,
+)
 from infra.constructs.runtime import LambdaRuntime
-from infra.constructs.tables import Tables, grant_items
+from infra.constructs.tables import Tables, grant_item_updates, grant_items
 from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
 
@@ -38,6 +48,9 @@ MATCH = "Match"
 ARCHIVE = "Archive"
 # Consumer names are scoped to their stream (one per stage), so a fixed, telling name is safe.
 MATCH_CONSUMER_NAME = "match"
+# The one attribute match sets on an alert it has written: `published`, once its event is out
+# (`DynamoAlertStore.mark_published`).
+ALERT_PUBLISHED_ATTRIBUTE = "published"
 # Records Firehose could not convert or deliver, kept in the reads bucket so the 367-day expiry
 # (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
 FIREHOSE_ERRORS_ROOT = "firehose-errors/"
@@ -88,6 +101,8 @@ class Pipeline(Construct):
         super().__init__(scope, construct_id)
         self.match_service = runtime.service_name(MATCH)
         self.archive_service = runtime.service_name(ARCHIVE)
+        self._stream_key = stream_key
+        self._queues_key = queues_key
         self.failures = self._failure_queue(queues_key)
         self.read_rows = self._read_rows_delivery(
             reads_bucket=reads_bucket,
@@ -97,8 +112,12 @@ class Pipeline(Construct):
             log_retention=log_retention,
             analytics=analytics,
         )
+        # Event sources get the stream without its key; `_grant_consumer_keys` grants the key.
+        stream = keyless_stream(stream)
         self.match = self._match(runtime, stream, tables, tables_key, alert_bus)
-        self.archive = self._archive(runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket)
+        self.archive = self._archive(
+            runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket, storage_key
+        )
 
     # --- on-failure destination -------------------------------------------------------------------
 
@@ -125,8 +144,15 @@ class Pipeline(Construct):
             "starting_position": lambda_.StartingPosition.TRIM_HORIZON,  # a new mapping misses nothing
             "report_batch_item_failures": True,  # one bad record never blocks those behind it
             "bisect_batch_on_error": True,  # a batch that fails as a whole is halved to find the culprit
-            "on_failure": sources.SqsDlq(self.failures),
+            # Without its key: `_grant_consumer_keys` grants the key, through SQS only.
+            "on_failure": sources.SqsDlq(keyless_queue(self.failures)),
         }
+
+    def _grant_consumer_keys(self, function: lambda_.Function) -> None:
+        """The keys every stream consumer uses, each only through its service: the stream's, which
+        Kinesis decrypts records with, and the queues', which SQS encrypts on-failure records with."""
+        grant_via(self._stream_key, function, Via.KINESIS, *KEY_DECRYPT)
+        grant_via(self._queues_key, function, Via.SQS, *KEY_ENCRYPT_DECRYPT)
 
     # --- match ----------------------------------------------------------------------------------
 
@@ -156,10 +182,13 @@ class Pipeline(Construct):
         # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
         grant_items(voi, function, "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
-        # R-DUP: conditional put of a new alert, read back on a clash, then marked published.
-        grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # R-DUP: conditional put of a new alert, read back on a clash, then marked published; the
+        # update may set `published` and nothing else of an alert.
+        grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem")
+        grant_item_updates(alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, ALERT_PUBLISHED_ATTRIBUTE))
         # DynamoDB decrypts the table key as the caller; writes also encrypt.
-        tables_key.grant(function, "kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+        grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
+        self._grant_consumer_keys(function)
         alert_bus.grant_put_events_to(function)
 
         consumer = kinesis.StreamConsumer(
@@ -191,9 +220,10 @@ class Pipeline(Construct):
             function,
             {
                 "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "The on-failure queue's SQS"
-                " encryption: sending a failure record needs a data key (CDK queue send grant).",
-                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's grant for sending to the"
-                " KMS-encrypted on-failure queue, limited to the queues key.",
+                " encryption: sending a failure record needs a data key; limited to the queues key"
+                " and to requests SQS makes (kms:ViaService).",
+                "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's grant for sending to a"
+                " KMS-encrypted queue, limited to the queues key and to requests SQS makes.",
             },
         )
         return function
@@ -208,6 +238,7 @@ class Pipeline(Construct):
         tables_key: kms.IKey,
         reads_bucket: s3.IBucket,
         quarantine_bucket: s3.IBucket,
+        storage_key: kms.IKey,
     ) -> lambda_.Function:
         cameras = tables.table(catalogue.CAMERAS)
         function = runtime.function(
@@ -226,10 +257,13 @@ class Pipeline(Construct):
             timeout_seconds=120,
         )
         grant_items(cameras, function, "dynamodb:BatchGetItem")
-        tables_key.grant(function, "kms:Decrypt")
-        # Packed images only under images/, quarantined records only under quarantine/.
-        reads_bucket.grant_put(function, f"{catalogue.IMAGES_PREFIX}*")
-        quarantine_bucket.grant_put(function, f"{catalogue.QUARANTINE_PREFIX}*")
+        grant_via(tables_key, function, Via.DYNAMODB, *KEY_DECRYPT)
+        # Packed images only under images/, quarantined records only under quarantine/; the storage
+        # key only for S3 to encrypt them with.
+        keyless_bucket(reads_bucket).grant_put(function, f"{catalogue.IMAGES_PREFIX}*")
+        keyless_bucket(quarantine_bucket).grant_put(function, f"{catalogue.QUARANTINE_PREFIX}*")
+        grant_via(storage_key, function, Via.S3, *KEY_ENCRYPT_DECRYPT)
+        self._grant_consumer_keys(function)
         iam.Grant.add_to_principal(
             grantee=function, actions=["firehose:PutRecordBatch"], resource_arns=[self.read_rows.attr_arn]
         )
@@ -269,9 +303,11 @@ class Pipeline(Construct):
                 "AwsSolutions-IAM5[Action::s3:Abort*]": "CDK's put grant lets the writer abort its own"
                 " incomplete uploads, on the same prefixes only.",
                 "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]": "SSE-KMS object writes and the"
-                " encrypted on-failure queue need data keys; limited to the storage and queues keys.",
+                " encrypted on-failure queue need data keys; limited to the storage and queues keys"
+                " and to requests S3 and SQS make (kms:ViaService).",
                 "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's put and queue-send grants"
-                " for KMS-encrypted buckets and queues, limited to the storage and queues keys.",
+                " for KMS-encrypted buckets and queues, limited to the storage and queues keys and to"
+                " requests S3 and SQS make.",
             },
         )
         return function
@@ -306,8 +342,9 @@ class Pipeline(Construct):
                 "firehose.amazonaws.com", conditions={"StringEquals": {"sts:ExternalId": stack.account}}
             ),
         )
-        reads_bucket.grant_put(role, f"{catalogue.READS_PREFIX}*")
-        reads_bucket.grant_put(role, f"{FIREHOSE_ERRORS_ROOT}*")
+        keyless_bucket(reads_bucket).grant_put(role, f"{catalogue.READS_PREFIX}*")
+        keyless_bucket(reads_bucket).grant_put(role, f"{FIREHOSE_ERRORS_ROOT}*")
+        grant_via(storage_key, role, Via.S3, *KEY_ENCRYPT_DECRYPT)
         iam.Grant.add_to_principal(
             grantee=role,
             actions=["s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
@@ -334,9 +371,10 @@ class Pipeline(Construct):
             acknowledge(role, f"AwsSolutions-IAM5[{rule}]", reason)
         for action, reason in {
             "s3:Abort*": "Lets Firehose abort its own incomplete multipart uploads on the same prefixes.",
-            "kms:GenerateDataKey*": "SSE-KMS writes need data keys; limited to the storage key.",
+            "kms:GenerateDataKey*": "SSE-KMS writes need data keys; limited to the storage key and"
+            " to requests S3 makes (kms:ViaService).",
             "kms:ReEncrypt*": "Part of CDK's put grant for a KMS-encrypted bucket, limited to the"
-            " storage key.",
+            " storage key and to requests S3 makes.",
         }.items():
             acknowledge(role, f"AwsSolutions-IAM5[Action::{action}]", reason)
 
@@ -431,5 +469,8 @@ class Pipeline(Construct):
 
     @staticmethod
     def _acknowledge_grants(function: lambda_.Function, reasons: dict[str, str]) -> None:
+        """Findings on the function's grants are on its role's policy."""
+        role = function.role
+        assert role is not None, f"{function.node.path} has no role"
         for rule, reason in reasons.items():
-            acknowledge(function, rule, reason)
+            acknowledge(role, rule, reason)

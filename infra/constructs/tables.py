@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -24,6 +26,28 @@ def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) 
     """Item actions on the table itself. `Table.grant` would add `<table>/index/*` as well, which
     these actions never touch, and a wildcard resource nobody needs."""
     return iam.Grant.add_to_principal(grantee=grantee, actions=list(actions), resource_arns=[table.table_arn])
+
+
+# ALL_OLD and ALL_NEW would return the whole item, beyond the attributes an update may touch; an
+# absent ReturnValues is NONE.
+UPDATE_RETURN_VALUES = ("NONE", "UPDATED_OLD", "UPDATED_NEW")
+
+
+def grant_item_updates(
+    table: dynamodb.ITable, grantee: iam.IGrantable, attributes: Iterable[str]
+) -> iam.Grant:
+    """`UpdateItem` on the table's items, refused by IAM when the request names any attribute outside
+    `attributes` (key, update, condition: `dynamodb:Attributes`) or asks for more than the updated
+    attributes back (`dynamodb:ReturnValues`). `attributes` must include the key attributes."""
+    return iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=["dynamodb:UpdateItem"],
+        resource_arns=[table.table_arn],
+        conditions={
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": list(attributes)},
+            "StringEqualsIfExists": {"dynamodb:ReturnValues": list(UPDATE_RETURN_VALUES)},
+        },
+    )
 
 
 def grant_index_queries(

@@ -5,6 +5,7 @@ of cdk.json, as the CDK CLI would, and Lambda bundling skipped (the layer build 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,17 @@ def render(value: Any) -> str:
     raise AssertionError(f"cannot render {value!r}")
 
 
+def statements(template: Template, policy_prefix: str) -> list[dict[str, Any]]:
+    """The statements of the one identity policy whose logical id starts with `policy_prefix`."""
+    policy = one_resource(template, "AWS::IAM::Policy", policy_prefix)
+    found: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
     """Every (action, resource) an identity policy allows, for the one policy whose logical id starts
     with `policy_prefix`; resources rendered by `render`."""
@@ -90,3 +102,34 @@ def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
         )
         pairs |= {(action, render(target)) for action in actions for target in targets}
     return pairs
+
+
+def sent_attributes(request: dict[str, Any]) -> set[str]:
+    """The top-level attribute names an UpdateItem request names: its key, its expression attribute
+    names and the bare names in its update and condition expressions (`dynamodb:Attributes`)."""
+    bare = re.compile(r"(?<![:#\w])[A-Za-z_]\w*")
+    names = set(request["Key"]) | set(request.get("ExpressionAttributeNames", {}).values())
+    for expression in (request.get("UpdateExpression", ""), request.get("ConditionExpression", "")):
+        names |= {m.group(0) for m in bare.finditer(expression)} - _EXPRESSION_WORDS
+    return names
+
+
+_EXPRESSION_WORDS = {
+    "SET",
+    "REMOVE",
+    "ADD",
+    "DELETE",
+    "AND",
+    "OR",
+    "NOT",
+    "BETWEEN",
+    "IN",
+    "attribute_exists",
+    "attribute_not_exists",
+    "attribute_type",
+    "begins_with",
+    "contains",
+    "size",
+    "list_append",
+    "if_not_exists",
+}

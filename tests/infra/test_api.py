@@ -85,3 +85,11 @@ def test_waf_is_attached_to_the_api_stage(template: Template) -> None:
     )
     association = one_resource(template, "AWS::WAFv2::WebACLAssociation", "ApiWebAclAssociation")
     assert "ApiRestApiDeploymentStage" in str(association["Properties"]["ResourceArn"])
+
+
+def test_authorizer_keeps_a_token_verdict_for_at_most_a_minute(template: Template) -> None:
+    # R-ACCOUNT: a disabled user's live token is refused within a minute.
+    [authorizer] = resources(
+        template, "AWS::ApiGateway::Authorizer", {"Properties": {"Type": "COGNITO_USER_POOLS"}}
+    ).values()
+    assert 0 <= authorizer["Properties"]["AuthorizerResultTtlInSeconds"] <= 60

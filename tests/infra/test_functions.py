@@ -1,13 +1,16 @@
-"""Lambda functions and the runtime layer: arm64, Python 3.12, the layer, tracing, JSON logs."""
+"""Lambda functions and the runtime layer: arm64, Python 3.12, the layer, tracing, JSON logs to a group
+only the function itself may write."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from aws_cdk.assertions import Template
 
 from infra.stack import NasStack
-from tests.infra.conftest import resources
+from tests.infra.conftest import as_list, render, resources
 
 
 def test_every_function_runs_on_arm64_python_312_with_the_runtime_layer(template: Template) -> None:
@@ -41,3 +44,44 @@ def test_function_code_holds_only_the_handlers(stack: NasStack) -> None:
     for asset in staged:
         assert (asset / "handlers" / "api.py").is_file()
         assert not (asset / "nas").exists()
+
+
+def policies_of(template: Template, role_id: str) -> list[dict[str, Any]]:
+    return [
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+
+
+def test_every_function_writes_logs_only_to_its_own_log_group(template: Template) -> None:
+    functions = resources(template, "AWS::Lambda::Function")
+    assert functions
+    for logical_id, function in functions.items():
+        props = function["Properties"]
+        own_group = render(props["LoggingConfig"]["LogGroup"])
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        on_logs = [
+            (set(as_list(s["Action"])), [render(r) for r in as_list(s["Resource"])])
+            for policy in policies_of(template, role_id)
+            for s in policy["PolicyDocument"]["Statement"]
+            if any(a.startswith("logs:") for a in as_list(s["Action"]))
+        ]
+        assert on_logs == [({"logs:CreateLogStream", "logs:PutLogEvents"}, [f"{own_group}.Arn"])], logical_id
+
+
+def test_function_roles_are_their_own_and_carry_no_managed_policy(template: Template) -> None:
+    roles = resources(template, "AWS::IAM::Role")
+    role_ids = {
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in resources(template, "AWS::Lambda::Function").values()
+    }
+    assert len(role_ids) == len(resources(template, "AWS::Lambda::Function"))  # one role per function
+    for role_id in role_ids:
+        props = roles[role_id]["Properties"]
+        assert not props.get("ManagedPolicyArns"), role_id
+        [statement] = props["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}, role_id
+    # The AWS-managed basic execution policy lets a function write every log group of the account.
+    for logical_id, role in roles.items():
+        assert "AWSLambdaBasicExecutionRole" not in json.dumps(role["Properties"]), logical_id

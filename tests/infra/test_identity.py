@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from tests.infra.conftest import one_resource, resources
 
@@ -48,4 +48,18 @@ def test_app_client_can_read_but_never_write_the_users_lea(template: Template) -
     assert props["GenerateSecret"] is False
     assert "AllowedOAuthFlows" not in props
     assert props["PreventUserExistenceErrors"] == "ENABLED"
-    assert props["IdTokenValidity"] == 60
+
+
+def test_a_leavers_id_and_access_tokens_expire_within_15_minutes(template: Template) -> None:
+    # R-ACCOUNT: a token cannot be recalled, so it must not outlive a disabled account for long.
+    template.has_resource_properties(
+        "AWS::Cognito::UserPoolClient",
+        Match.object_like(
+            {
+                "IdTokenValidity": 15,
+                "AccessTokenValidity": 15,
+                "TokenValidityUnits": Match.object_like({"IdToken": "minutes", "AccessToken": "minutes"}),
+                "EnableTokenRevocation": True,
+            }
+        ),
+    )

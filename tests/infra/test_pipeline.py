@@ -5,11 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from aws_cdk.assertions import Match, Template
+from moto import mock_aws
 
 from nas import catalogue
-from tests.infra.conftest import granted, one_resource, render, resources
+from nas.adapters.alerts import DynamoAlertStore
+from nas.adapters.dynamo import create_table, from_item
+from tests.infra.conftest import (
+    as_list,
+    granted,
+    one_resource,
+    render,
+    resources,
+    sent_attributes,
+    statements,
+)
 
 CONSUMERS = ("Match", "Archive")
 STREAM_READ = {
@@ -33,6 +45,10 @@ OBJECT_PUT = {
     "s3:PutObjectVersionTagging",
 }
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
+
+
+def own_logs(function: str) -> set[tuple[str, str]]:
+    return pairs({"logs:CreateLogStream", "logs:PutLogEvents"}, f"Runtime{function}Logs.Arn")
 
 
 def pairs(actions: set[str], *targets: str) -> set[tuple[str, str]]:
@@ -156,6 +172,7 @@ def test_consumers_run_their_handlers_with_the_catalogued_environment(template: 
 def test_match_may_only_look_up_voi_and_cameras_write_alerts_and_publish(template: Template) -> None:
     assert granted(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy") == (
         XRAY
+        | own_logs("Match")
         | pairs({"dynamodb:BatchGetItem"}, "TablesVoi.Arn", "TablesCameras.Arn")
         | pairs({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, "TablesAlerts.Arn")
         | pairs({"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "KeysTables.Arn")
@@ -176,6 +193,7 @@ def test_archive_may_only_read_cameras_put_objects_under_its_prefixes_and_send_r
 ) -> None:
     assert granted(template, "RuntimeArchiveFunctionServiceRoleDefaultPolicy") == (
         XRAY
+        | own_logs("Archive")
         | pairs({"dynamodb:BatchGetItem"}, "TablesCameras.Arn")
         | pairs({"kms:Decrypt"}, "KeysTables.Arn", "KeysStream.Arn")
         | pairs(OBJECT_PUT, "StorageReads.Arn/images/*", "StorageQuarantine.Arn/quarantine/*")
@@ -184,6 +202,48 @@ def test_archive_may_only_read_cameras_put_objects_under_its_prefixes_and_send_r
         | pairs(STREAM_READ, "IngestReads.Arn")
         | pairs(QUEUE_SEND, "PipelineConsumerFailures.Arn")
     )
+
+
+def test_match_may_mark_an_alert_published_and_change_nothing_else(template: Template) -> None:
+    [update] = [
+        s
+        for s in statements(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy")
+        if "dynamodb:UpdateItem" in as_list(s["Action"])
+    ]
+    assert render(update["Resource"]) == "TablesAlerts.Arn"
+    assert update["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": [catalogue.ALERT_KEY_ATTRIBUTE, "published"]},
+        "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD", "UPDATED_NEW"]},
+    }
+
+
+def test_marking_alerts_published_sends_only_what_matchs_policy_allows(template: Template) -> None:
+    [update] = [
+        s
+        for s in statements(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy")
+        if "dynamodb:UpdateItem" in as_list(s["Action"])
+    ]
+    allowed = set(update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"])
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-2")
+        create_table(client, catalogue.ALERTS, "alerts")
+        sent: list[dict[str, Any]] = []
+        client.meta.events.register(
+            "provide-client-params.dynamodb.UpdateItem", lambda params, **_: sent.append(dict(params))
+        )
+        DynamoAlertStore(client, "alerts").mark_published(["a-1", "a-2"])
+        assert from_item(client.get_item(TableName="alerts", Key={"alert_id": {"S": "a-1"}})["Item"]) == {
+            "alert_id": "a-1",
+            "published": True,
+        }
+    assert len(sent) == 2
+    for request in sent:
+        assert sent_attributes(request) <= allowed, sent_attributes(request) - allowed
+        assert "ReturnValues" not in request or request["ReturnValues"] in {
+            "NONE",
+            "UPDATED_OLD",
+            "UPDATED_NEW",
+        }
 
 
 def test_archive_cannot_put_objects_outside_images_and_quarantine(template: Template) -> None:

@@ -42,9 +42,25 @@ def test_stage_overrides_come_from_cdk_json_and_the_command_line() -> None:
         ({"stage": "Prod!"}, "stage"),
         ({"log_retention_days": 45}, "log_retention_days"),
         ({"account": "12345"}, "account"),
+        ({"api_reserved_concurrency": 0}, "api_reserved_concurrency"),
+        ({"api_reserved_concurrency": "many"}, "api_reserved_concurrency"),
         ({"unknown_setting": 1, "stages": {"dev": {"unknown_setting": 1}}}, "unknown_setting"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field(override: dict[str, object], field: str) -> None:
     with pytest.raises(ValidationError, match=field):
         StageConfig.from_context({"stage": "dev", **override})
+
+
+def test_api_reserved_concurrency_defaults_to_the_stages_burst_limit() -> None:
+    assert StageConfig.from_context({"stage": "prod"}).api_reserved_concurrency == 400
+    assert StageConfig.from_context({"stage": "prod", "api_burst_limit": 250}).api_reserved_concurrency == 250
+    from_cli = StageConfig.from_context({"stage": "prod", "api_burst_limit": "250"})  # `-c` gives strings
+    assert from_cli.api_reserved_concurrency == 250
+
+
+def test_api_reserved_concurrency_can_be_set_per_stage_and_on_the_command_line() -> None:
+    context = {"stage": "prod", "stages": {"prod": {"api_reserved_concurrency": 300}}}
+    assert StageConfig.from_context(context).api_reserved_concurrency == 300
+    override = {**context, "api_reserved_concurrency": "120"}
+    assert StageConfig.from_context(override).api_reserved_concurrency == 120
