@@ -4,6 +4,7 @@ leaver), its reserved concurrency, and the Cognito pre-token trigger (R-ROLE).""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +15,10 @@ from moto import mock_aws
 
 from infra.config import StageConfig
 from nas import catalogue
-from nas.adapters.alerts import DynamoAlertReader
+from nas.adapters.alerts import DynamoAlertReader, DynamoAlertStore
 from nas.adapters.dynamo import create_table
-from nas.api import alert_rules
-from nas.domain.models import Outcome
+from nas.domain.alerts import outcome_change
+from nas.domain.models import Alert, Outcome, VoiAction, VoiSource, alert_id_for
 from tests.infra.conftest import (
     TEST_CIDR,
     app_context,
@@ -131,16 +132,36 @@ def test_every_outcome_update_the_api_sends_is_one_its_policy_allows(
     condition = update_condition(template, API_POLICY, "TablesAlerts")
     allowed = set(condition["ForAllValues:StringEquals"]["dynamodb:Attributes"])
     client, sent = recorded_alert_updates
-    client.put_item(TableName="alerts", Item={"alert_id": {"S": "a-1"}, "lea": {"S": "KENT"}})
+    at = datetime(2024, 5, 30, 12, 0, tzinfo=UTC)
+    alert = Alert(
+        alert_id=alert_id_for("KENT-0001", "r-1", "voi-1"),
+        read_id="r-1",
+        vrm="AB12CDE",
+        captured_at=at,
+        camera_id="KENT-0001",
+        lea="KENT",
+        voi_id="voi-1",
+        source=VoiSource.PNC,
+        category="stolen",
+        action=VoiAction.STOP,
+        priority=1,
+        reason="Stolen vehicle",
+        owner_lea="KENT",
+        circulation=("KENT",),
+        sensitive=False,
+        raised_at=at,
+    )
+    DynamoAlertStore(client, "alerts").put_new(alert)
     reader = DynamoAlertReader(client, "alerts")
-    alert: dict[str, Any] = {"alert_id": "a-1", "lea": "KENT"}
-    at = "2024-05-30T12:00:00Z"
+    record = reader.get(alert.alert_id)
     for outcome in (Outcome.NO_TRACE, Outcome.CONFIRMED):  # the first, then one replacing it
-        change = alert_rules.outcome_change(alert, outcome, "seen on the A2", user="op.kent", at=at)
+        assert record is not None
+        change = outcome_change(record, outcome, "seen on the A2", user="op.kent", now=at)
         assert change is not None
-        reader.record_outcome("a-1", change.expected_version, change.fields, change.history)
-        alert = reader.get("a-1") or {}
-    assert alert["outcome_history"], "the second outcome replaced the first"
+        reader.replace_outcome(change)
+        record = reader.get(alert.alert_id)
+    assert record is not None
+    assert record.outcome_history, "the second outcome replaced the first"
     assert len(sent) == 2
     for request in sent:
         assert sent_attributes(request) <= allowed, sent_attributes(request) - allowed
