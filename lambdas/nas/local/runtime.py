@@ -29,6 +29,7 @@ from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
 from nas.local.names import REGION, LocalNames, lambda_environment
 from nas.local.poller import Consumer, ShardPoller, start_pollers
 from nas.local.provision import Identity, find_identity, is_provisioned, provision
+from nas.local.schedules import Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
 from nas.local.stream_reader import RawKinesisReader
 
@@ -92,6 +93,7 @@ class LocalMode:
         self.gateway: Gateway | None = None
         self.simulator: demo.Simulator | None = None
         self.consumers: dict[str, Consumer] = {}
+        self.schedules = Schedules()
         self.config: dict[str, Any] = {}
         self.attached = False
 
@@ -172,6 +174,7 @@ class LocalMode:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        self.schedules.stop()  # after the gateway: a final run sees every request
         if self._moto is not None:
             self._moto.stop()
         for restore in reversed(self._restore_handlers):
