@@ -1,5 +1,6 @@
-"""A moto account with the alerts and audit tables, the environment CDK would set, and helpers to
-call the api Lambda as API Gateway does (REST proxy events with Cognito claims)."""
+"""A moto account with the alerts and audit tables, the evidence bucket and the audit signing key,
+the environment CDK would set, and helpers to call the api Lambda as API Gateway does (REST proxy
+events with Cognito claims)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from tests.handlers.events import FakeLambdaContext, rest_proxy_event
 REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
+EVIDENCE_BUCKET = "nas-test-evidence"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -49,6 +51,7 @@ class Reply:
 @dataclass
 class ApiAccount:
     dynamodb: Any
+    signing_key: str
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -101,7 +104,15 @@ class ApiAccount:
     def audit_records(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"]
         records = [from_item(i) for i in items]
-        return sorted(records, key=lambda r: (r["chain_day"], r["seq"]))
+        return sorted(records, key=lambda r: (r["at"], r["chain_id"], r["seq"]))
+
+    def write_digests(self) -> dict[str, Any]:
+        """One run of the digest Lambda, as its schedule invokes it (R-AUDIT)."""
+        from handlers import audit_digest
+
+        audit_digest.ports.cache_clear()
+        report: dict[str, Any] = audit_digest.lambda_handler({}, FakeLambdaContext())  # type: ignore[arg-type]
+        return report
 
     def audit_for(self, request_id: str) -> dict[str, Any]:
         [record] = [r for r in self.audit_records() if r.get("request_id") == request_id]
@@ -124,8 +135,19 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table(dynamodb, catalogue.ALERTS, ALERTS_TABLE)
         create_table(dynamodb, catalogue.AUDIT, AUDIT_TABLE)
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=EVIDENCE_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=True,
+        )
+        key = boto3.client("kms", region_name=REGION).create_key(
+            KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]["Arn"]
+        monkeypatch.setenv(catalogue.Bucket.EVIDENCE.env_var, EVIDENCE_BUCKET)
+        monkeypatch.setenv(catalogue.AUDIT_SIGNING_KEY_ENV, key)
+        monkeypatch.setenv(catalogue.AUDIT_DIGEST_RETENTION_ENV, "1")
         settings.cache_clear()
         services.cache_clear()
-        yield ApiAccount(dynamodb)
+        yield ApiAccount(dynamodb, key)
         services.cache_clear()
         settings.cache_clear()

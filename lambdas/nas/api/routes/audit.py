@@ -9,9 +9,9 @@ from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from nas.adapters.audit import AuditQuery, InvalidCursor, verify_days
+from nas.adapters.audit import AuditQuery
 from nas.api import state
 from nas.api.auth import requires
 from nas.api.docs import ERRORS, ok
@@ -19,13 +19,19 @@ from nas.api.errors import BadRequest
 from nas.api.params import decode_token, encode_token, parse_instant, parse_limit
 from nas.api.wiring import services
 from nas.domain import audit
+from nas.domain.audit import AuditRecord
 from nas.domain.roles import Role
 from nas.domain.timefmt import iso_utc, utc_date
+from nas.services import audit as audit_service
+from nas.services.audit import InvalidCursor
 
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
 
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW_DAYS = 31
+VERIFY_BUDGET_S = 20.0
+"""A verification page stops after this long: API Gateway gives up at 29 s, and the request must
+still be audited and answered."""
 _METHOD = re.compile(r"^(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)$")
 _ROUTE = re.compile(r"^/[A-Za-z0-9_./{}+-]{0,200}$")
 
@@ -38,7 +44,7 @@ class AuditEventView(BaseModel):
     lea: str | None
     method: str
     route: str
-    parameters: dict[str, Any]
+    parameters: dict[str, Any] | str
     purpose: str | None
     reason: str | None
     case_ref: str | None
@@ -54,22 +60,38 @@ class AuditPage(BaseModel):
 
 
 class ChainBreakView(BaseModel):
+    chain_id: str
     chain_day: str
+    chain: int
     seq: int
     reason: str
     detail: str
 
 
+class UnanchoredView(BaseModel):
+    chain_id: str
+    first_seq: int
+    last_seq: int
+
+
 class VerifyReportView(BaseModel):
     intact: bool
+    complete: bool
+    from_: str = Field(alias="from")
+    to: str
     days: list[str]
     records: int
+    digests: int
+    chains: int
     first_break: ChainBreakView | None
     breaks: list[ChainBreakView]
+    breaks_omitted: int
+    unanchored: list[UnanchoredView]
+    next_page_token: str | None
 
 
-def event_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": audit.event_id(record), **{name: record.get(name) for name in audit.EVENT_FIELDS}} | {
+def event_view(record: AuditRecord) -> dict[str, Any]:
+    return {"event_id": record.event_id, **{name: record.get(name) for name in audit.EVENT_FIELDS}} | {
         "groups": list(record.get("groups") or [])
     }
 
@@ -123,13 +145,13 @@ def list_events(
         route=route,
     )
     try:
-        records, cursor = services().audit.events(query, page_size, decode_token(page_token))
+        page = audit_service.list_events(services().audit, query, page_size, decode_token(page_token))
     except InvalidCursor:
         raise BadRequest("page_token", "is not a page token of this query") from None
-    state.current().result_count = len(records)
+    state.current().result_count = len(page.records)
     return {
-        "events": [event_view(r) for r in records],
-        "next_page_token": encode_token(cursor) if cursor else None,
+        "events": [event_view(r) for r in page.records],
+        "next_page_token": encode_token(page.cursor) if page.cursor else None,
     }
 
 
@@ -151,7 +173,8 @@ def _bad_day(field: str) -> NoReturn:
 
 @router.get(
     "/audit/verify",
-    summary="Verify the audit hash chain of one or more UTC days (R-AUDIT)",
+    summary="Verify the audit chains of one or more UTC days against their signed digests (R-AUDIT);"
+    " a long range answers in pages",
     responses={200: ok("the verification report", VerifyReportView), **ERRORS},
 )
 @requires(Role.AUDITOR)
@@ -160,6 +183,9 @@ def verify(
         str | None, Query(alias="from", description="first day YYYY-MM-DD; default today")
     ] = None,
     to: Annotated[str | None, Query(description="last day YYYY-MM-DD; default `from`")] = None,
+    page_token: Annotated[
+        str | None, Query(description="next_page_token of the previous page of this range")
+    ] = None,
 ) -> dict[str, Any]:
     first = _day("from", from_, utc_date(datetime.now(UTC)))
     last = _day("to", to, first)
@@ -167,6 +193,20 @@ def verify(
         raise BadRequest("to", "must not be before `from`")
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
-    report = verify_days(services().audit, audit.days_between(first, last))
+    resume = None
+    cursor = decode_token(page_token)
+    if cursor is not None:
+        try:
+            resume = audit_service.parse_verify_cursor(cursor, first, last)
+        except InvalidCursor:
+            raise BadRequest("page_token", "is not a page token of this range") from None
+    report = audit_service.verify_trail(
+        services().audit_verification(),
+        first,
+        last,
+        resume=resume,
+        should_stop=audit_service.deadline_after(VERIFY_BUDGET_S),
+    )
     state.current().result_count = report.records
-    return report.as_dict()
+    next_cursor = audit_service.verify_cursor(report)
+    return report.as_dict() | {"next_page_token": encode_token(next_cursor) if next_cursor else None}
