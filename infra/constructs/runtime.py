@@ -77,6 +77,7 @@ class LambdaRuntime(Construct):
         environment: dict[str, str],
         memory_size: int = 512,
         timeout_seconds: int = 29,  # API Gateway gives up at 29 s
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
         scope = Construct(self, construct_id)
         log_group = logs.LogGroup(
@@ -97,6 +98,7 @@ class LambdaRuntime(Construct):
             layers=[self.layer],
             memory_size=memory_size,
             timeout=cdk.Duration.seconds(timeout_seconds),
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
