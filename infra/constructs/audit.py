@@ -60,6 +60,15 @@ KEY_ADMIN_ACTIONS = [
 VERIFY_ACTIONS = ["kms:Verify", "kms:GetPublicKey", "kms:DescribeKey"]
 
 
+def _list_digest_versions(bucket: s3.IBucket) -> iam.PolicyStatement:
+    """Listing the versions under audit-digests/ only (no other prefix of the evidence bucket)."""
+    return iam.PolicyStatement(
+        actions=["s3:ListBucketVersions"],
+        resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{catalogue.AUDIT_DIGEST_PREFIX}*"]}},
+    )
+
+
 class AuditDigests(Construct):
     def __init__(
         self,
@@ -167,17 +176,12 @@ class AuditDigests(Construct):
         grant_items(audit_table, role, "dynamodb:Query")
         tables_key.grant(role, "kms:Decrypt")
         digests = evidence_bucket.arn_for_objects(f"{catalogue.AUDIT_DIGEST_PREFIX}*")
+        role.add_to_principal_policy(_list_digest_versions(evidence_bucket))
+        # Versions: digests are read as first written, whatever was put over them since.
+        # PutObjectRetention: a write that sets a retention needs it. No delete, no legal hold.
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[evidence_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{catalogue.AUDIT_DIGEST_PREFIX}*"]}},
-            )
-        )
-        # PutObjectRetention: a write that sets a retention needs it; no delete, no legal hold.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:PutObjectRetention"], resources=[digests]
+                actions=["s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention"], resources=[digests]
             )
         )
         storage_key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
@@ -196,16 +200,10 @@ class AuditDigests(Construct):
         """GET /audit/verify: read the digests and check their signatures; never sign."""
         function.add_environment(catalogue.Bucket.EVIDENCE.env_var, evidence_bucket.bucket_name)
         function.add_environment(catalogue.AUDIT_SIGNING_KEY_ENV, self.signing_key.key_arn)
+        function.add_to_role_policy(_list_digest_versions(evidence_bucket))
         function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[evidence_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{catalogue.AUDIT_DIGEST_PREFIX}*"]}},
-            )
-        )
-        function.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject"],
+                actions=["s3:GetObjectVersion"],
                 resources=[evidence_bucket.arn_for_objects(f"{catalogue.AUDIT_DIGEST_PREFIX}*")],
             )
         )

@@ -137,8 +137,8 @@ def test_the_digest_job_reads_the_chains_and_writes_locked_digests_only(template
     allowed = granted(template, DIGEST_POLICY)
     assert {a for a, r in allowed if r.startswith("TablesAudit")} == {"dynamodb:Query"}
     assert {(a, r) for a, r in allowed if r.startswith("StorageEvidence")} == {
-        ("s3:ListBucket", "StorageEvidence.Arn"),
-        ("s3:GetObject", "StorageEvidence.Arn/audit-digests/*"),
+        ("s3:ListBucketVersions", "StorageEvidence.Arn"),
+        ("s3:GetObjectVersion", "StorageEvidence.Arn/audit-digests/*"),
         ("s3:PutObject", "StorageEvidence.Arn/audit-digests/*"),
         ("s3:PutObjectRetention", "StorageEvidence.Arn/audit-digests/*"),
     }
@@ -152,7 +152,7 @@ def test_the_digest_job_reads_the_chains_and_writes_locked_digests_only(template
                     [
                         Match.object_like(
                             {
-                                "Action": "s3:ListBucket",
+                                "Action": "s3:ListBucketVersions",
                                 "Condition": {"StringLike": {"s3:prefix": [PREFIX]}},
                             }
                         )
@@ -168,8 +168,8 @@ def test_the_api_appends_and_queries_and_verifies_but_never_signs(template: Temp
     assert {a for a, r in allowed if r.startswith("TablesAudit")} == {"dynamodb:PutItem", "dynamodb:Query"}
     assert {a for a, r in allowed if r.startswith("AuditSigningKey")} == {"kms:Verify", "kms:GetPublicKey"}
     assert {(a, r) for a, r in allowed if r.startswith("StorageEvidence")} == {
-        ("s3:ListBucket", "StorageEvidence.Arn"),
-        ("s3:GetObject", "StorageEvidence.Arn/audit-digests/*"),
+        ("s3:ListBucketVersions", "StorageEvidence.Arn"),
+        ("s3:GetObjectVersion", "StorageEvidence.Arn/audit-digests/*"),
     }
     api = one_resource(template, "AWS::Lambda::Function", "RuntimeApiFunction")["Properties"]
     variables = api["Environment"]["Variables"]

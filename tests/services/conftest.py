@@ -145,9 +145,14 @@ class AuditAccount:
             Bucket=BUCKET, Key=digest_key(chain, digest_seq), Body=json.dumps(document).encode()
         )
 
-    def signed_with_other_key(self, signed: SignedDigest) -> SignedDigest:
-        signature = KmsSigner(self.kms, self.other_key).sign(signed.digest.signed_message())
-        return SignedDigest(signed.digest, signature.key_id, signature.algorithm, signature.value)
+    def add_digest(self, document: dict[str, Any] | bytes, chain: ChainId, digest_seq: int) -> None:
+        """A first version under a digest key the job has not used yet."""
+        body = document if isinstance(document, bytes) else json.dumps(document).encode()
+        self.s3.put_object(Bucket=BUCKET, Key=digest_key(chain, digest_seq), Body=body)
+
+    def signed_with(self, key: str, digest: audit.Digest) -> SignedDigest:
+        signature = KmsSigner(self.kms, key).sign(digest.signed_message())
+        return SignedDigest(digest, signature.key_id, signature.algorithm, signature.value)
 
 
 @pytest.fixture

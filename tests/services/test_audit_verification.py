@@ -6,14 +6,16 @@ verifies in pages that add up to one pass."""
 from __future__ import annotations
 
 import base64
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
+from nas.adapters.digests import digest_key
 from nas.domain import audit
 from nas.domain.audit import ChainId, parse_signed_digest
 from nas.services.audit import parse_verify_cursor, verify_cursor, verify_trail
-from tests.services.conftest import NOON, TODAY, AuditAccount
+from tests.services.conftest import BUCKET, NOON, TODAY, AuditAccount
 
 CHAIN = ChainId(TODAY, 0)
 
@@ -91,47 +93,70 @@ def test_a_deleted_record_between_two_is_named(account: AuditAccount) -> None:
     assert first_break(account) == (str(CHAIN), 2, audit.MISSING)
 
 
-def test_an_altered_digest_fails_its_signature(account: AuditAccount) -> None:
+def test_an_overwritten_digest_is_named_and_its_first_version_still_checked(account: AuditAccount) -> None:
     account.append(3, chain=0)
     account.digest()
     document = account.stored_digest(CHAIN, 1)
     document["body"]["written_by"] = "someone-else"
     account.replace_digest(CHAIN, 1, document)
-    assert first_break(account) == (str(CHAIN), 1, audit.DIGEST_SIGNATURE)
-    cli_names(account, CHAIN, 1, audit.DIGEST_SIGNATURE)
+    report = verify_trail(account.verify_ports(), TODAY, TODAY)
+    assert [(b.chain_id, b.seq, b.reason) for b in report.breaks] == [(str(CHAIN), 1, audit.DIGEST_REPLACED)]
+    assert report.unanchored == []  # the locked first version still anchors every record
+    cli_names(account, CHAIN, 1, audit.DIGEST_REPLACED)
 
 
-def test_a_digest_forged_to_match_a_rewrite_is_signed_by_the_wrong_key(account: AuditAccount) -> None:
+def test_a_digest_overwritten_to_match_a_rewrite_does_not_hide_it(account: AuditAccount) -> None:
     account.append(3, chain=0)
     account.digest()
     account.rewrite_and_rehash(CHAIN, 2, 3, status=500)
     original = parse_signed_digest(account.stored_digest(CHAIN, 1)).digest
     hashes = (original.record_hashes[0], account.stored(CHAIN, 2)["hash"], account.stored(CHAIN, 3)["hash"])
-    forged = audit.Digest(
-        chain=CHAIN,
-        digest_seq=1,
-        prev_digest_hash=audit.GENESIS_HASH,
-        first_seq=1,
-        record_hashes=hashes,
-        head_seq=3,
-        head_hash=hashes[-1],
-        closed=False,
-        written_at=original.written_at,
-        written_by=original.written_by,
-    )
-    signed = account.signed_with_other_key(audit.SignedDigest(forged, "", "", b""))
-    account.replace_digest(CHAIN, 1, signed.document())
-    assert first_break(account) == (str(CHAIN), 1, audit.DIGEST_SIGNATURE)
-    assert first_break(account, "public") == (str(CHAIN), 1, audit.DIGEST_SIGNATURE)
-    cli_names(account, CHAIN, 1, audit.DIGEST_SIGNATURE)
+    forged = replace(original, record_hashes=hashes, head_hash=hashes[-1])
+    account.replace_digest(CHAIN, 1, account.signed_with(account.key, forged).document())
+    report = verify_trail(account.verify_ports(), TODAY, TODAY)
+    assert [(b.seq, b.reason) for b in report.breaks] == [
+        (1, audit.DIGEST_REPLACED),
+        (2, audit.DIGEST_MISMATCH),
+        (3, audit.DIGEST_MISMATCH),
+    ]
+    cli_names(account, CHAIN, 1, audit.DIGEST_REPLACED)
+
+
+def test_a_digest_signed_by_another_key_is_named(account: AuditAccount) -> None:
+    account.append(3, chain=0)
+    account.digest()
+    account.append(2, chain=0, start=NOON + timedelta(minutes=10))  # records an impostor anchors
+    first = parse_signed_digest(account.stored_digest(CHAIN, 1)).digest
+    records = list(account.trail().records(CHAIN, 4))
+    impostor = audit.next_digest(CHAIN, first, records, closed=False, written_at=NOON, written_by="impostor")
+    account.add_digest(account.signed_with(account.other_key, impostor).document(), CHAIN, 2)
+    assert first_break(account) == (str(CHAIN), 4, audit.DIGEST_SIGNATURE)
+    assert first_break(account, "public") == (str(CHAIN), 4, audit.DIGEST_SIGNATURE)
+    cli_names(account, CHAIN, 4, audit.DIGEST_SIGNATURE)
+    # records only the impostor's digest covers are still waiting for a real one
+    report = verify_trail(account.verify_ports(), TODAY, TODAY)
+    assert [u.as_dict() for u in report.unanchored] == [
+        {"chain_id": str(CHAIN), "first_seq": 4, "last_seq": 5}
+    ]
+
+
+def test_a_hidden_digest_does_not_hide_the_deletion_it_anchors(account: AuditAccount) -> None:
+    account.append(4, chain=0)
+    account.digest()
+    account.delete(CHAIN, 4)
+    account.s3.delete_object(Bucket=BUCKET, Key=digest_key(CHAIN, 1))  # a delete marker over it
+    report = verify_trail(account.verify_ports(), TODAY, TODAY)
+    assert [(b.chain_id, b.seq, b.reason) for b in report.breaks] == [
+        (str(CHAIN), 1, audit.DIGEST_REPLACED),
+        (str(CHAIN), 4, audit.MISSING),
+    ]
+    cli_names(account, CHAIN, 1, audit.DIGEST_REPLACED)
 
 
 def test_a_digest_that_is_not_json_is_reported_not_skipped(account: AuditAccount) -> None:
     account.append(2, chain=0)
     account.digest()
-    account.s3.put_object(
-        Bucket="nas-test-evidence", Key="audit-digests/" + TODAY + "/0/000001.json", Body=b"{"
-    )
+    account.add_digest(b"{", CHAIN, 2)
     chain_id, _, reason = first_break(account)
     assert (chain_id, reason) == (str(CHAIN), audit.DIGEST_FORMAT)
 
@@ -139,11 +164,16 @@ def test_a_digest_that_is_not_json_is_reported_not_skipped(account: AuditAccount
 def test_a_signature_of_garbage_bytes_does_not_verify(account: AuditAccount) -> None:
     account.append(2, chain=0)
     account.digest()
-    document = account.stored_digest(CHAIN, 1)
+    account.append(1, chain=0, start=NOON + timedelta(minutes=10))
+    first = parse_signed_digest(account.stored_digest(CHAIN, 1)).digest
+    second = audit.next_digest(
+        CHAIN, first, list(account.trail().records(CHAIN, 3)), closed=False, written_at=NOON, written_by="x"
+    )
+    document = account.signed_with(account.key, second).document()
     document["signature"]["value"] = base64.b64encode(b"\x30\x06\x02\x01\x01\x02\x01\x01").decode()
-    account.replace_digest(CHAIN, 1, document)
-    assert first_break(account, "public") == (str(CHAIN), 1, audit.DIGEST_SIGNATURE)
-    assert first_break(account) == (str(CHAIN), 1, audit.DIGEST_SIGNATURE)
+    account.add_digest(document, CHAIN, 2)
+    assert first_break(account, "public") == (str(CHAIN), 3, audit.DIGEST_SIGNATURE)
+    assert first_break(account) == (str(CHAIN), 3, audit.DIGEST_SIGNATURE)
 
 
 def test_a_record_appended_to_a_closed_chain_is_named(account: AuditAccount) -> None:

@@ -3,8 +3,8 @@
 Keys are `audit-digests/<day>/<chain>/<digest_seq, 6 digits>.json`, so listing a chain's prefix
 returns its digests in order. Each digest is written once (`If-None-Match: *`) with a compliance-mode
 retention: before it ends nobody, the account's root user included, can delete or overwrite that
-version. A later version under the same key (which versioning allows) is read as the current one
-and fails its signature check unless the digest job wrote it.
+version. What versioning still allows, a later version or a delete marker over it, cannot hide it:
+readers list versions and read each key's first, and report a key that has anything after it.
 """
 
 from __future__ import annotations
@@ -32,11 +32,14 @@ _CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"}
 
 @dataclass(frozen=True, slots=True)
 class DigestRef:
-    """A stored object under a chain's digest prefix; `digest_seq` None when its name is not a
-    digest's (reported, never skipped)."""
+    """A stored object under a chain's digest prefix: its first version, and whether anything was
+    put over it since (a later version or a delete marker). `digest_seq` None when its name is not
+    a digest's (reported, never skipped)."""
 
     key: str
     digest_seq: int | None
+    version_id: str | None = None
+    replaced: bool = False
 
 
 class DigestStore(Protocol):
@@ -60,24 +63,39 @@ class S3DigestStore:
         self._prefix = prefix
 
     def refs(self, chain: ChainId) -> list[DigestRef]:
-        """Every object under the chain's prefix, in digest order (objects not named as digests
-        last)."""
+        """Every key under the chain's prefix, in digest order (keys not named as digests last),
+        each with its first version (S3 lists a key's versions newest first)."""
         folder = f"{self._prefix}{chain.day}/{chain.chain}/"
-        found: list[DigestRef] = []
+        versions: dict[str, list[str]] = {}
+        markers: set[str] = set()
         with store_call("audit digest list"):
-            for page in self._client.get_paginator("list_objects_v2").paginate(
+            for page in self._client.get_paginator("list_object_versions").paginate(
                 Bucket=self._bucket, Prefix=folder
             ):
-                for entry in page.get("Contents", []):
-                    key = entry["Key"]
-                    match = _DIGEST_NAME.match(key[len(folder) :])
-                    found.append(DigestRef(key, int(match.group(1)) if match else None))
+                for version in page.get("Versions", []):
+                    versions.setdefault(version["Key"], []).append(version["VersionId"])
+                for marker in page.get("DeleteMarkers", []):
+                    markers.add(marker["Key"])
+        found: list[DigestRef] = []
+        for key in sorted(versions.keys() | markers):
+            match = _DIGEST_NAME.match(key[len(folder) :])
+            held = versions.get(key, [])
+            found.append(
+                DigestRef(
+                    key,
+                    int(match.group(1)) if match else None,
+                    version_id=held[-1] if held else None,
+                    replaced=len(held) > 1 or key in markers,
+                )
+            )
         return sorted(found, key=lambda r: (r.digest_seq is None, r.digest_seq or 0, r.key))
 
     def read(self, ref: DigestRef) -> SignedDigest:
-        """The digest at `ref`; DigestFormatError when the object is not a well-formed digest."""
+        """The first version at `ref`; DigestFormatError when it is not a well-formed digest."""
+        if ref.version_id is None:
+            raise DigestFormatError("only delete markers are left under this key")
         with store_call("audit digest read"):
-            response = self._client.get_object(Bucket=self._bucket, Key=ref.key)
+            response = self._client.get_object(Bucket=self._bucket, Key=ref.key, VersionId=ref.version_id)
             if int(response.get("ContentLength", 0)) > MAX_DIGEST_BYTES:
                 raise DigestFormatError(f"larger than {MAX_DIGEST_BYTES} bytes")
             raw = response["Body"].read(MAX_DIGEST_BYTES + 1)

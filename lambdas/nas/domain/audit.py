@@ -270,6 +270,9 @@ DIGEST_SIGNATURE = "digest-signature"
 """A digest whose signature does not verify under the audit signing key (forged or altered)."""
 DIGEST_FORMAT = "digest-format"
 """A stored digest that is not a well-formed digest of this chain."""
+DIGEST_REPLACED = "digest-replaced"
+"""A digest key with a later version or a delete marker over its first (locked) version, which is
+the one checked."""
 DIGEST_LINK = "digest-link"
 """A digest that does not follow the chain's previous digest (number, hash or records covered)."""
 AFTER_CLOSE = "after-close"
@@ -584,7 +587,9 @@ class ChainVerifier:
         name = f"digest {digest_seq}" if digest_seq is not None else "a digest object"
         self._break(self._expected, DIGEST_FORMAT, f"{name}: {detail}")
 
-    def add_digest(self, signed: SignedDigest, *, signature_valid: bool, report: bool = True) -> None:
+    def add_digest(
+        self, signed: SignedDigest, *, signature_valid: bool, replaced: bool = False, report: bool = True
+    ) -> None:
         """The chain's next digest. `report` False takes it as already checked (a resumed check
         re-reads the digest it stopped in, whose breaks the previous page reported)."""
         digest, previous = signed.digest, self._last_digest
@@ -611,6 +616,14 @@ class ChainVerifier:
             found.append((DIGEST_LINK, f"digest {number} starts at seq {first}, not {expected_first}"))
         if previous is not None and previous.closed:
             found.append((AFTER_CLOSE, f"digest {number} follows the closing digest"))
+        if replaced:
+            found.append(
+                (
+                    DIGEST_REPLACED,
+                    f"digest {number} was overwritten or hidden after it was written; its first version"
+                    " is checked",
+                )
+            )
         if report:
             for reason, detail in found:
                 self._break(first, reason, detail)

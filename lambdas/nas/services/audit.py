@@ -232,6 +232,9 @@ def _latest_digest(ports: DigestPorts, chain: ChainId, run: DigestRun) -> tuple[
     numbered = [r for r in ports.digests.refs(chain) if r.digest_seq is not None]
     if not numbered:
         return True, None
+    if numbered[-1].replaced:
+        run.blocked.append((str(chain), f"digest {numbered[-1].digest_seq} has been overwritten or hidden"))
+        return False, None
     try:
         signed = ports.digests.read(numbered[-1])
     except DigestFormatError as exc:
@@ -401,7 +404,8 @@ def _resume_digests(
                 signed = ports.digests.read(ref)
             except DigestFormatError:
                 break  # reported by the page that read it first
-            check.add_digest(signed, signature_valid=_signature_valid(ports.verifier, signed), report=False)
+            valid = _signature_valid(ports.verifier, signed)
+            check.add_digest(signed, signature_valid=valid, replaced=ref.replaced, report=False)
             break
     return [r for r in refs if r.digest_seq is None or r.digest_seq > digest_seq]
 
@@ -415,7 +419,7 @@ def _read_digest(ports: VerifyPorts, check: ChainVerifier, ref: DigestRef) -> No
     except DigestFormatError as exc:
         check.digest_unreadable(ref.digest_seq, str(exc))
         return
-    check.add_digest(signed, signature_valid=_signature_valid(ports.verifier, signed))
+    check.add_digest(signed, signature_valid=_signature_valid(ports.verifier, signed), replaced=ref.replaced)
 
 
 def verify_cursor(report: VerifyReport) -> dict[str, Any] | None:
