@@ -352,6 +352,22 @@ def verify_trail(
     return report
 
 
+def verify_page(
+    ports: VerifyPorts,
+    first_day: str,
+    last_day: str,
+    cursor: Mapping[str, Any] | None,
+    *,
+    should_stop: Callable[[], bool],
+) -> tuple[VerifyReport, dict[str, Any] | None]:
+    """One page of a verification (`GET /audit/verify`): from the start of the range, or where the
+    page of `cursor` stopped; returns the report and the cursor of the next page (None: done).
+    InvalidCursor when `cursor` is not one of this range's."""
+    resume = parse_verify_cursor(cursor, first_day, last_day) if cursor is not None else None
+    report = verify_trail(ports, first_day, last_day, resume=resume, should_stop=should_stop)
+    return report, verify_cursor(report)
+
+
 def _verify_chain(
     ports: VerifyPorts, chain: ChainId, start: VerifyResume | None, progress: _Progress
 ) -> tuple[ChainResult, VerifyResume | None]:

@@ -193,20 +193,15 @@ def verify(
         raise BadRequest("to", "must not be before `from`")
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
-    resume = None
-    cursor = decode_token(page_token)
-    if cursor is not None:
-        try:
-            resume = audit_service.parse_verify_cursor(cursor, first, last)
-        except InvalidCursor:
-            raise BadRequest("page_token", "is not a page token of this range") from None
-    report = audit_service.verify_trail(
-        services().audit_verification(),
-        first,
-        last,
-        resume=resume,
-        should_stop=audit_service.deadline_after(VERIFY_BUDGET_S),
-    )
+    try:
+        report, next_cursor = audit_service.verify_page(
+            services().audit_verification(),
+            first,
+            last,
+            decode_token(page_token),
+            should_stop=audit_service.deadline_after(VERIFY_BUDGET_S),
+        )
+    except InvalidCursor:
+        raise BadRequest("page_token", "is not a page token of this range") from None
     state.current().result_count = report.records
-    next_cursor = audit_service.verify_cursor(report)
     return report.as_dict() | {"next_page_token": encode_token(next_cursor) if next_cursor else None}
