@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nas.jobs.wiring import build_digest_ports
 from nas.observability import logger, metrics, tracer
-from nas.services.audit import DigestPorts, write_digests
+from nas.services.audit_digests import DigestPorts, write_digests
 from nas.settings import settings
 
 STOP_MARGIN_MS = 30_000

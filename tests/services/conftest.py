@@ -25,7 +25,8 @@ from nas.cli.main import main
 from nas.domain import audit
 from nas.domain.audit import AuditRecord, ChainId, SignedDigest
 from nas.domain.timefmt import iso_utc, utc_date
-from nas.services.audit import DigestPorts, DigestRun, VerifyPorts, write_digests
+from nas.services.audit_digests import DigestPorts, DigestRun, write_digests
+from nas.services.audit_verification import VerifyPorts
 
 REGION = "eu-west-2"
 TABLE = "nas-test-audit"

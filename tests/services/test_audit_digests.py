@@ -9,7 +9,7 @@ from datetime import timedelta
 from nas.adapters.digests import digest_key
 from nas.domain import audit
 from nas.domain.audit import ChainId, parse_signed_digest
-from nas.services.audit import verify_trail
+from nas.services.audit_verification import verify_trail
 from tests.services.conftest import BUCKET, NOON, RETENTION, TODAY, AuditAccount
 
 YESTERDAY = audit.previous_day(TODAY)

@@ -14,7 +14,7 @@ import pytest
 from nas.adapters.digests import digest_key
 from nas.domain import audit
 from nas.domain.audit import ChainId, parse_signed_digest
-from nas.services.audit import parse_verify_cursor, verify_cursor, verify_trail
+from nas.services.audit_verification import parse_verify_cursor, verify_cursor, verify_trail
 from tests.services.conftest import BUCKET, NOON, TODAY, AuditAccount
 
 CHAIN = ChainId(TODAY, 0)

@@ -101,8 +101,6 @@ class DynamoAuditTrail:
         self._pick_chain = pick_chain
         self._sleep = sleep
 
-    # --- append ----------------------------------------------------------------------------------
-
     def append(self, event: Mapping[str, Any], now: datetime) -> AuditRecord:
         """Appends `event` (the fields of `audit.EVENT_FIELDS`) to a chain of `now`'s UTC day and
         returns the stored record. Raises StoreError when it cannot be stored (the caller must then
@@ -158,8 +156,6 @@ class DynamoAuditTrail:
         items = response.get("Items", [])
         return _record(items[0]) if items else None
 
-    # --- chain reads (verification, digests) -------------------------------------------------------
-
     def records(self, chain: ChainId, from_seq: int = 1) -> Iterator[AuditRecord]:
         """The records of `chain` from `from_seq` on, in seq order, page by page (never the whole
         chain in memory)."""
@@ -195,8 +191,6 @@ class DynamoAuditTrail:
             if "LastEvaluatedKey" not in response:
                 return
             paged["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    # --- GET /audit ------------------------------------------------------------------------------
 
     def _filter(self, query: AuditQuery, names: dict[str, str], values: dict[str, Any]) -> str | None:
         clauses: list[str] = []

@@ -14,7 +14,7 @@ from nas.adapters.alerts import AlertReader, DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
 from nas.adapters.signing import KmsVerifier
-from nas.services.audit import VerifyPorts
+from nas.services.audit_verification import VerifyPorts
 from nas.settings import RuntimeSettings, settings
 
 

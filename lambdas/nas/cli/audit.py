@@ -23,7 +23,7 @@ from nas.adapters.digests import S3DigestStore
 from nas.adapters.signing import PublicKeyVerifier
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
 from nas.domain import audit
-from nas.services.audit import VerifyPorts, verify_trail
+from nas.services.audit_verification import VerifyPorts, verify_trail
 
 MAX_DAYS = 366
 

@@ -70,9 +70,6 @@ DIGEST_FORMAT = "nas.audit-digest.v1"
 SIGNED_MESSAGE_PREFIX = b"nas.audit-digest.v1\n"
 
 
-# --- values ------------------------------------------------------------------------------------
-
-
 def canonical_json(value: Any) -> bytes:
     """One byte string per value: sorted keys, no whitespace, UTF-8. Values are JSON scalars, lists
     and objects of them; floats are refused because they do not survive a store round trip exactly."""
@@ -149,9 +146,6 @@ def _as_int(value: Any) -> int:
         return int(value)
     except (TypeError, ValueError):
         return -1
-
-
-# --- chains and records --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -252,8 +246,6 @@ def event_id(record: Mapping[str, Any] | AuditRecord) -> str:
     return f"{fields['chain_day']}/{int(fields['chain'])}:{int(fields['seq'])}"
 
 
-# --- breaks and reports --------------------------------------------------------------------------
-
 HASH_MISMATCH = "hash-mismatch"
 """A record's fields do not match its stored hash (a field was altered)."""
 PREV_LINK = "prev-link"
@@ -318,9 +310,6 @@ class ChainResult:
     breaks: tuple[ChainBreak, ...]
     unanchored: Unanchored | None
     closed: bool
-
-
-# --- digests -----------------------------------------------------------------------------------
 
 
 class DigestFormatError(ValueError):
@@ -520,9 +509,6 @@ def parse_signed_digest(document: Any) -> SignedDigest:
     if digest.body() != dict(body):
         raise DigestFormatError("body does not round-trip")
     return SignedDigest(digest, signature["key_id"], signature["algorithm"], value)
-
-
-# --- verification ------------------------------------------------------------------------------
 
 
 def record_breaks(record: AuditRecord, chain: ChainId) -> list[ChainBreak]:

@@ -12,7 +12,7 @@ from nas import catalogue
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
-from nas.services.audit import DigestPorts
+from nas.services.audit_digests import DigestPorts
 from nas.settings import RuntimeSettings, SettingsError
 
 

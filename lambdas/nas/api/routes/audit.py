@@ -23,6 +23,7 @@ from nas.domain.audit import AuditRecord
 from nas.domain.roles import Role
 from nas.domain.timefmt import iso_utc, utc_date
 from nas.services import audit as audit_service
+from nas.services import audit_verification
 from nas.services.audit import InvalidCursor
 
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
@@ -194,7 +195,7 @@ def verify(
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
     try:
-        report, next_cursor = audit_service.verify_page(
+        report, next_cursor = audit_verification.verify_page(
             services().audit_verification(),
             first,
             last,
