@@ -43,6 +43,12 @@ class StageConfig(BaseModel):
     retain_data: bool = True
     # R-ALERT: LEAs whose mobile data terminals receive alerts; each gets its own SNS topic.
     mdt_leas: tuple[str, ...] = ()
+    # R-AUDIT: days each signed audit digest stays locked (S3 Object Lock, compliance mode: nobody can
+    # shorten it or delete the digest meanwhile). Seven years: the six-year limitation period for
+    # civil claims (Limitation Act 1980), within which a use of the service may be challenged, and a
+    # year for a claim to reach disclosure. Digests hold hashes, no personal data, so keeping them
+    # long costs nothing in privacy; dev stages set 1 so their buckets can be emptied.
+    audit_digest_retention_days: int = Field(default=2557, ge=1, le=36500)
 
     @model_validator(mode="before")
     @classmethod

@@ -12,6 +12,7 @@ from infra.config import LOG_RETENTION_CHOICES, StageConfig
 from infra.constructs.alerting import Alerting
 from infra.constructs.analytics import Analytics
 from infra.constructs.api import Api
+from infra.constructs.audit import AuditDigests
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
 from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
@@ -104,6 +105,20 @@ class NasStack(cdk.Stack):
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
         )
 
+        self.audit = AuditDigests(
+            self,
+            "Audit",
+            runtime=self.runtime,
+            audit_table=self.tables.table(catalogue.AUDIT),
+            evidence_bucket=self.storage.evidence,
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            retention_days=config.audit_digest_retention_days,
+            removal_policy=removal,
+            verifiers=[api_function],
+            alarm_topic=self.monitoring.topic,
+        )
+
         self._pre_token_trigger()
 
         cdk.Tags.of(self).add("service", "nas")
@@ -128,8 +143,8 @@ class NasStack(cdk.Stack):
             },
             reserved_concurrency=config.api_reserved_concurrency,
         )
-        # R-AUDIT: append (conditional put) and read the chain; no update or delete, so the API
-        # itself cannot rewrite the trail.
+        # R-AUDIT: append (conditional put) and read the chains; no update or delete (the table's
+        # resource policy refuses them to everyone anyway). Digests: granted by `AuditDigests`.
         grant_items(audit, function, "dynamodb:PutItem", "dynamodb:Query")
         grant_index_queries(audit, catalogue.AUDIT, function)
         # Alerts: list by LEA/day, read one, record an outcome (R-HIT); the update may write the
@@ -169,6 +184,8 @@ class NasStack(cdk.Stack):
             "ReadRowsDeliveryStream": self.pipeline.read_rows.ref,
             "ConsumerFailureQueueUrl": self.pipeline.failures.queue_url,
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
+            # What `nas audit verify --signing-key` and auditors verify digest signatures with.
+            "AuditSigningKeyArn": self.audit.signing_key.key_arn,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}

@@ -113,9 +113,9 @@ class LambdaRuntime(Construct):
             layers=[self.layer],
             memory_size=memory_size,
             timeout=cdk.Duration.seconds(timeout_seconds),
+            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             role=role,
-            reserved_concurrent_executions=reserved_concurrency,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
             environment={

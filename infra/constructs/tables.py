@@ -1,4 +1,5 @@
-"""DynamoDB tables of the catalogue: on-demand, customer-managed KMS, point-in-time recovery."""
+"""DynamoDB tables of the catalogue: on-demand, customer-managed KMS, point-in-time recovery, and for
+append-only tables (R-AUDIT) a resource policy that refuses in-place changes to everyone."""
 
 from __future__ import annotations
 
@@ -20,6 +21,23 @@ _ATTRIBUTE_TYPES = {
 
 def _attribute(key: catalogue.Key) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
+
+
+def append_only_policy() -> iam.PolicyDocument:
+    """Denies every principal, whatever its identity policies allow, the writes that change or
+    remove an item in place (catalogue.APPEND_ONLY_DENIED_ACTIONS). `*` is this table: a table's
+    resource policy cannot name the table's own generated ARN."""
+    return iam.PolicyDocument(
+        statements=[
+            iam.PolicyStatement(
+                sid="AppendOnly",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=list(catalogue.APPEND_ONLY_DENIED_ACTIONS),
+                resources=["*"],
+            )
+        ]
+    )
 
 
 def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
@@ -87,6 +105,7 @@ class Tables(Construct):
                 time_to_live_attribute=spec.ttl_attribute,
                 deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
                 removal_policy=removal_policy,
+                resource_policy=append_only_policy() if spec.append_only else None,
             )
             for index in spec.indexes:
                 table.add_global_secondary_index(

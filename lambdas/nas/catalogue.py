@@ -40,6 +40,9 @@ class TableSpec:
     serves: str
     ttl_attribute: str | None = None
     indexes: tuple[Index, ...] = field(default=())
+    append_only: bool = False
+    """The table's resource policy denies APPEND_ONLY_DENIED_ACTIONS to every principal (R-AUDIT):
+    items can be put and read, never changed or removed in place."""
 
     @property
     def env_var(self) -> str:
@@ -87,13 +90,31 @@ IDEMPOTENCY = TableSpec(
     ttl_attribute="expiration",  # the attribute powertools' idempotency utility writes
     serves="powertools idempotency records for POST routes",
 )
+# Item writes an append-only table refuses to everyone, whatever their IAM policies say. PutItem stays
+# (appends are conditional puts); the PartiQL forms are the same writes by another door.
+APPEND_ONLY_DENIED_ACTIONS = (
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
+# R-AUDIT: hash chains per UTC day. An append holds a chain's head from its head read to its
+# conditional put (about 5-10 ms in region); at the API's sustained throttle (200 requests/s) eight
+# chains carry 25 appends/s each, so roughly one first attempt in six meets a race, and the loser
+# moves to another chain. Eight partitions per day stay cheap to verify and to merge for GET /audit,
+# and eight digests per run cheap to sign. Raise it, never lower it: the verifier reads chains
+# 0..N-1 of every day.
+AUDIT_CHAINS_PER_DAY = 8
 AUDIT = TableSpec(
     "audit",
-    # Hash chain per UTC day: `seq` is the position in the day's chain, so appends are conditional
-    # puts on the next position and verification reads one partition in order.
-    partition_key=Key("chain_day"),
+    # One hash chain per (UTC day, chain number): `chain_id` is `<day>/<n>`, `seq` the position in that
+    # chain, so an append is a conditional put on the next position of one of the day's chains and
+    # verification reads each chain's partition in order.
+    partition_key=Key("chain_id"),
     sort_key=Key("seq", KeyType.NUMBER),
-    serves="append-only R-AUDIT chain; GET /audit/verify",
+    serves="append-only R-AUDIT chains; GET /audit; GET /audit/verify; the digest job",
+    append_only=True,
     indexes=(
         Index("by-user", Key("user"), Key("at"), "GET /audit?user=&from=&to="),
         Index("by-lea", Key("lea"), Key("at"), "GET /audit for an LEA's auditors"),
@@ -166,6 +187,14 @@ ALERT_OUTCOME_ATTRIBUTES = (
     "outcome_history",
     "outcome_history_omitted",
 )
+
+# R-AUDIT: signed digests of the audit chains, in the evidence bucket (Object Lock, compliance mode).
+AUDIT_DIGEST_PREFIX = "audit-digests/"
+AUDIT_SIGNING_KEY_ENV = "NAS_AUDIT_SIGNING_KEY"
+# ECDSA on P-256: 64-72-byte signatures, fast to verify, FIPS 186 approved; KMS keeps the private key.
+AUDIT_SIGNING_KEY_SPEC = "ECC_NIST_P256"
+AUDIT_SIGNING_ALGORITHM = "ECDSA_SHA_256"
+AUDIT_DIGEST_RETENTION_ENV = "NAS_AUDIT_DIGEST_RETENTION_DAYS"
 
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"

@@ -27,6 +27,8 @@ class RuntimeSettings(BaseModel):
     alert_bus: str | None = None
     read_rows_delivery: str | None = None
     user_pool_id: str | None = None
+    audit_signing_key: str | None = None
+    audit_digest_retention_days: int | None = Field(default=None, ge=1)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -39,6 +41,8 @@ class RuntimeSettings(BaseModel):
             alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
             read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
             user_pool_id=environ.get(catalogue.USER_POOL_ENV),
+            audit_signing_key=environ.get(catalogue.AUDIT_SIGNING_KEY_ENV),
+            audit_digest_retention_days=environ.get(catalogue.AUDIT_DIGEST_RETENTION_ENV) or None,
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

@@ -1,5 +1,6 @@
-"""A moto account with the alerts and audit tables, the environment CDK would set, and helpers to
-call the api Lambda as API Gateway does (REST proxy events with Cognito claims)."""
+"""A moto account with the alerts and audit tables, the evidence bucket and the audit signing key,
+the environment CDK would set, and helpers to call the api Lambda as API Gateway does (REST proxy
+events with Cognito claims)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
 ACCOUNTS_TABLE = "nas-test-accounts"
+EVIDENCE_BUCKET = "nas-test-evidence"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -52,6 +54,7 @@ class ApiAccount:
     dynamodb: Any
     cognito: Any
     user_pool_id: str
+    signing_key: str
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -104,7 +107,15 @@ class ApiAccount:
     def audit_records(self) -> list[dict[str, Any]]:
         items = self.dynamodb.scan(TableName=AUDIT_TABLE)["Items"]
         records = [from_item(i) for i in items]
-        return sorted(records, key=lambda r: (r["chain_day"], r["seq"]))
+        return sorted(records, key=lambda r: (r["at"], r["chain_id"], r["seq"]))
+
+    def write_digests(self) -> dict[str, Any]:
+        """One run of the digest Lambda, as its schedule invokes it (R-AUDIT)."""
+        from handlers import audit_digest
+
+        audit_digest.ports.cache_clear()
+        report: dict[str, Any] = audit_digest.lambda_handler({}, FakeLambdaContext())  # type: ignore[arg-type]
+        return report
 
     def audit_for(self, request_id: str) -> dict[str, Any]:
         """The stored audit record of one request, its `parameters` text parsed back to an object."""
@@ -134,11 +145,22 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
             (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
         ):
             create_table(dynamodb, spec, name)
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=EVIDENCE_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": REGION},
+            ObjectLockEnabledForBucket=True,
+        )
+        key = boto3.client("kms", region_name=REGION).create_key(
+            KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]["Arn"]
+        monkeypatch.setenv(catalogue.Bucket.EVIDENCE.env_var, EVIDENCE_BUCKET)
+        monkeypatch.setenv(catalogue.AUDIT_SIGNING_KEY_ENV, key)
+        monkeypatch.setenv(catalogue.AUDIT_DIGEST_RETENTION_ENV, "1")
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
-        yield ApiAccount(dynamodb, cognito, pool_id)
+        yield ApiAccount(dynamodb, cognito, pool_id, key)
         wiring.reset()
         settings.cache_clear()

@@ -1,5 +1,6 @@
-"""R-AUDIT: every request is recorded in the hash chain before it returns; the chain verifies and
-shows tampering; GET /audit and /audit/verify for auditors; `nas audit verify`; audit failure."""
+"""R-AUDIT: every request is recorded in one of the day's hash chains before it returns; the chains
+verify against their signed digests and show tampering; GET /audit and /audit/verify (in pages)
+for auditors; `nas audit verify`; audit failure."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.dynamo import to_item
 from nas.api.params import encode_token
+from nas.api.routes import audit as audit_routes
 from nas.cli.main import main
 from nas.domain import audit
 from nas.domain.timefmt import utc_date
@@ -18,6 +20,7 @@ from tests.api.conftest import (
     AUDIT_TABLE,
     AUDITOR_KENT,
     AUDITOR_NATIONAL,
+    EVIDENCE_BUCKET,
     OPERATOR_ESSEX,
     OPERATOR_KENT,
     ApiAccount,
@@ -94,17 +97,22 @@ def test_body_fields_and_why_are_recorded_but_not_the_note(api: ApiAccount) -> N
     assert "John" not in str(record)
 
 
-def test_chain_verifies_then_shows_an_altered_field(api: ApiAccount) -> None:
+def key_of(record: dict[str, Any]) -> dict[str, Any]:
+    return to_item({"chain_id": record["chain_id"], "seq": record["seq"]})
+
+
+def test_chains_verify_then_show_an_altered_field(api: ApiAccount) -> None:
     for _ in range(4):
         api.call("GET", "/alerts", OPERATOR_KENT)
     day = utc_date(datetime.now(UTC))
     reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL)
     assert reply.status == 200
-    assert reply.body["intact"] is True
-    assert reply.body["records"] == 4
+    assert (reply.body["intact"], reply.body["complete"], reply.body["records"]) == (True, True, 4)
+    assert reply.body["next_page_token"] is None
+    victim = api.audit_records()[1]
     api.dynamodb.update_item(
         TableName=AUDIT_TABLE,
-        Key=to_item({"chain_day": day, "seq": 2}),
+        Key=key_of(victim),
         UpdateExpression="SET #s = :s",
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues=to_item({":s": 403}),
@@ -112,60 +120,78 @@ def test_chain_verifies_then_shows_an_altered_field(api: ApiAccount) -> None:
     reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query={"from": day, "to": day})
     assert reply.body["intact"] is False
     assert reply.body["first_break"] | {"detail": ""} == {
+        "chain_id": victim["chain_id"],
         "chain_day": day,
-        "seq": 2,
+        "chain": victim["chain"],
+        "seq": victim["seq"],
         "reason": "hash-mismatch",
         "detail": "",
     }
 
 
-def test_chain_shows_a_deleted_record(api: ApiAccount) -> None:
-    for _ in range(4):
+def test_verify_names_the_newest_record_deleted_after_its_digest(api: ApiAccount) -> None:
+    for _ in range(3):
         api.call("GET", "/alerts", OPERATOR_KENT)
-    day = utc_date(datetime.now(UTC))
-    api.dynamodb.delete_item(TableName=AUDIT_TABLE, Key=to_item({"chain_day": day, "seq": 3}))
-    report = audit.verify_chain(DynamoAuditTrail(api.dynamodb, AUDIT_TABLE).day(day))
-    assert not report.intact
-    assert (report.breaks[0].seq, report.breaks[0].reason) == (4, "gap")
-
-
-def test_verify_chain_detects_reordering_and_wrong_links() -> None:
-    records: list[dict[str, Any]] = []
-    prev = audit.GENESIS_HASH
-    for seq in range(1, 5):
-        event = {"at": "2026-01-02T10:00:00.000000Z", "user": f"u{seq}", "status": 200, "groups": []}
-        record = audit.chain_record(event, chain_day="2026-01-02", seq=seq, prev_hash=prev)
-        prev = record["hash"]
-        records.append(record)
-    assert audit.verify_chain(records).intact
-    swapped = [records[0], records[2], records[1], records[3]]
-    assert {b.reason for b in audit.verify_chain(swapped).breaks} >= {"out-of-order", "prev-link"}
-    relinked = audit.chain_record(
-        {"at": "2026-01-02T10:00:00.000000Z", "user": "u2"}, chain_day="2026-01-02", seq=2, prev_hash="f" * 64
+    assert api.write_digests()["records"] == 3
+    victim = api.audit_records()[-1]
+    # The newest record of its chain: nothing after it links to it, only the digest knows it.
+    newest = max(r["seq"] for r in api.audit_records() if r["chain_id"] == victim["chain_id"])
+    victim = next(r for r in api.audit_records() if (r["chain_id"], r["seq"]) == (victim["chain_id"], newest))
+    api.dynamodb.delete_item(TableName=AUDIT_TABLE, Key=key_of(victim))
+    reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL)
+    assert (reply.body["first_break"]["chain_id"], reply.body["first_break"]["seq"]) == (
+        victim["chain_id"],
+        victim["seq"],
     )
-    report = audit.verify_chain([records[0], relinked, *records[2:]])
-    assert [(b.seq, b.reason) for b in report.breaks][:1] == [(2, "prev-link")]
-    assert not audit.verify_chain(records, genesis_prev_hash="a" * 64).intact
+    assert reply.body["first_break"]["reason"] == "missing"
 
 
-def test_days_link_through_a_seal(api: ApiAccount) -> None:
-    trail = DynamoAuditTrail(api.dynamodb, AUDIT_TABLE)
-    yesterday = datetime.now(UTC) - timedelta(days=1)
-    event = {"at": "", "user": "u", "groups": [], "status": 200}
-    for _ in range(2):
-        trail.append(event | {"at": yesterday.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}, yesterday)
-    today = datetime.now(UTC)
-    trail.append(event | {"at": today.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}, today)
-    day_before, day = utc_date(yesterday), utc_date(today)
-    closed = trail.day(day_before)
-    assert [r["kind"] for r in closed] == ["event", "event", "seal"]
-    # a late writer for yesterday lands on today, after the seal
-    trail.append(event | {"at": yesterday.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}, yesterday)
-    assert [r["seq"] for r in trail.day(day)] == [1, 2]
-    assert trail.day(day)[0]["prev_hash"] == closed[-1]["hash"]
-    records = closed + trail.day(day)
-    assert audit.verify_chain(records, genesis_prev_hash=trail.last_hash_before(day_before)).intact
-    assert audit.verify_chain(trail.day(day), genesis_prev_hash=trail.last_hash_before(day)).intact
+def test_records_since_the_last_digest_are_listed_as_not_yet_anchored(api: ApiAccount) -> None:
+    api.call("GET", "/alerts", OPERATOR_KENT)
+    api.write_digests()
+    api.call("GET", "/alerts", OPERATOR_KENT)
+    reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL)
+    assert reply.body["intact"] is True
+    assert reply.body["digests"] >= 1
+    # the second /alerts call came after the digest (the verify request is audited after it answers)
+    assert sum(u["last_seq"] - u["first_seq"] + 1 for u in reply.body["unanchored"]) == 1
+
+
+def test_verify_answers_in_pages_within_its_time_budget(
+    api: ApiAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(6):
+        api.call("GET", "/alerts", OPERATOR_KENT)
+    api.write_digests()
+    monkeypatch.setattr(audit_routes, "VERIFY_BUDGET_S", 0.0)  # every page stops after its first step
+    day = utc_date(datetime.now(UTC))
+    records, pages, token = 0, 0, None
+    while True:
+        query = {"from": day, "to": day} | ({"page_token": token} if token else {})
+        reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query=query)
+        assert reply.status == 200, reply.body
+        assert reply.body["intact"] is True
+        records += reply.body["records"]
+        pages += 1
+        token = reply.body["next_page_token"]
+        if token is None:
+            assert reply.body["complete"] is True
+            break
+        assert pages < 200
+    assert pages > 6
+    assert records >= 6  # and each verify request is itself appended while paging
+    other_day = api.call(
+        "GET", "/audit/verify", AUDITOR_NATIONAL, query={"from": audit.previous_day(day), "to": day}
+    )
+    assert other_day.status == 200
+    first_page = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query={"from": day, "to": day})
+    reused = api.call(
+        "GET",
+        "/audit/verify",
+        AUDITOR_NATIONAL,
+        query={"from": audit.previous_day(day), "to": day, "page_token": first_page.body["next_page_token"]},
+    )
+    assert (reused.status, reused.body["error"]["fields"]) == (400, ["page_token"])
 
 
 def test_audit_failure_is_503_and_returns_no_data(api: ApiAccount) -> None:
@@ -203,6 +229,7 @@ def test_audit_query_scoped_to_the_auditors_lea(api: ApiAccount) -> None:
         "request_id",
         "source_ip",
     ]
+    assert event["event_id"] in {f"{r['chain_id']}:{r['seq']}" for r in api.audit_records()}
     national = api.call("GET", "/audit", AUDITOR_NATIONAL)
     users = [e["user"] for e in national.body["events"]]
     assert {"op.kent", "op.essex", "inv", "aud.kent"} <= set(users)
@@ -243,13 +270,14 @@ def test_audit_query_filters_and_pages(api: ApiAccount) -> None:
         ({"to": "9999-12-31T23:59:59-05:00"}, "to"),
         ({"from": "0001-01-01T00:00:00+05:00"}, "from"),
         (
-            {"page_token": encode_token({"chain_day": utc_date(datetime.now(UTC)), "seq": 10**40})},
+            {"page_token": encode_token({"day": utc_date(datetime.now(UTC)), "below": [10**40] * 8})},
             "page_token",
         ),
         (
-            {"page_token": encode_token({"chain_day": utc_date(datetime.now(UTC)), "seq": 10**9})},
+            {"page_token": encode_token({"day": utc_date(datetime.now(UTC)), "below": [None] * 7})},
             "page_token",
         ),
+        ({"page_token": encode_token({"day": "2001-01-01", "below": [None] * 8})}, "page_token"),
     ],
 )
 def test_bad_audit_query_is_400(api: ApiAccount, query: dict[str, str], field: str) -> None:
@@ -265,6 +293,11 @@ def test_bad_audit_query_is_400(api: ApiAccount, query: dict[str, str], field: s
         ({"from": "2026-01-01", "to": "9999-12-31"}, "to"),
         ({"from": "1901-01-01", "to": "9998-12-31"}, "to"),
         ({"from": "monday"}, "from"),
+        ({"page_token": "Zm9v"}, "page_token"),
+        (
+            {"page_token": encode_token({"day": "2001-01-01", "chain": 0, "seq": 1, "digest_seq": 0})},
+            "page_token",
+        ),
     ],
 )
 def test_bad_verify_days_are_400(api: ApiAccount, query: dict[str, str], field: str) -> None:
@@ -274,7 +307,7 @@ def test_bad_verify_days_are_400(api: ApiAccount, query: dict[str, str], field: 
 
 
 def _days_with_a_gap(api: ApiAccount) -> tuple[str, str]:
-    """Records on D-1 and D+1, none on D (D+1's first record links to GENESIS_HASH); returns (D, D+1)."""
+    """Records on D-1 and D+1, none on D; returns (D, D+1)."""
     trail = DynamoAuditTrail(api.dynamodb, AUDIT_TABLE)
     now = datetime.now(UTC)
     for moment in (now - timedelta(days=3), now - timedelta(days=1)):
@@ -283,23 +316,48 @@ def _days_with_a_gap(api: ApiAccount) -> tuple[str, str]:
     return utc_date(now - timedelta(days=2)), utc_date(now - timedelta(days=1))
 
 
-def test_verify_from_an_empty_day_links_to_the_first_day_with_records(api: ApiAccount) -> None:
+def test_verify_from_an_empty_day(api: ApiAccount) -> None:
     empty_day, day = _days_with_a_gap(api)
     reply = api.call("GET", "/audit/verify", AUDITOR_NATIONAL, query={"from": empty_day, "to": day})
     assert reply.status == 200
     assert (reply.body["intact"], reply.body["records"], reply.body["breaks"]) == (True, 1, [])
+    assert reply.body["chains"] == 2 * audit.AUDIT_CHAINS_PER_DAY
+
+
+def cli_args(api: ApiAccount) -> list[str]:
+    return [
+        "audit",
+        "verify",
+        "--audit-table",
+        AUDIT_TABLE,
+        "--evidence-bucket",
+        EVIDENCE_BUCKET,
+        "--signing-key",
+        api.signing_key,
+        "--region",
+        "eu-west-2",
+    ]
 
 
 def test_cli_verify_from_an_empty_day(api: ApiAccount, capsys: pytest.CaptureFixture[str]) -> None:
     empty_day, day = _days_with_a_gap(api)
-    args = ["audit", "verify", "--audit-table", AUDIT_TABLE, "--region", "eu-west-2"]
-    assert main([*args, "--from", empty_day, "--to", day]) == 0
-    assert "intact: 1 record(s) over 2 day(s)" in capsys.readouterr().out
+    api.write_digests()
+    assert main([*cli_args(api), "--from", empty_day, "--to", day]) == 0
+    assert "intact: 1 record(s) over 2 day(s), 16 signed digest(s); 0 record(s) not yet anchored" in (
+        capsys.readouterr().out
+    )
 
 
 def test_page_token_of_another_lea_is_refused(api: ApiAccount) -> None:
+    at = datetime.now(UTC) - timedelta(hours=1)
     token = encode_token(
-        {"lea": "ESSEX", "at": "2026-01-01T00:00:00.000000Z", "chain_day": "2026-01-01", "seq": 1}
+        {
+            "by": "lea",
+            "key": "ESSEX",
+            "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "chain": f"{utc_date(at)}/0",
+            "seq": 1,
+        }
     )
     reply = api.call("GET", "/audit", AUDITOR_KENT, query={"page_token": token})
     assert (reply.status, reply.body["error"]["fields"]) == (400, ["page_token"])
@@ -313,17 +371,20 @@ def test_operator_cannot_read_the_audit_trail(api: ApiAccount) -> None:
 def test_cli_verify_exit_codes(api: ApiAccount, capsys: pytest.CaptureFixture[str]) -> None:
     for _ in range(3):
         api.call("GET", "/alerts", OPERATOR_KENT)
+    api.write_digests()
     day = utc_date(datetime.now(UTC))
-    args = ["audit", "verify", "--audit-table", AUDIT_TABLE, "--region", "eu-west-2"]
-    assert main([*args, "--day", day]) == 0
+    assert main([*cli_args(api), "--day", day]) == 0
     assert "intact" in capsys.readouterr().out
+    victim = api.audit_records()[0]
     api.dynamodb.update_item(
         TableName=AUDIT_TABLE,
-        Key=to_item({"chain_day": day, "seq": 1}),
+        Key=key_of(victim),
         UpdateExpression="SET #u = :u",
         ExpressionAttributeNames={"#u": "user"},
         ExpressionAttributeValues=to_item({":u": "someone-else"}),
     )
-    assert main([*args, "--from", day, "--to", day]) == 1
-    assert f"BROKEN at {day} seq 1: hash-mismatch" in capsys.readouterr().out
-    assert main([*args, "--day", day, "--from", day]) == 2
+    assert main([*cli_args(api), "--from", day, "--to", day]) == 1
+    assert f"BROKEN at {victim['chain_id']} seq {victim['seq']}: hash-mismatch" in capsys.readouterr().out
+    assert main([*cli_args(api), "--day", day, "--from", day]) == 2
+    assert main(["audit", "verify", "--audit-table", AUDIT_TABLE, "--region", "eu-west-2", "--day", day]) == 2
+    assert "--evidence-bucket" in capsys.readouterr().err

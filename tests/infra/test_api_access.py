@@ -198,9 +198,12 @@ def test_api_function_reserves_the_stages_concurrency(template: Template) -> Non
         "AWS::Lambda::Function",
         {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": expected},
     )
-    # The consumers draw on the unreserved pool, which the api's reservation cannot eat into.
+    # The consumers draw on the unreserved pool, which the api's reservation cannot eat into; the
+    # audit digest job reserves exactly one (it must never run twice at once).
     for logical_id, function in resources(template, "AWS::Lambda::Function").items():
-        if not logical_id.startswith("RuntimeApi"):
+        if logical_id.startswith("RuntimeAuditDigest"):
+            assert function["Properties"]["ReservedConcurrentExecutions"] == 1
+        elif not logical_id.startswith("RuntimeApi"):
             assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
 
 

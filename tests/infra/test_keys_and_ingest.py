@@ -25,10 +25,12 @@ from infra.constructs.keys import (
 from tests.infra.conftest import as_list, one_resource, render, resources
 
 
-def test_every_kms_key_is_customer_managed_with_yearly_rotation(template: Template) -> None:
+def test_every_encryption_key_is_customer_managed_with_yearly_rotation(template: Template) -> None:
     keys = resources(template, "AWS::KMS::Key")
-    assert keys
-    for logical_id, key in keys.items():
+    # The audit signing key is asymmetric: KMS cannot rotate those (tests/infra/test_audit.py).
+    encryption = {k: v for k, v in keys.items() if v["Properties"].get("KeyUsage") != "SIGN_VERIFY"}
+    assert len(encryption) == len(keys) - 1
+    for logical_id, key in encryption.items():
         assert key["Properties"]["EnableKeyRotation"] is True, logical_id
         assert key["Properties"]["RotationPeriodInDays"] == 365, logical_id
 
@@ -108,6 +110,11 @@ def test_every_key_grant_to_a_role_holds_only_through_the_service_that_uses_the_
             continue
         [key_arn] = as_list(statement["Resource"])
         key = render(key_arn).removesuffix(".Arn")
+        if key == "AuditSigningKey":
+            # Used with KMS itself, not through a store: only signature actions, no decrypt or
+            # encrypt; signing is further limited to the digest job by the key policy.
+            assert set(as_list(statement["Action"])) <= {"kms:Sign", "kms:Verify", "kms:GetPublicKey"}
+            continue
         assert key in KEY_SERVICES, f"{policy} holds {key}, which no role should"
         assert statement["Condition"] == {
             "StringEquals": {"kms:ViaService": f"{KEY_SERVICES[key]}.eu-west-2.amazonaws.com"}

@@ -1,6 +1,7 @@
 """The service end to end on `nas local`: reads put with boto3 become alerts an operator fetches
 through the gateway and the API; other forces and roles are refused; every request is in the audit
-trail, which `nas audit verify` checks and which fails once a stored record is altered."""
+trail, whose chains local mode's digest timer anchors, which `nas audit verify` checks, and which
+fails naming the record once a stored record is altered or an anchored one deleted."""
 
 from __future__ import annotations
 
@@ -116,18 +117,35 @@ def test_every_request_is_audited_and_the_chain_verifies_until_a_record_is_alter
             code = nas(["audit", "verify", "--config", str(local.config_path)])
         return code, out.getvalue()
 
-    code, report = verify()
-    assert code == 0, report
-    assert "intact" in report
+    def report_of(output: str) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(output[: output.rindex("}") + 1])
+        return parsed
 
-    victim = events[1]
+    def anchored(record: dict[str, Any]) -> bool:
+        code, output = verify()
+        assert code == 0, output
+        report = report_of(output)
+        chain = f"{record['chain_day']}/{record['chain']}"
+        waiting = [u for u in report["unanchored"] if u["chain_id"] == chain]
+        return report["digests"] > 0 and all(u["first_seq"] > record["seq"] for u in waiting)
+
+    altered, deleted = events[1], events[2]
+    wait_for(lambda: anchored(altered) and anchored(deleted), timeout_s=30)
     local.client("dynamodb").update_item(
         TableName=local.config["tables"]["audit"],
-        Key=to_item({"chain_day": victim["chain_day"], "seq": victim["seq"]}),
+        Key=to_item({"chain_id": altered["chain_id"], "seq": altered["seq"]}),
         UpdateExpression="SET #status = :forged",
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues=to_item({":forged": 204}),
     )
     code, report = verify()
     assert code == 1
-    assert str(victim["seq"]) in report
+    assert f"BROKEN at {altered['chain_id']} seq {altered['seq']}: hash-mismatch" in report
+    local.client("dynamodb").delete_item(
+        TableName=local.config["tables"]["audit"],
+        Key=to_item({"chain_id": deleted["chain_id"], "seq": deleted["seq"]}),
+    )
+    code, report = verify()
+    assert code == 1
+    breaks = {(b["chain_id"], b["seq"], b["reason"]) for b in report_of(report)["breaks"]}
+    assert (deleted["chain_id"], deleted["seq"], "missing") in breaks

@@ -21,6 +21,9 @@ from nas.local.poller import IDLE_SLEEP_S, Consumer, ShardPoller, lowest_failure
 from nas.local.sink import ParquetRowSink
 from tests.local.conftest import free_port, wait_for
 
+# Local mode drops metrics (no CloudWatch); the digest job's run on stop then has none to publish.
+pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
+
 
 class FakeKinesis:
     """One shard of records with sequence numbers 1..n; iterators are positions."""

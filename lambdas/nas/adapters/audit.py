@@ -1,41 +1,59 @@
-"""The audit table (R-AUDIT): appends to the day's hash chain and reads it back.
+"""The audit table (R-AUDIT): appends to one of the day's hash chains and reads the chains back.
 
-An append finds the day's head (Query, newest first, Limit 1) and puts the next record with
-`attribute_not_exists(seq)`; a concurrent writer that took that position makes it re-read the head
-and try again. The first append of a day seals the previous day (when it has records) and links to
-the seal, so nothing can be appended to a day after the next day's chain has linked to it.
+An append picks one of the day's `AUDIT_CHAINS_PER_DAY` chains at random, reads its head (Query,
+newest first, Limit 1, consistent) and puts the next record with `attribute_not_exists(seq)`. A
+writer that loses the race waits a short random time (so writers that collided do not collide again
+in step) and tries another chain: the losers of one race spread out instead of queueing behind the
+winner. The failed put returns the record that holds the position
+(`ReturnValuesOnConditionCheckFailure`), so a put whose reply was lost and retried is recognised
+as this append's own. The table's resource policy refuses UpdateItem, DeleteItem and
+BatchWriteItem to everyone (catalogue `append_only`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from nas.adapters import StoreError
+from nas.adapters import StoreConflict, StoreRejected, store_call
 from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
+from nas.catalogue import AUDIT_CHAINS_PER_DAY
 from nas.domain import audit
-from nas.domain.timefmt import iso_utc, utc_date
+from nas.domain.audit import AuditRecord, ChainId
+from nas.domain.timefmt import utc_date
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-MAX_APPEND_ATTEMPTS = 20
-MAX_SEQ = 10**9
-"""Bound on a page cursor's `seq` (far above any day's records), so DynamoDB can take it as a number."""
+MAX_APPEND_ATTEMPTS = 16
+"""At the API's throttle about one first attempt in six loses a race and the second almost never
+does; the bound is for a store saturated by writers (tests/adapters/test_audit_append.py: 16
+writers back to back against a serialised moto, where half the first attempts lose and the ninth
+attempt is about the longest seen). With the waits below, at most about 1.2 s in all."""
+BACKOFF_BASE_S = 0.005
+BACKOFF_CAP_S = 0.08
+"""After the n-th lost race an append waits a random time below min(cap, base * 2**n)."""
+CHAIN_KEY = "chain_id"
+"""The table's partition key: `<day>/<n>`, derived from the hashed `chain_day` and `chain`."""
 
 
-class InvalidCursor(ValueError):
-    """A page cursor that does not belong to this query."""
+@dataclass(frozen=True, slots=True)
+class IndexPosition:
+    """Where an index query (by-user, by-lea) stopped: the last record's time and table key."""
+
+    at: str
+    chain: str
+    seq: int
 
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
     """Events between `start` and `end` (ISO instants, inclusive), newest first. `user` selects the
-    by-user index; else `lea` the by-lea index; else every day's chain between the two."""
+    by-user index; else `lea` the by-lea index; else every chain of every day between the two."""
 
     start: str
     end: str
@@ -46,119 +64,136 @@ class AuditQuery:
 
 
 class AuditTrail(Protocol):
-    def append(self, event: Mapping[str, Any], now: datetime) -> dict[str, Any]: ...
+    def append(self, event: Mapping[str, Any], now: datetime) -> AuditRecord: ...
 
-    def day(self, chain_day: str) -> list[dict[str, Any]]: ...
+    def records(self, chain: ChainId, from_seq: int = 1) -> Iterator[AuditRecord]: ...
 
-    def last_hash_before(self, chain_day: str) -> str: ...
+    def record(self, chain: ChainId, seq: int) -> AuditRecord | None: ...
 
-    def events(
-        self, query: AuditQuery, limit: int, cursor: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]: ...
+    def chain_events(
+        self, chain: ChainId, query: AuditQuery, below_seq: int | None, page: int
+    ) -> Iterator[AuditRecord]: ...
+
+    def index_events(
+        self, query: AuditQuery, after: IndexPosition | None, page: int
+    ) -> Iterator[tuple[AuditRecord, IndexPosition]]: ...
+
+
+def _record(item: Mapping[str, Any]) -> AuditRecord:
+    return _record_of(from_item(item))
+
+
+def _record_of(fields: Mapping[str, Any]) -> AuditRecord:
+    return AuditRecord({k: v for k, v in fields.items() if k != CHAIN_KEY})
 
 
 class DynamoAuditTrail:
-    def __init__(self, client: DynamoDBClient, table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        pick_chain: Callable[[int], int] = secrets.randbelow,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self._client = client
         self._table = table
+        self._pick_chain = pick_chain
+        self._sleep = sleep
 
-    # --- append ----------------------------------------------------------------------------------
-
-    def append(self, event: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        """Appends `event` to the chain of `now`'s UTC day; returns the stored record. Raises
-        StoreError when it cannot (the caller must then refuse the request)."""
-        try:
-            return self._append(event, now)
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"audit record not stored: {exc}") from exc
-
-    def _append(self, event: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    def append(self, event: Mapping[str, Any], now: datetime) -> AuditRecord:
+        """Appends `event` (the fields of `audit.EVENT_FIELDS`) to a chain of `now`'s UTC day and
+        returns the stored record. Raises StoreError when it cannot be stored (the caller must then
+        refuse the request): StoreConflict when every attempt lost a race, StoreRejected for an
+        event that cannot be a record (unknown fields, floats)."""
         day = utc_date(now)
-        for _ in range(MAX_APPEND_ATTEMPTS):
-            head = self._head(day)
-            if head is not None and head.get("kind") == audit.KIND_SEAL:
-                day = audit.next_day(day)  # the next day has already started: continue there
-                continue
-            if head is None:
-                prev_hash = self._open_day(day, now)
-                if prev_hash is None:
-                    continue
-                seq = 1
-            else:
-                prev_hash, seq = str(head["hash"]), int(head["seq"]) + 1
-            record = audit.chain_record(event, chain_day=day, seq=seq, prev_hash=prev_hash)
-            if self._put_if_free(record):
-                return record
-        raise StoreError(f"audit chain {day}: no free position after {MAX_APPEND_ATTEMPTS} attempts")
+        chain = ChainId(day, self._pick_chain(AUDIT_CHAINS_PER_DAY))
+        with store_call("audit append"):
+            for attempt in range(MAX_APPEND_ATTEMPTS):
+                head = self._head(chain)
+                seq, prev_hash = (head.seq + 1, head.hash) if head else (1, audit.GENESIS_HASH)
+                try:
+                    record = audit.chain_record(event, chain=chain, seq=seq, prev_hash=prev_hash)
+                except (TypeError, ValueError) as exc:
+                    raise StoreRejected(f"audit append: {exc}") from exc
+                holder = self._put_if_free(record)
+                if holder is None or holder.hash == record["hash"]:
+                    # Stored; or stored by this very append, whose reply was lost and retried.
+                    return AuditRecord(record)
+                self._sleep(min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt) * secrets.randbelow(1000) / 1000)
+                chain = self._other_chain(chain)
+        raise StoreConflict(f"audit append: no free position after {MAX_APPEND_ATTEMPTS} attempts")
 
-    def _open_day(self, day: str, now: datetime) -> str | None:
-        """The prev_hash of `day`'s first record: the previous day's seal (written now if needed), or
-        GENESIS_HASH when that day is empty. None when another writer got in first (re-read)."""
-        before = audit.previous_day(day)
-        head = self._head(before)
-        if head is None:
-            return audit.GENESIS_HASH
-        if head.get("kind") == audit.KIND_SEAL:
-            return str(head["hash"])
-        seal = audit.seal_record(
-            chain_day=before, seq=int(head["seq"]) + 1, prev_hash=str(head["hash"]), at=iso_utc(now)
-        )
-        return str(seal["hash"]) if self._put_if_free(seal) else None
+    def _other_chain(self, chain: ChainId) -> ChainId:
+        step = 1 + self._pick_chain(AUDIT_CHAINS_PER_DAY - 1)
+        return ChainId(chain.day, (chain.chain + step) % AUDIT_CHAINS_PER_DAY)
 
-    def _put_if_free(self, record: Mapping[str, Any]) -> bool:
+    def _put_if_free(self, record: Mapping[str, Any]) -> AuditRecord | None:
+        """None when stored; else the record that holds the position (empty if not returned)."""
+        item = to_item({**record, CHAIN_KEY: f"{record['chain_day']}/{record['chain']}"})
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item=to_item(record),
+                Item=item,
                 ConditionExpression="attribute_not_exists(seq)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except self._client.exceptions.ConditionalCheckFailedException:
-            return False
-        return True
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            held: Any = exc.response.get("Item")
+            return _record(held) if isinstance(held, Mapping) else AuditRecord({})
+        return None
 
-    def _head(self, day: str) -> dict[str, Any] | None:
+    def _head(self, chain: ChainId) -> AuditRecord | None:
         response = self._client.query(
             TableName=self._table,
-            KeyConditionExpression="chain_day = :d",
-            ExpressionAttributeValues={":d": to_attribute(day)},
+            KeyConditionExpression="#c = :c",
+            ExpressionAttributeNames={"#c": CHAIN_KEY},
+            ExpressionAttributeValues={":c": to_attribute(str(chain))},
             ScanIndexForward=False,
             Limit=1,
             ConsistentRead=True,
         )
         items = response.get("Items", [])
-        return from_item(items[0]) if items else None
+        return _record(items[0]) if items else None
 
-    # --- verification reads ----------------------------------------------------------------------
-
-    def day(self, chain_day: str) -> list[dict[str, Any]]:
-        """Every record of `chain_day`, in chain order."""
+    def records(self, chain: ChainId, from_seq: int = 1) -> Iterator[AuditRecord]:
+        """The records of `chain` from `from_seq` on, in seq order, page by page (never the whole
+        chain in memory)."""
         request: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "chain_day = :d",
-            "ExpressionAttributeValues": {":d": to_attribute(chain_day)},
+            "KeyConditionExpression": "#c = :c AND seq >= :s",
+            "ExpressionAttributeNames": {"#c": CHAIN_KEY},
+            "ExpressionAttributeValues": {":c": to_attribute(str(chain)), ":s": to_attribute(from_seq)},
             "ConsistentRead": True,
         }
-        return list(query_items(self._client, request))
+        with store_call("audit chain read"):
+            for item in self._items(request):
+                yield _record(item)
 
-    def last_hash_before(self, chain_day: str) -> str:
-        """What `chain_day`'s first record must link to."""
-        head = self._head(audit.previous_day(chain_day))
-        return str(head["hash"]) if head else audit.GENESIS_HASH
+    def record(self, chain: ChainId, seq: int) -> AuditRecord | None:
+        with store_call("audit record read"):
+            # Query, not GetItem: the api role reads the trail with Query alone.
+            response = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="#c = :c AND seq = :s",
+                ExpressionAttributeNames={"#c": CHAIN_KEY},
+                ExpressionAttributeValues={":c": to_attribute(str(chain)), ":s": to_attribute(seq)},
+                ConsistentRead=True,
+            )
+        items = response.get("Items", [])
+        return _record(items[0]) if items else None
 
-    # --- GET /audit ------------------------------------------------------------------------------
+    def _items(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        paged = dict(request)
+        while True:
+            response = self._client.query(**paged)
+            yield from response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return
+            paged["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def events(
-        self, query: AuditQuery, limit: int, cursor: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        """Up to `limit` event records of `query`, newest first, and the cursor of the next page."""
-        if query.user is not None or query.lea is not None:
-            return self._indexed(query, limit, cursor)
-        return self._by_days(query, limit, cursor)
-
-    def _filter(self, query: AuditQuery, names: dict[str, str], values: dict[str, Any]) -> str:
-        clauses = ["#kind = :event"]
-        names["#kind"] = "kind"
-        values[":event"] = to_attribute(audit.KIND_EVENT)
+    def _filter(self, query: AuditQuery, names: dict[str, str], values: dict[str, Any]) -> str | None:
+        clauses: list[str] = []
         if query.method:
             names["#method"] = "method"
             values[":method"] = to_attribute(query.method)
@@ -171,116 +206,68 @@ class DynamoAuditTrail:
             names["#lea"] = "lea"
             values[":lea"] = to_attribute(query.lea)
             clauses.append("#lea = :lea")
-        return " AND ".join(clauses)
+        return " AND ".join(clauses) or None
 
-    def _indexed(
-        self, query: AuditQuery, limit: int, cursor: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    def chain_events(
+        self, chain: ChainId, query: AuditQuery, below_seq: int | None, page: int
+    ) -> Iterator[AuditRecord]:
+        """Records of `chain` within the query's window and filters, highest seq first, below
+        `below_seq` when given; `page` items per Query."""
+        names = {"#c": CHAIN_KEY, "#at": "at"}
+        values = {
+            ":c": to_attribute(str(chain)),
+            ":start": to_attribute(query.start),
+            ":end": to_attribute(query.end),
+        }
+        condition = "#c = :c"
+        if below_seq is not None:
+            values[":below"] = to_attribute(below_seq)
+            condition += " AND seq < :below"
+        filters = self._filter(query, names, values)
+        window = "#at BETWEEN :start AND :end"
+        request = {
+            "TableName": self._table,
+            "KeyConditionExpression": condition,
+            "FilterExpression": f"{filters} AND {window}" if filters else window,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": page,
+        }
+        with store_call("audit chain query"):
+            for item in self._items(request):
+                yield _record(item)
+
+    def index_events(
+        self, query: AuditQuery, after: IndexPosition | None, page: int
+    ) -> Iterator[tuple[AuditRecord, IndexPosition]]:
+        """Records of the query's user (by-user) or LEA (by-lea), newest first, each with its
+        position, after `after` (the position of the last record of the previous page)."""
         key_name, key_value, index = (
             ("user", query.user, "by-user") if query.user is not None else ("lea", query.lea, "by-lea")
         )
-        start_key: dict[str, Any] | None = None
-        if cursor is not None:
-            if set(cursor) != {key_name, "at", "chain_day", "seq"} or cursor.get(key_name) != key_value:
-                raise InvalidCursor("the page token does not belong to this query")
-            start_key = _cursor_key(cursor)
         names = {"#pk": key_name, "#at": "at"}
         values = {
             ":pk": to_attribute(key_value),
             ":start": to_attribute(query.start),
             ":end": to_attribute(query.end),
         }
-        filter_expression = self._filter(query, names, values)
-        items = query_items(
-            self._client,
-            {
-                "TableName": self._table,
-                "IndexName": index,
-                "KeyConditionExpression": "#pk = :pk AND #at BETWEEN :start AND :end",
-                "FilterExpression": filter_expression,
-                "ExpressionAttributeNames": names,
-                "ExpressionAttributeValues": values,
-                "ScanIndexForward": False,
-                "Limit": limit + 1,
-            },
-            start_key,
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND #at BETWEEN :start AND :end",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": page,
+        }
+        filters = self._filter(query, names, values)
+        if filters:
+            request["FilterExpression"] = filters
+        start_key = (
+            {key_name: key_value, "at": after.at, CHAIN_KEY: after.chain, "seq": after.seq} if after else None
         )
-        return _take(items, limit, (key_name, "at", "chain_day", "seq"))
-
-    def _by_days(
-        self, query: AuditQuery, limit: int, cursor: Mapping[str, Any] | None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        days = audit.days_between(query.start[:10], query.end[:10])
-        days.reverse()
-        start_key: dict[str, Any] | None = None
-        if cursor is not None:
-            if set(cursor) != {"chain_day", "seq"} or cursor.get("chain_day") not in days:
-                raise InvalidCursor("the page token does not belong to this query")
-            start_key = _cursor_key(cursor)
-            days = days[days.index(str(cursor["chain_day"])) :]
-
-        def items() -> Iterator[dict[str, Any]]:
-            first_key = start_key
-            for day in days:
-                names = {"#at": "at"}
-                values = {
-                    ":d": to_attribute(day),
-                    ":start": to_attribute(query.start),
-                    ":end": to_attribute(query.end),
-                }
-                filter_expression = self._filter(query, names, values) + " AND #at BETWEEN :start AND :end"
-                yield from query_items(
-                    self._client,
-                    {
-                        "TableName": self._table,
-                        "KeyConditionExpression": "chain_day = :d",
-                        "FilterExpression": filter_expression,
-                        "ExpressionAttributeNames": names,
-                        "ExpressionAttributeValues": values,
-                        "ScanIndexForward": False,
-                        "Limit": limit + 1,
-                    },
-                    first_key,
-                )
-                first_key = None
-
-        return _take(items(), limit, ("chain_day", "seq"))
-
-
-def _take(
-    items: Iterator[dict[str, Any]], limit: int, key_fields: tuple[str, ...]
-) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The first `limit` items and, when more follow, the cursor (key) of the last one returned."""
-    found: list[dict[str, Any]] = []
-    for item in items:
-        if len(found) == limit:
-            last = found[-1]
-            return found, {k: last[k] for k in key_fields}
-        found.append(item)
-    return found, None
-
-
-def _cursor_key(cursor: Mapping[str, Any]) -> dict[str, Any]:
-    key = dict(cursor)
-    seq = key.get("seq")
-    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq < MAX_SEQ:
-        raise InvalidCursor("the page token does not belong to this query")
-    for name, value in key.items():
-        if name != "seq" and (not isinstance(value, str) or not value or len(value) > 128):
-            raise InvalidCursor("the page token does not belong to this query")
-    return key
-
-
-def verify_days(trail: AuditTrail, days: list[str]) -> audit.VerifyReport:
-    """Verifies the chain of `days` (consecutive, ascending). The first record read must link to what
-    precedes the first day that has records, not `days[0]`: empty days at the start of the range
-    break the link between days (the next day's first record links to GENESIS_HASH)."""
-    records: list[dict[str, Any]] = []
-    first_day: str | None = None
-    for day in days:
-        found = trail.day(day)
-        if found and first_day is None:
-            first_day = day
-        records += found
-    genesis = trail.last_hash_before(first_day) if first_day is not None else audit.GENESIS_HASH
-    return audit.verify_chain(records, genesis_prev_hash=genesis)
+        with store_call("audit index query"):
+            for item in query_items(self._client, request, start_key):
+                position = IndexPosition(str(item.get("at")), str(item.get(CHAIN_KEY)), int(item["seq"]))
+                yield _record_of(item), position

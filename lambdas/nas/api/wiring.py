@@ -17,8 +17,11 @@ from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
+from nas.adapters.digests import S3DigestStore
+from nas.adapters.signing import KmsVerifier
 from nas.services.accounts import AccountGate, AccountService
 from nas.services.alerts import AlertService
+from nas.services.audit_verification import VerifyPorts
 from nas.settings import RuntimeSettings, settings
 
 
@@ -29,6 +32,8 @@ def utc_now() -> datetime:
 @dataclass(frozen=True, slots=True)
 class Services:
     audit: AuditTrail
+    audit_verification: Callable[[], VerifyPorts]
+    """Built on first use: only `GET /audit/verify` needs the evidence bucket and the signing key."""
     alerts: AlertService
     account_gate: AccountGate
     accounts: AccountService
@@ -42,13 +47,24 @@ def build_services(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> Services:
     dynamodb = session.client("dynamodb")
+    trail = DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT))
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
     gate = AccountGate(account_store, monotonic=monotonic)
     directory = CognitoDirectory(
         session.client("cognito-idp"), config.require(config.user_pool_id, catalogue.USER_POOL_ENV)
     )
+
+    def verification() -> VerifyPorts:
+        key = config.require(config.audit_signing_key, catalogue.AUDIT_SIGNING_KEY_ENV)
+        return VerifyPorts(
+            trail=trail,
+            digests=S3DigestStore(session.client("s3"), config.bucket(catalogue.Bucket.EVIDENCE)),
+            verifier=KmsVerifier(session.client("kms"), key),
+        )
+
     return Services(
-        audit=DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT)),
+        audit=trail,
+        audit_verification=cache(verification),
         alerts=AlertService(DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS)), clock=clock),
         account_gate=gate,
         accounts=AccountService(account_store, directory, gate, clock=clock),

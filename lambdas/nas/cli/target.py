@@ -1,8 +1,8 @@
 """Where a command sends its AWS calls: a deployed stage or local mode.
 
 `--config FILE` reads the JSON that local mode writes (`.nas-local.json`: `aws_endpoint`, `region`,
-`stream`, `tables`, `buckets`, …); explicit flags override it. With neither, boto3's own settings
-(profile, environment) apply and the region defaults to eu-west-2 (R-UK).
+`stream`, `tables`, `buckets`, `audit_signing_key`, …); explicit flags override it. With neither,
+boto3's own settings (profile, environment) apply and the region defaults to eu-west-2 (R-UK).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class AwsTarget(BaseModel):
     stream: str | None = None
     tables: dict[str, str] = Field(default_factory=dict)
     buckets: dict[str, str] = Field(default_factory=dict)
+    audit_signing_key: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AwsTarget:

@@ -31,6 +31,11 @@ class LocalNames:
     def app_client(self) -> str:
         return f"{self.prefix}-api"
 
+    @property
+    def audit_signing_key(self) -> str:
+        """An alias: KMS takes it wherever a key id goes, and moto picks the key id itself."""
+        return f"alias/{self.prefix}-audit-digests"
+
     def table(self, spec: catalogue.TableSpec) -> str:
         return f"{self.prefix}-{spec.logical_name}"
 
@@ -60,6 +65,9 @@ def lambda_environment(names: LocalNames, endpoint: str, region: str = REGION) -
         catalogue.ALERT_BUS_ENV: names.alert_bus,
         **{spec.env_var: names.table(spec) for spec in catalogue.TABLES},
         **{bucket.env_var: names.bucket(bucket) for bucket in catalogue.Bucket},
+        catalogue.AUDIT_SIGNING_KEY_ENV: names.audit_signing_key,
+        # Local digests are locked for a day: enough to see the lock work, short enough to forget.
+        catalogue.AUDIT_DIGEST_RETENTION_ENV: "1",
         # No X-Ray daemon and no CloudWatch here: tracing off, EMF metrics not printed.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -1,6 +1,6 @@
 """Creates, on the moto endpoint, the stores the CDK app creates, from the catalogue: the reads
 stream, every table, every bucket (evidence with Object Lock), the alerts bus, and the user pool
-with the R-ROLE groups, the `lea` attribute and the API's app client."""
+with the R-ROLE groups, the `lea` attribute and the API's app client, and the audit signing key."""
 
 from __future__ import annotations
 
@@ -38,9 +38,18 @@ def provision(client: ClientFactory, names: LocalNames, *, shards: int = SHARDS)
             ObjectLockEnabledForBucket=bucket is catalogue.Bucket.EVIDENCE,
         )
     client("events").create_event_bus(Name=names.alert_bus)
+    create_audit_signing_key(client("kms"), names)
     identity = create_identity(client("cognito-idp"), names)
     kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2})
     return identity
+
+
+def create_audit_signing_key(kms: Any, names: LocalNames) -> None:
+    """R-AUDIT: the digest signing key (asymmetric, sign and verify), found by its alias."""
+    key_id = kms.create_key(
+        KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY", Description="NAS audit digests"
+    )["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=names.audit_signing_key, TargetKeyId=key_id)
 
 
 def create_identity(cognito: Any, names: LocalNames) -> Identity:

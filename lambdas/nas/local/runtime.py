@@ -21,7 +21,7 @@ import boto3
 from botocore.credentials import Credentials
 
 from nas import catalogue
-from nas.local import demo, fast_botocore
+from nas.local import audit_digests, demo, fast_botocore
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
@@ -59,6 +59,7 @@ class LocalOptions:
     clock: Callable[[], float] = time.time
     """The gateway's clock for token expiry (tests advance it)."""
     names: LocalNames = field(default_factory=LocalNames)
+    audit_digest_interval_s: float = audit_digests.DIGEST_INTERVAL_S
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -151,6 +152,7 @@ class LocalMode:
         )
         self.gateway = self._gateway()
         self.gateway.serve()
+        self.schedules.add(audit_digests.job(options.audit_digest_interval_s))
         self.config = self._config(demo_section)
         options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         if options.demo and options.simulator:
@@ -174,7 +176,7 @@ class LocalMode:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
-        self.schedules.stop()  # after the gateway: a final run sees every request
+        self.schedules.stop()  # after the gateway: a final run (audit digests) sees every request
         if self._moto is not None:
             self._moto.stop()
         for restore in reversed(self._restore_handlers):
@@ -289,6 +291,7 @@ class LocalMode:
             "app_client_id": self.identity.app_client_id,
             "buckets": self.names.buckets,
             "tables": self.names.tables,
+            "audit_signing_key": self.names.audit_signing_key,
         }
         if demo_section is not None:
             config["demo"] = demo_section

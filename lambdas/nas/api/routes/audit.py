@@ -10,9 +10,9 @@ from typing import Annotated, Any, NoReturn
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from nas.adapters.audit import AuditQuery, InvalidCursor, verify_days
+from nas.adapters.audit import AuditQuery
 from nas.api import state
 from nas.api.auth import requires
 from nas.api.docs import responses
@@ -29,14 +29,21 @@ from nas.api.params import (
 )
 from nas.api.wiring import services
 from nas.domain import audit
+from nas.domain.audit import AuditRecord
 from nas.domain.roles import Role
 from nas.domain.timefmt import iso_utc, utc_date
+from nas.services import audit as audit_service
+from nas.services import audit_verification
+from nas.services.audit import InvalidCursor
 
 router = Router()  # type: ignore[no-untyped-call]  # powertools leaves it untyped
 
-DATE: dict[str, Any] = {"json_schema_extra": {"format": "date"}}
+DATE: dict[str, Any] = {"json_schema_extra": {"format": "date"}, "max_length": 10}
 DEFAULT_WINDOW = timedelta(hours=24)
 MAX_WINDOW_DAYS = 31
+VERIFY_BUDGET_S = 20.0
+"""A verification page stops after this long: API Gateway gives up at 29 s, and the request must
+still be audited and answered."""
 _METHOD = re.compile(r"^(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS)$")
 _ROUTE = re.compile(r"^/[A-Za-z0-9_./{}+-]{0,200}$")
 
@@ -58,6 +65,18 @@ class AuditEventView(BaseModel):
     request_id: str | None
     source_ip: str | None
 
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditEventView:
+        values = {name: record.get(name) for name in audit.EVENT_FIELDS}
+        return cls.model_validate(
+            values
+            | {
+                "event_id": record.event_id,
+                "groups": list(record.get("groups") or []),
+                "parameters": stored_parameters(record.get("parameters")),
+            }
+        )
+
 
 class AuditPage(BaseModel):
     events: list[AuditEventView]
@@ -65,18 +84,36 @@ class AuditPage(BaseModel):
 
 
 class ChainBreakView(BaseModel):
+    chain_id: str
     chain_day: str
+    chain: int
     seq: int
     reason: str
     detail: str
 
 
+class UnanchoredView(BaseModel):
+    chain_id: str
+    first_seq: int
+    last_seq: int
+
+
 class VerifyReportView(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
     intact: bool
+    complete: bool
+    from_: str = Field(alias="from")
+    to: str
     days: list[str]
     records: int
+    digests: int
+    chains: int
     first_break: ChainBreakView | None
     breaks: list[ChainBreakView]
+    breaks_omitted: int
+    unanchored: list[UnanchoredView]
+    next_page_token: str | None
 
 
 def stored_parameters(value: Any) -> dict[str, Any]:
@@ -88,13 +125,6 @@ def stored_parameters(value: Any) -> dict[str, Any]:
     except ValueError:
         return {"unreadable": True}
     return parsed if isinstance(parsed, dict) else {"value": parsed}
-
-
-def event_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {"event_id": audit.event_id(record), **{name: record.get(name) for name in audit.EVENT_FIELDS}} | {
-        "groups": list(record.get("groups") or []),
-        "parameters": stored_parameters(record.get("parameters")),
-    }
 
 
 def parse_action(action: str | None) -> tuple[str | None, str | None]:
@@ -141,23 +171,22 @@ def list_events(
     if end - start > timedelta(days=MAX_WINDOW_DAYS):
         raise BadRequest("from", f"the window may span at most {MAX_WINDOW_DAYS} days")
     method, route = parse_action(action)
-    page_size = limit
     query = AuditQuery(
         start=iso_utc(start),
         end=iso_utc(end),
-        user=user or None,
+        user=user,
         lea=None if principal.is_national else principal.lea,
         method=method,
         route=route,
     )
     try:
-        records, cursor = services().audit.events(query, page_size, decode_token(page_token))
+        page = audit_service.list_events(services().audit, query, limit, decode_token(page_token))
     except InvalidCursor:
         raise BadRequest("page_token", "is not a page token of this query") from None
-    state.used(result_count=len(records))
+    state.used(result_count=len(page.records))
     return AuditPage(
-        events=[AuditEventView.model_validate(event_view(r)) for r in records],
-        next_page_token=encode_token(cursor) if cursor else None,
+        events=[AuditEventView.of(r) for r in page.records],
+        next_page_token=encode_token(page.cursor) if page.cursor else None,
     )
 
 
@@ -179,17 +208,19 @@ def _bad_day(field: str) -> NoReturn:
 
 @router.get(
     "/audit/verify",
-    summary="Verify the audit hash chain of one or more UTC days (R-AUDIT)",
+    summary="Verify the audit chains of one or more UTC days against their signed digests (R-AUDIT);"
+    " a long range answers in pages",
     responses=responses("the verification report", VerifyReportView),
 )
 @requires(Role.AUDITOR)
 def verify(
     from_: Annotated[
-        str | None,
-        Query(alias="from", max_length=10, description="first day YYYY-MM-DD; default today", **DATE),
+        str | None, Query(alias="from", description="first day YYYY-MM-DD; default today", **DATE)
     ] = None,
-    to: Annotated[
-        str | None, Query(max_length=10, description="last day YYYY-MM-DD; default `from`", **DATE)
+    to: Annotated[str | None, Query(description="last day YYYY-MM-DD; default `from`", **DATE)] = None,
+    page_token: Annotated[
+        str | None,
+        Query(max_length=MAX_TOKEN_CHARS, description="next_page_token of the previous page of this range"),
     ] = None,
 ) -> VerifyReportView:
     first = _day("from", from_, utc_date(datetime.now(UTC)))
@@ -198,6 +229,17 @@ def verify(
         raise BadRequest("to", "must not be before `from`")
     if (date.fromisoformat(last) - date.fromisoformat(first)).days >= MAX_WINDOW_DAYS:
         raise BadRequest("to", f"at most {MAX_WINDOW_DAYS} days at a time")
-    report = verify_days(services().audit, audit.days_between(first, last))
+    try:
+        report, next_cursor = audit_verification.verify_page(
+            services().audit_verification(),
+            first,
+            last,
+            decode_token(page_token),
+            should_stop=audit_service.deadline_after(VERIFY_BUDGET_S),
+        )
+    except InvalidCursor:
+        raise BadRequest("page_token", "is not a page token of this range") from None
     state.used(result_count=report.records)
-    return VerifyReportView.model_validate(report.as_dict())
+    return VerifyReportView.model_validate(
+        report.as_dict() | {"next_page_token": encode_token(next_cursor) if next_cursor else None}
+    )
