@@ -153,7 +153,7 @@ function SignIn(props: { config: ConsoleConfig; notice: string | null; onSignedI
           Sign in
         </button>
         <p id="sign-in-help" class="hint">
-          Your session ends when you close this tab or after at most 15 minutes.
+          Your session ends when you sign out, close this tab, or your sign-in expires.
         </p>
       </form>
       <ErrorMessage error={error} />

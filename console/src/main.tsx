@@ -9,7 +9,10 @@ import { SCREENS } from "./screens";
 const root = document.getElementById("app");
 if (root) {
   loadConfig().then(
-    (config) => render(<App config={config} screens={SCREENS} />, root),
+    (config) => {
+      root.replaceChildren(); // the "Loading" text: render() diffs against what is there
+      render(<App config={config} screens={SCREENS} />, root);
+    },
     (error: unknown) => {
       const message = document.createElement("p");
       message.setAttribute("role", "alert");

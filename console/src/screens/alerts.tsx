@@ -118,7 +118,7 @@ function Alerts({ api }: ScreenProps) {
   }
 
   return (
-    <div class="alerts">
+    <div class="alerts" aria-busy={!loaded && !error}>
       <p class="hint">Newest first; the list refreshes every {REFRESH_MS / 1000} seconds.</p>
       <div class="visually-hidden" aria-live="polite" aria-atomic="true">
         {announcement}

@@ -76,6 +76,7 @@ function Audit({ api }: ScreenProps) {
   async function load(query: Filter, pageToken: string | null) {
     setLoading(true);
     setError(null);
+    if (!pageToken) setPages([]); // a new query: never show the previous query's rows as its answer
     try {
       const page = await api.get<AuditPage>("audit", {
         user: query.user.trim(),
@@ -104,7 +105,7 @@ function Audit({ api }: ScreenProps) {
   return (
     <div class="audit">
       <ChainState api={api} />
-      <section aria-labelledby="events-heading">
+      <section aria-labelledby="events-heading" class="events" aria-busy={loading}>
         <h2 id="events-heading">Events</h2>
         <form
           class="filters"
