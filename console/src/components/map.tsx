@@ -79,7 +79,7 @@ export function CameraMap(props: {
               role={select ? "button" : "img"}
               aria-label={name}
               aria-pressed={select ? selected : undefined}
-              tabIndex={select ? 0 : undefined}
+              tabindex={select ? 0 : undefined}
               onClick={select ? () => select(site) : undefined}
               onKeyDown={
                 select
