@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.catalogue import UK_REGION
+from nas.console import tile_origin
 from nas.domain.leas import lea_codes
 
 # CloudWatch accepts only fixed retention periods; these are the ones a stage may choose.
@@ -43,6 +44,10 @@ class StageConfig(BaseModel):
     retain_data: bool = True
     # R-ALERT: LEAs whose mobile data terminals receive alerts; each gets its own SNS topic.
     mdt_leas: tuple[str, ...] = ()
+    # The console map's base layer: an XYZ tile URL template (`https://host/{z}/{x}/{y}.png`) on a
+    # server the force approves; empty draws camera sites on a plain projection and fetches nothing.
+    # Never a public tile server by default (R-UK).
+    console_tile_url: str = Field(default="", max_length=512)
 
     @model_validator(mode="before")
     @classmethod
@@ -71,6 +76,12 @@ class StageConfig(BaseModel):
             if network.version != 4:
                 raise ValueError(f"api_allowed_cidrs: only IPv4 ranges are supported, got {cidr}")
         return cidrs
+
+    @field_validator("console_tile_url")
+    @classmethod
+    def _tile_url(cls, url: str) -> str:
+        tile_origin(url)  # raises, naming what is wrong
+        return url
 
     @field_validator("mdt_leas")
     @classmethod
