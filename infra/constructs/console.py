@@ -26,7 +26,9 @@ from nas import console
 CONSOLE_DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
 ASSET_PARAMETER = "asset"
 NOT_FOUND = '{"error": {"code": "not-found", "message": "no such console asset"}}'
-UNAVAILABLE = '{"error": {"code": "store-unavailable", "message": "the console could not be read; try again"}}'
+UNAVAILABLE = (
+    '{"error": {"code": "store-unavailable", "message": "the console could not be read; try again"}}'
+)
 
 
 def static_value(value: str) -> str:
@@ -231,8 +233,12 @@ class Console(Construct):
 
         method_responses = [
             apigw.MethodResponse(status_code="200", response_parameters=dict.fromkeys(ok_parameters, True)),
-            apigw.MethodResponse(status_code="404", response_parameters=dict.fromkeys(error_parameters, True)),
-            apigw.MethodResponse(status_code="503", response_parameters=dict.fromkeys(error_parameters, True)),
+            apigw.MethodResponse(
+                status_code="404", response_parameters=dict.fromkeys(error_parameters, True)
+            ),
+            apigw.MethodResponse(
+                status_code="503", response_parameters=dict.fromkeys(error_parameters, True)
+            ),
         ]
         root = rest_api.root.add_resource(console.CONSOLE_PATH)
         # `/console` and `/console/` are one resource to API Gateway: both get the page.

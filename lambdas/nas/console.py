@@ -53,7 +53,9 @@ def tile_origin(tile_url: str, *, allow_http: bool = False) -> str:
     if missing:
         raise InvalidTileUrl(f"console_tile_url must contain {', '.join(missing)}: {tile_url!r}")
     if any(c in tile_url for c in " ;,'\""):
-        raise InvalidTileUrl(f"console_tile_url may not contain spaces, quotes, commas or semicolons: {tile_url!r}")
+        raise InvalidTileUrl(
+            f"console_tile_url may not contain spaces, quotes, commas or semicolons: {tile_url!r}"
+        )
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -95,7 +97,9 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(suffix, "application/octet-stream")
 
 
-def config_document(*, api_url: str, cognito_endpoint: str, app_client_id: str, tile_url: str) -> dict[str, str]:
+def config_document(
+    *, api_url: str, cognito_endpoint: str, app_client_id: str, tile_url: str
+) -> dict[str, str]:
     """`config.json`, what the bundle reads at start: so one build runs against every stage."""
     return {
         "api_url": api_url,

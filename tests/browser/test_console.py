@@ -129,7 +129,7 @@ def test_operator_works_an_alert_with_the_keyboard_alone(local: Local, new_page:
         page.keyboard.press("Tab")
         focused = page.evaluate(
             """() => { const e = document.activeElement; const s = getComputedStyle(e);
-                return { tag: e.tagName, outline: s.outlineStyle, width: s.outlineWidth, shadow: s.boxShadow }; }"""
+                return { tag: e.tagName, outline: s.outlineStyle, shadow: s.boxShadow }; }"""
         )
         assert focused["outline"] != "none" or focused["shadow"] != "none", focused
         if vrm_button.evaluate("(e) => e === document.activeElement"):

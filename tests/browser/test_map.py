@@ -46,7 +46,13 @@ def open_harness(watched: Any, *, tile_url: str = "", cameras: Any = SOUTH_EAST)
 
     def serve(route: Any) -> None:
         name = urlsplit(route.request.url).path.lstrip("/") or "index.html"
-        body = data if name == "data.json" else (HARNESS / name).read_bytes() if (HARNESS / name).is_file() else None
+        body = (
+            data
+            if name == "data.json"
+            else (HARNESS / name).read_bytes()
+            if (HARNESS / name).is_file()
+            else None
+        )
         if body is None:
             route.fulfill(status=404, body=b"")
         else:
@@ -97,7 +103,7 @@ def test_map_without_a_tile_url_draws_every_site_in_place_with_a_true_scale_and_
     page = watched.page
     drawn = drawn_sites(page)
     assert set(drawn) == {c.camera_id for c in SOUTH_EAST}
-    for x, y in drawn.values():  # inside the 640 × 420 view
+    for x, y in drawn.values():  # inside the 640 by 420 view
         assert 0 < x < 640
         assert 0 < y < 420
     by_id = {c.camera_id: c for c in SOUTH_EAST}
@@ -134,7 +140,8 @@ def test_map_with_a_tile_url_takes_its_tiles_from_there(new_page: Any) -> None:
     page.wait_for_function("() => document.querySelectorAll('image.map-tile').length > 0")
     zoom = int(page.locator("figure.map").get_attribute("data-zoom") or -1)
     page.wait_for_function(
-        "(n) => performance.getEntriesByType('resource').filter(e => e.name.startsWith('http://tiles.test/')).length >= n",
+        """(n) => performance.getEntriesByType('resource')
+            .filter(e => e.name.startsWith('http://tiles.test/')).length >= n""",
         arg=page.locator("image.map-tile").count(),
     )
     requested = set()
@@ -171,7 +178,10 @@ def test_timeline_places_sightings_by_time_with_round_ticks(new_page: Any) -> No
     open_harness(watched)
     page = watched.page
     marks = {
-        str(m.get_attribute("data-sighting")): (float(m.get_attribute("cx") or 0), float(m.get_attribute("cy") or 0))
+        str(m.get_attribute("data-sighting")): (
+            float(m.get_attribute("cx") or 0),
+            float(m.get_attribute("cy") or 0),
+        )
         for m in page.locator("circle.timeline-mark").all()
     }
     assert set(marks) == {s["id"] for s in SIGHTINGS}

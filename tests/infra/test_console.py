@@ -36,7 +36,9 @@ def test_console_bucket_blocks_public_access_logs_access_and_uses_s3_managed_key
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
-def test_console_is_two_get_methods_reading_the_bucket_through_s3_with_no_authorizer(template: Template) -> None:
+def test_console_is_two_get_methods_reading_the_bucket_through_s3_with_no_authorizer(
+    template: Template,
+) -> None:
     methods = console_methods(template)
     assert len(methods) == 2
     for method in methods:
@@ -89,7 +91,9 @@ def test_the_api_reads_console_assets_and_nothing_else(template: Template) -> No
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
 
 
-def test_deployment_copies_the_build_and_the_stage_settings_into_the_console_bucket(template: Template) -> None:
+def test_deployment_copies_the_build_and_the_stage_settings_into_the_console_bucket(
+    template: Template,
+) -> None:
     template.has_resource_properties(
         "Custom::CDKBucketDeployment",
         {
@@ -130,9 +134,11 @@ def test_deployed_page_is_based_at_the_stage_path_and_its_config_names_the_stage
     assert console.BUILT_BASE not in files["index.html"]
     assert "app.js" in files
     # config.json is filled in at deployment: the API URL and app client id are deploy-time values.
-    config = json.loads(files["config.json"].replace("<<marker:0xbaba:0>>", '"api"').replace(
-        "<<marker:0xbaba:1>>", '"client"'
-    ))
+    config = json.loads(
+        files["config.json"]
+        .replace("<<marker:0xbaba:0>>", '"api"')
+        .replace("<<marker:0xbaba:1>>", '"client"')
+    )
     assert config == {
         "api_url": "api",
         "cognito_endpoint": "https://cognito-idp.eu-west-2.amazonaws.com/",

@@ -12,7 +12,6 @@ from aws_cdk.assertions import Template
 from infra.stack import NasStack
 from tests.infra.conftest import as_list, render, resources
 
-
 # CDK's own bucket-deployment handler (the console's assets): CDK pins its runtime and AWS CLI layer.
 CDK_DEPLOYMENT_FUNCTION = "CustomCDKBucketDeployment"
 

@@ -111,4 +111,8 @@ class ConsoleSite:
         except OSError as exc:
             log.warning("sign-in proxy: moto unreachable: %s", exc)
             return _error(502, "sign-in-unavailable", "the local user pool did not answer")
-        return status, [("Content-Type", "application/x-amz-json-1.1"), ("Cache-Control", "no-store")], payload
+        return (
+            status,
+            [("Content-Type", "application/x-amz-json-1.1"), ("Cache-Control", "no-store")],
+            payload,
+        )
