@@ -12,11 +12,13 @@ from typing import Any
 import pytest
 
 from nas.domain.models import alert_id_for
+from nas.local.demo import NATIONAL_ROLES, demo_password
 from tests.browser.conftest import assert_accessible, new_user, sign_in, sign_in_as
 from tests.local.conftest import Local
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
+NATIONAL_GROUPS = {role.value for role in NATIONAL_ROLES}
 KENT_CAMERA = "KENT-A2-001"
 KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT
 # What each group sees in the navigation. The console has these screens so far; every other group
@@ -60,12 +62,22 @@ def nav_labels(page: Any) -> list[str]:
     return [label.strip() for label in nav.get_by_role("link").all_inner_texts()]
 
 
-@pytest.mark.parametrize("group", sorted(SCREENS_BY_GROUP))
-def test_each_demo_user_sees_only_their_screens(local: Local, new_page: Any, group: str) -> None:
+# Every demo user: one per group, and the second force's operator.
+DEMO_USERS = [
+    (group, f"{group}-{'national' if group in NATIONAL_GROUPS else 'kent'}") for group in SCREENS_BY_GROUP
+]
+DEMO_USERS.append(("operator", "operator-essex"))
+
+
+@pytest.mark.parametrize(("group", "username"), sorted(DEMO_USERS))
+def test_each_demo_user_sees_only_their_screens(
+    local: Local, new_page: Any, group: str, username: str
+) -> None:
     watched = new_page()
     page = watched.page
-    user = sign_in_as(page, local, group)
-    assert page.get_by_text(f"Signed in as {user['username']}").is_visible()
+    sign_in(page, local, username, demo_password(username))
+    page.get_by_role("button", name="Sign out").wait_for()
+    assert page.get_by_text(f"Signed in as {username}").is_visible()
     expected = SCREENS_BY_GROUP[group]
     assert nav_labels(page) == expected
     if expected:
