@@ -9,13 +9,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
+# The console (console/): npm packages, then the esbuild bundle in console/dist (with a size check).
+CONSOLE_DEPS := console/node_modules/.package-lock.json
+CONSOLE := console/dist/app.js
+CONSOLE_SOURCES := $(shell find console/src console/test -type f 2>/dev/null) console/build.mjs console/tsconfig.json
 STAGE ?= dev
 
-.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench ci clean openapi fuzz
+.PHONY: help setup console test lint format typecheck synth local bench-local cfn-lint bench ci clean openapi fuzz
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
-	@echo "make local     run the service locally: moto, pollers, API on :8080, demo data (nas local --demo)"
+	@echo "make local     run the service locally: moto, pollers, API and console on :8080, demo data (nas local --demo)"
+	@echo "make console   build the console (console/dist) with its bundle-size check"
 	@echo "make bench-local  local mode throughput and put->alert latency"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
@@ -34,9 +39,18 @@ $(CDK): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-setup: $(STAMP) $(CDK)
+$(CONSOLE_DEPS): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
-test: $(STAMP)
+$(CONSOLE): $(CONSOLE_DEPS) $(CONSOLE_SOURCES)
+	cd console && node build.mjs
+
+console: $(CONSOLE)
+
+setup: $(STAMP) $(CDK) $(CONSOLE)
+
+test: $(STAMP) $(CONSOLE)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -47,10 +61,11 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-typecheck: $(STAMP)
+typecheck: $(STAMP) $(CONSOLE_DEPS)
 	$(BIN)/mypy
+	cd console && node_modules/.bin/tsc --noEmit -p .
 
-synth: $(STAMP) $(CDK)
+synth: $(STAMP) $(CDK) $(CONSOLE)
 	$(CDK) synth --quiet -c stage=$(STAGE)
 	@ls cdk.out/*.template.json
 
@@ -62,7 +77,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
 
 # The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
-local: $(STAMP)
+local: $(STAMP) $(CONSOLE)
 	$(BIN)/nas local --demo
 
 # Local mode's sustained reads/s and put->alert p95 at rising simulator rates (a few minutes).
@@ -72,7 +87,7 @@ bench-local: $(STAMP)
 ci: lint typecheck test cfn-lint
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis lambdas/*.egg-info
+	rm -rf $(VENV) node_modules console/node_modules console/dist console/build cdk.out .mypy_cache .pytest_cache .ruff_cache .hypothesis lambdas/*.egg-info
 
 # The committed OpenAPI document (docs/openapi.json), regenerated from the routes.
 openapi: $(STAMP)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from nas.catalogue import UK_REGION
+from nas.console import tile_origin
 from nas.domain.leas import lea_codes
 
 # CloudWatch accepts only fixed retention periods; these are the ones a stage may choose.
@@ -49,6 +50,10 @@ class StageConfig(BaseModel):
     # year for a claim to reach disclosure. Digests hold hashes, no personal data, so keeping them
     # long costs nothing in privacy; dev stages set 1 so their buckets can be emptied.
     audit_digest_retention_days: int = Field(default=2557, ge=1, le=36500)
+    # The console map's base layer: an XYZ tile URL template (`https://host/{z}/{x}/{y}.png`) on a
+    # server the force approves; empty draws camera sites on a plain projection and fetches nothing.
+    # Never a public tile server by default (R-UK).
+    console_tile_url: str = Field(default="", max_length=512)
 
     @model_validator(mode="before")
     @classmethod
@@ -77,6 +82,12 @@ class StageConfig(BaseModel):
             if network.version != 4:
                 raise ValueError(f"api_allowed_cidrs: only IPv4 ranges are supported, got {cidr}")
         return cidrs
+
+    @field_validator("console_tile_url")
+    @classmethod
+    def _tile_url(cls, url: str) -> str:
+        tile_origin(url)  # raises, naming what is wrong
+        return url
 
     @field_validator("mdt_leas")
     @classmethod

@@ -11,8 +11,9 @@ from constructs import Construct
 from infra.config import LOG_RETENTION_CHOICES, StageConfig
 from infra.constructs.alerting import Alerting
 from infra.constructs.analytics import Analytics
-from infra.constructs.api import Api
+from infra.constructs.api import API_STAGE, Api
 from infra.constructs.audit import AuditDigests
+from infra.constructs.console import Console
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
 from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
@@ -22,6 +23,7 @@ from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
 from nas import catalogue
+from nas.console import CONSOLE_PATH
 
 LOG_RETENTION = {
     30: logs.RetentionDays.ONE_MONTH,
@@ -73,6 +75,19 @@ class NasStack(cdk.Stack):
             waf_rate_limit_per_5min=config.waf_rate_limit_per_5min,
             logs_key=self.keys.logs,
             log_retention=log_retention,
+        )
+        self.console = Console(
+            self,
+            "Console",
+            rest_api=self.api.rest_api,
+            stage_name=API_STAGE,
+            request_validator=self.api.validator,
+            app_client=self.identity.app_client,
+            tile_url=config.console_tile_url,
+            access_logs=self.storage.access_logs,
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+            removal_policy=removal,
         )
 
         self.alerting = Alerting(self, "Alerting", key=self.keys.alerts, mdt_leas=config.mdt_leas)
@@ -176,6 +191,7 @@ class NasStack(cdk.Stack):
     def _outputs(self) -> None:
         outputs = {
             "ApiUrl": self.api.rest_api.url,
+            "ConsoleUrl": f"{self.api.rest_api.url}{CONSOLE_PATH}/",
             "UserPoolId": self.identity.user_pool.user_pool_id,
             "AppClientId": self.identity.app_client.user_pool_client_id,
             "ReadStreamName": self.ingest.stream.stream_name,

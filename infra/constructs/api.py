@@ -110,7 +110,7 @@ class Api(Construct):
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool], results_cache_ttl=AUTHORIZER_CACHE_TTL
         )
-        validator = self.rest_api.add_request_validator(
+        self.validator = validator = self.rest_api.add_request_validator(
             "ValidateRequests", validate_request_body=True, validate_request_parameters=True
         )
         integration = apigw.LambdaIntegration(handler, proxy=True)

@@ -20,22 +20,31 @@ def path_of(template: Template, method: dict[str, Any]) -> str:
     return str(resources(template, "AWS::ApiGateway::Resource")[resource_id["Ref"]]["Properties"]["PathPart"])
 
 
-def test_every_method_but_health_requires_a_cognito_token(template: Template) -> None:
+# Methods without a token: the liveness probe and the console's static assets (the app signs in
+# before it calls anything else).
+OPEN_METHODS = [("health", "GET"), ("console", "GET"), ("{asset}", "GET")]
+
+
+def test_every_method_but_health_and_the_console_assets_requires_a_cognito_token(template: Template) -> None:
     [authorizer_id] = resources(
         template, "AWS::ApiGateway::Authorizer", {"Properties": {"Type": "COGNITO_USER_POOLS"}}
     )
-    data_methods = [m for m in methods(template).values() if path_of(template, m) != "health"]
+    data_methods = [
+        m
+        for m in methods(template).values()
+        if (path_of(template, m), m["Properties"]["HttpMethod"]) not in OPEN_METHODS
+    ]
     assert data_methods
     for method in data_methods:
         assert method["Properties"]["AuthorizationType"] == "COGNITO_USER_POOLS"
         assert method["Properties"]["AuthorizerId"] == {"Ref": authorizer_id}
 
 
-def test_health_is_the_only_open_method_and_only_for_get(template: Template) -> None:
+def test_health_and_the_console_assets_are_the_only_open_methods_and_only_for_get(template: Template) -> None:
     open_methods = [m for m in methods(template).values() if m["Properties"]["AuthorizationType"] == "NONE"]
-    assert [(path_of(template, m), m["Properties"]["HttpMethod"]) for m in open_methods] == [
-        ("health", "GET")
-    ]
+    assert sorted((path_of(template, m), m["Properties"]["HttpMethod"]) for m in open_methods) == sorted(
+        OPEN_METHODS
+    )
 
 
 def test_every_method_validates_requests(template: Template) -> None:

@@ -12,12 +12,24 @@ from aws_cdk.assertions import Template
 from infra.stack import NasStack
 from tests.infra.conftest import as_list, render, resources
 
+# CDK's own bucket-deployment handler (the console's assets): CDK pins its runtime and AWS CLI layer.
+CDK_DEPLOYMENT_FUNCTION = "CustomCDKBucketDeployment"
+
+
+def nas_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """The functions running NAS code: every function but CDK's deployment handler."""
+    return {
+        lid: f
+        for lid, f in resources(template, "AWS::Lambda::Function").items()
+        if not lid.startswith(CDK_DEPLOYMENT_FUNCTION)
+    }
+
 
 def test_every_function_runs_on_arm64_python_312_with_the_runtime_layer(template: Template) -> None:
     [layer_id] = resources(
         template, "AWS::Lambda::LayerVersion", {"Properties": {"CompatibleArchitectures": ["arm64"]}}
     )
-    functions = resources(template, "AWS::Lambda::Function")
+    functions = nas_functions(template)
     assert functions
     for logical_id, function in functions.items():
         props = function["Properties"]
@@ -85,3 +97,16 @@ def test_function_roles_are_their_own_and_carry_no_managed_policy(template: Temp
     # The AWS-managed basic execution policy lets a function write every log group of the account.
     for logical_id, role in roles.items():
         assert "AWSLambdaBasicExecutionRole" not in json.dumps(role["Properties"]), logical_id
+
+
+def test_the_console_deployment_handler_is_cdks_with_a_role_and_log_group_of_this_stack(
+    template: Template,
+) -> None:
+    [(logical_id, function)] = [
+        (lid, f)
+        for lid, f in resources(template, "AWS::Lambda::Function").items()
+        if lid.startswith(CDK_DEPLOYMENT_FUNCTION)
+    ]
+    props = function["Properties"]
+    assert render(props["Role"]).startswith("ConsoleDeployRole"), logical_id
+    assert render(props["LoggingConfig"]["LogGroup"]).startswith("ConsoleDeployLogs"), logical_id

@@ -168,6 +168,7 @@ def test_nas_local_writes_its_config_and_exits_0_on_sigint(tmp_path: Path) -> No
         config = json.loads(config_file.read_text())
         assert config["api_url"] == f"http://127.0.0.1:{api_port}"
         assert config["aws_endpoint"] == f"http://127.0.0.1:{aws_port}"
+        assert config["console_url"] == f"http://127.0.0.1:{api_port}/console/"
         assert "demo" not in config
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
@@ -176,6 +177,7 @@ def test_nas_local_writes_its_config_and_exits_0_on_sigint(tmp_path: Path) -> No
             process.kill()
     assert process.returncode == 0, err.decode()
     assert b"stopped" in out
+    assert f"console       http://127.0.0.1:{api_port}/console/".encode() in out  # the banner names it
     assert wait_for(lambda: not _listening(aws_port), timeout_s=10)
 
 

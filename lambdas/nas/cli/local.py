@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     state.add_argument(
         "--reuse", dest="reuse", action="store_true", help="attach to a moto server already on --aws-port"
     )
+    parser.add_argument(
+        "--tile-url",
+        default="",
+        help="map tiles for the console, as https://host/{z}/{x}/{y}.png (default: none, a plain projection)",
+    )
     parser.add_argument("--config-file", type=Path, default=Path(CONFIG_FILE), help=argparse.SUPPRESS)
     parser.set_defaults(reuse=False)
 
@@ -67,6 +72,7 @@ def banner(config: dict[str, Any], attached: bool) -> str:
         "NAS local mode " + ("(attached to a running moto server)" if attached else "(fresh state)"),
         f"  AWS endpoint  {config['aws_endpoint']}  (region {config['region']})",
         f"  API           {config['api_url']}  (GET /health needs no token)",
+        f"  console       {config['console_url']}  (sign in as a demo user below)",
         f"  read stream   {config['stream']}",
         f"  user pool     {config['user_pool_id']}  app client {config['app_client_id']}",
         f"  buckets       {', '.join(config['buckets'].values())}",
@@ -90,6 +96,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         reuse=args.reuse,
         rate=args.rate,
         config_path=args.config_file,
+        tile_url=args.tile_url,
     )
     stop = threading.Event()
 

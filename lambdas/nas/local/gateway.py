@@ -1,5 +1,6 @@
 """The local API Gateway: HTTP on loopback to REST API proxy events for the api Lambda, with the
-Cognito authorizer in front of every route but `GET /health` (the one unauthenticated route)."""
+Cognito authorizer in front of every route but `GET /health` (the one unauthenticated route), and
+the console's static assets under `/console/`, which need no token (the app signs in first)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from nas.local.auth import TokenVerifier, Unauthorized, bearer_token, gateway_claims
+from nas.local.console import ConsoleSite, is_console_path
 from nas.local.moto_server import LOOPBACK, no_delay
 from nas.local.poller import ACCOUNT_ID, LocalLambdaContext
 
@@ -134,9 +136,11 @@ class Gateway:
         *,
         port: int,
         host: str = LOOPBACK,
+        console: ConsoleSite | None = None,
     ) -> None:
         self.handler = handler
         self.verifier = verifier
+        self.console = console
         # One request at a time through the handler, as in one Lambda execution environment: the
         # powertools resolver keeps the current event on the app object.
         self.invoke_lock = threading.Lock()
@@ -170,6 +174,8 @@ class Gateway:
         host: str,
     ) -> tuple[int, list[tuple[str, str]], bytes]:
         path = urlsplit(target).path or "/"
+        if self.console is not None and is_console_path(path):
+            return self.console.respond(method, path, dict(headers), body)
         claims: dict[str, str] | None = None
         if needs_token(method, path):
             authorization = next((v[-1] for n, v in headers.items() if n.lower() == "authorization"), None)

@@ -21,8 +21,10 @@ import boto3
 from botocore.credentials import Credentials
 
 from nas import catalogue
+from nas.console import CONSOLE_PATH, InvalidTileUrl
 from nas.local import audit_digests, demo, fast_botocore
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
+from nas.local.console import ConsoleSite, default_dist
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
 from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
@@ -60,6 +62,10 @@ class LocalOptions:
     """The gateway's clock for token expiry (tests advance it)."""
     names: LocalNames = field(default_factory=LocalNames)
     audit_digest_interval_s: float = audit_digests.DIGEST_INTERVAL_S
+    console_dist: Path = field(default_factory=default_dist)
+    """The built console (`make setup` builds it into console/dist)."""
+    tile_url: str = ""
+    """The console map's tile URL template (the stage setting `console_tile_url` in AWS)."""
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -275,7 +281,16 @@ class LocalMode:
             audience=self.identity.app_client_id,
             clock=self.options.clock,
         )
-        return Gateway(api.lambda_handler, verifier, port=self.options.api_port)
+        try:
+            site = ConsoleSite(
+                dist=self.options.console_dist,
+                aws_endpoint=self.endpoint,
+                app_client_id=self.identity.app_client_id,
+                tile_url=self.options.tile_url,
+            )
+        except InvalidTileUrl as exc:
+            raise LocalModeError(str(exc)) from None
+        return Gateway(api.lambda_handler, verifier, port=self.options.api_port, console=site)
 
     def _config(self, demo_section: dict[str, Any] | None) -> dict[str, Any]:
         assert self.identity is not None
@@ -283,6 +298,7 @@ class LocalMode:
         config: dict[str, Any] = {
             "aws_endpoint": self.endpoint,
             "api_url": self.gateway.url,
+            "console_url": f"{self.gateway.url}/{CONSOLE_PATH}/",
             "region": self.region,
             "stage": "local",
             "stream": self.names.stream,

@@ -1,0 +1,67 @@
+/** The public API with the signed-in user's own ID token: every rule (roles, windows, reasons,
+ * limits, audit) holds in the browser exactly as it does for curl. */
+
+import type { ConsoleConfig } from "./config";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type Query = Record<string, string | number | undefined | null>;
+
+export interface Api {
+  get<T>(path: string, query?: Query): Promise<T>;
+  post<T>(path: string, body: unknown): Promise<T>;
+}
+
+/** `onUnauthorized` runs when the API answers 401 (token expired, or the account was disabled):
+ * the console signs out rather than showing a screen that can no longer load. */
+export function createApi(config: ConsoleConfig, token: () => string, onUnauthorized: (why: string) => void): Api {
+  async function call<T>(method: string, path: string, query?: Query, body?: unknown): Promise<T> {
+    const url = new URL(path.replace(/^\//, ""), config.api_url);
+    for (const [name, value] of Object.entries(query ?? {})) {
+      if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${token()}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        credentials: "omit",
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch {
+      throw new ApiError(0, "unreachable", "The NAS API could not be reached. Check the connection and try again.");
+    }
+    const text = await response.text();
+    let payload: unknown = null;
+    try {
+      payload = text ? JSON.parse(text) : null;
+    } catch {
+      payload = null;
+    }
+    if (!response.ok) {
+      const error = (payload as { error?: { code?: string; message?: string } } | null)?.error;
+      const apiError = new ApiError(
+        response.status,
+        error?.code ?? `http-${response.status}`,
+        error?.message ?? (payload as { message?: string } | null)?.message ?? `HTTP ${response.status}`,
+      );
+      if (response.status === 401) onUnauthorized(apiError.message);
+      throw apiError;
+    }
+    return payload as T;
+  }
+  return {
+    get: (path, query) => call("GET", path, query),
+    post: (path, body) => call("POST", path, undefined, body),
+  };
+}

@@ -1,0 +1,79 @@
+/** Small building blocks every screen uses, so labels, errors and status messages behave alike
+ * (WCAG 2.2: every control has a visible label; errors are announced; status changes are polite). */
+
+import type { ComponentChildren } from "preact";
+import { useId } from "preact/hooks";
+
+import { ApiError } from "../api";
+
+export function Field(props: { label: string; hint?: string; children: (id: string, hintId?: string) => ComponentChildren }) {
+  const id = useId();
+  const hintId = props.hint ? `${id}-hint` : undefined;
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      {props.hint ? (
+        <span class="hint" id={hintId}>
+          {props.hint}
+        </span>
+      ) : null}
+      {props.children(id, hintId)}
+    </div>
+  );
+}
+
+/** A refusal or failure in the API's own words; `rule` shows the rule code a 403 names. */
+export function ErrorMessage(props: { error: unknown }) {
+  if (!props.error) return null;
+  const error = props.error;
+  const text = error instanceof Error ? error.message : String(error);
+  const code = error instanceof ApiError ? error.code : null;
+  return (
+    <p class="error" role="alert">
+      {text}
+      {code ? <span class="rule"> ({code})</span> : null}
+    </p>
+  );
+}
+
+export function Status(props: { children: ComponentChildren }) {
+  return (
+    <p class="status" role="status">
+      {props.children}
+    </p>
+  );
+}
+
+const TIME = new Intl.DateTimeFormat("en-GB", {
+  timeZone: "Europe/London",
+  year: "numeric",
+  month: "2-digit",
+  day: "2-digit",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  timeZoneName: "short",
+});
+
+/** An instant as UK time (GMT/BST), the way control rooms read clocks. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? iso : TIME.format(date);
+}
+
+/** A `datetime-local` input's value (local wall time) as RFC 3339 UTC, or undefined when empty. */
+export function toInstant(local: string): string | undefined {
+  if (!local) return undefined;
+  const date = new Date(local);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A Date as a `datetime-local` input value in the browser's time zone. */
+export function toLocalInput(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
+}

@@ -1,0 +1,8 @@
+/** Every screen of the console, in navigation order: one line per screen (see console/README.md). */
+
+import type { Screen } from "../screen";
+import { accountsScreen } from "./accounts";
+import { alertsScreen } from "./alerts";
+import { auditScreen } from "./audit";
+
+export const SCREENS: readonly Screen[] = [alertsScreen, auditScreen, accountsScreen];
