@@ -22,7 +22,7 @@ from nas.catalogue import CAMERAS as CAMERAS_SPEC
 from nas.catalogue import VOI as VOI_SPEC
 from nas.cli import simulate
 from nas.cli.main import build_parser, main
-from nas.cli.simulate import (
+from nas.simulator import (
     BadKind,
     KinesisRecord,
     KinesisSender,

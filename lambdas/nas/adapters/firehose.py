@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from nas.adapters.dynamo import backoff_delays
+from nas.batching import backoff_delays
 
 if TYPE_CHECKING:
     from mypy_boto3_firehose import FirehoseClient

@@ -14,12 +14,12 @@ from typing import Any
 from nas import catalogue
 from nas.adapters.cameras import DynamoCameraRegistry
 from nas.adapters.voi import DynamoVoiStore
-from nas.cli.simulate import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
 from nas.domain.leas import NATIONAL
 from nas.domain.models import Camera, CameraSource, VoiEntry
 from nas.domain.policy import voi_expires_at, voi_review_due_at
 from nas.domain.roles import Role
 from nas.local.names import LocalNames
+from nas.simulator import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
 
 CAMERAS = (
     Camera(
