@@ -49,7 +49,7 @@ class MatchService:
 
     def process(self, records: Sequence[StreamRecord], *, now: datetime) -> MatchResult:
         result = MatchResult(received=len(records))
-        admitted, refused = admit(records, self._cameras, now=now)
+        admitted, refused = admit(records, self._cameras)
         result.skipped_invalid.update(r.rejection.reason for r in refused)
         live = [a for a in admitted if a.accepted.raises_live_alerts]
         result.late = len(admitted) - len(live)
@@ -96,5 +96,7 @@ class MatchService:
                 continue
             hits = matching.candidate_hits(read, listing.entries, now)
             for entry in matching.without_white_listed(hits, white_listed=listing.white_listed):
-                alerts[admitted.record.sequence_number].append(Alert.raise_for(read, entry, now))
+                alerts[admitted.record.sequence_number].append(
+                    Alert.raise_for(read, entry, now, arrived_at=admitted.record.arrived_at)
+                )
         return alerts
