@@ -81,18 +81,20 @@ class Monitoring(Construct):
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
 
+        # Messages sent, not messages visible: a queue still holding the first incident's ranges
+        # would keep a "visible" alarm in ALARM, and the next incident would notify nobody.
+        failures_sent = failure_queue.metric_number_of_messages_sent(statistic="Sum", period=FIVE_MINUTES)
         failures_visible = failure_queue.metric_approximate_number_of_messages_visible(
             statistic="Maximum", period=FIVE_MINUTES
         )
         self._alarm(
             "ConsumerFailures",
-            "Stream records were set aside after retries: replay them from the on-failure queue",
-            failures_visible,
+            "Stream records were set aside after retries: `nas replay failures` re-sends them",
+            failures_sent,
             threshold=0,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
-            # SQS stops publishing metrics for an empty, idle queue: missing means empty. A queue
-            # holding messages is active, so its metric never goes missing while there is work.
+            # No message sent in a period publishes no point (or 0): nothing new was set aside.
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 

@@ -67,6 +67,11 @@ CAPTURE_DATE_QUERY = f"{{{catalogue.CAPTURE_DATE_PARTITION}: .{catalogue.CAPTURE
 # so one noticed late is still listed even when it can no longer be replayed.
 FAILURE_RETENTION = cdk.Duration.days(14)
 DeliveryStream = firehose.CfnDeliveryStream
+# Match retries a failing batch (halved each time) for up to ten minutes, then sets it aside.
+MATCH_RETRY_ATTEMPTS = 10
+MATCH_MAX_RECORD_AGE = cdk.Duration.minutes(10)
+# Archive retries until a day before the stream (7 days) would trim the records.
+ARCHIVE_MAX_RECORD_AGE = cdk.Duration.days(6)
 
 
 class StreamSourceOptions(TypedDict):
@@ -208,12 +213,12 @@ class Pipeline(Construct):
                 # two per shard let a batch being retried hold up only half the shard's cameras.
                 # Order per camera (the partition key) is kept either way.
                 parallelization_factor=2,
-                # A record still failing after 3 attempts is set aside rather than stall the alerts
-                # behind it; bisection does not count against this.
-                retry_attempts=3,
-                # R-LATE: a read older than 24 hours raises no live alert, so matching it later
-                # is pointless; archive still stores it.
-                max_record_age=cdk.Duration.hours(24),
+                # Transient faults (throttling, a slow dependency) are retried, halving the batch each
+                # time; a record still failing when it is MATCH_MAX_RECORD_AGE old is set aside (the
+                # on-failure queue alarms, `nas replay failures` re-sends it), so what is set aside is
+                # minutes old, not hours, and the alerts behind it are not held up for longer.
+                retry_attempts=MATCH_RETRY_ATTEMPTS,
+                max_record_age=MATCH_MAX_RECORD_AGE,
             )
         )
         self._acknowledge_grants(
@@ -283,12 +288,11 @@ class Pipeline(Construct):
                 # One invocation per shard handles a full shard's 1 MB/s; splitting a shard's
                 # batches across invocations would only make smaller packs and use more concurrency.
                 parallelization_factor=1,
-                # Storage faults (S3, Firehose throttling) are transient; ten attempts plus bisection
-                # ride out minutes before a record is set aside.
-                retry_attempts=10,
-                # Records still failing after 6 days are set aside while the stream (7 days) still
-                # holds them for a day, so they can be replayed from the on-failure queue.
-                max_record_age=cdk.Duration.days(6),
+                # Off the alert path: storage faults (S3, Firehose throttling) are retried until the
+                # record is ARCHIVE_MAX_RECORD_AGE old (-1: no attempt limit), and only then set aside,
+                # while the stream (7 days) still holds it for a day for `nas replay failures`.
+                retry_attempts=-1,
+                max_record_age=ARCHIVE_MAX_RECORD_AGE,
             )
         )
         images = f"{arn_in_finding(reads_bucket)}/{catalogue.IMAGES_PREFIX}*"

@@ -62,9 +62,15 @@ def test_consumer_lag_over_a_minute_alarms(template: Template, consumer: str, pe
     assert props["EvaluationPeriods"] == periods
 
 
-def test_any_record_set_aside_alarms(template: Template) -> None:
+def test_every_record_set_aside_alarms_even_while_earlier_ones_wait_in_the_queue(template: Template) -> None:
     props = alarm(template, "ConsumerFailures")
-    assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    # Messages sent, not visible: a queue still holding the first incident's ranges would keep the
+    # alarm in ALARM, and a second incident would notify nobody.
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        "AWS/SQS",
+        "NumberOfMessagesSent",
+        "Sum",
+    )
     assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
         ("QueueName", "PipelineConsumerFailures.QueueName")
     ]
