@@ -101,6 +101,7 @@ class NasStack(cdk.Stack):
             match_service=self.pipeline.match_service,
             archive_service=self.pipeline.archive_service,
             failure_queue=self.pipeline.failures,
+            alert_delivery_failures=self.alerting.delivery_failures,
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
         )
 
@@ -138,7 +139,10 @@ class NasStack(cdk.Stack):
         grant_item_updates(
             alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_OUTCOME_ATTRIBUTES)
         )
-        grant_index_queries(alerts, catalogue.ALERTS, function)
+        # The listing indexes; the sparse index of unpublished alerts is the publish sweeper's.
+        grant_index_queries(
+            alerts, catalogue.ALERTS, function, excluding=(catalogue.ALERT_PUBLISH_PENDING_INDEX,)
+        )
         # R-ACCOUNT: is the caller disabled (every request); an admin disables a leaver: the account
         # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
         grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")

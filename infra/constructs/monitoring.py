@@ -55,6 +55,7 @@ class Monitoring(Construct):
         match_service: str,
         archive_service: str,
         failure_queue: sqs.IQueue,
+        alert_delivery_failures: sqs.IQueue,
         read_rows_delivery_stream_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -95,6 +96,19 @@ class Monitoring(Construct):
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
             # No message sent in a period publishes no point (or 0): nothing new was set aside.
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        delivery_failures = alert_delivery_failures.metric_number_of_messages_sent(
+            statistic="Sum", period=FIVE_MINUTES
+        )
+        self._alarm(
+            "AlertDeliveryFailures",
+            "Alert events EventBridge could not deliver to a terminal topic within an hour (dead letters)",
+            delivery_failures,
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 

@@ -17,6 +17,7 @@ from typing import TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -46,11 +47,14 @@ from nas import catalogue
 
 MATCH = "Match"
 ARCHIVE = "Archive"
+PUBLISH_SWEEPER = "PublishSweeper"
 # Consumer names are scoped to their stream (one per stage), so a fixed, telling name is safe.
 MATCH_CONSUMER_NAME = "match"
-# The one attribute match sets on an alert it has written: `published`, once its event is out
-# (`DynamoAlertStore.mark_published`).
-ALERT_PUBLISHED_ATTRIBUTE = "published"
+# What match and the publish sweeper may update on an alert: its key, `published` and the sparse
+# index attribute removed with it (`DynamoAlertStore.mark_published`), nothing else.
+ALERT_PUBLISH_UPDATE = (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_PUBLISH_ATTRIBUTES)
+# The sweeper runs every minute and publishes what is still unpublished a minute after it was raised.
+SWEEP_EVERY = cdk.Duration.minutes(1)
 # Records Firehose could not convert or deliver, kept in the reads bucket so the 367-day expiry
 # (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
 FIREHOSE_ERRORS_ROOT = "firehose-errors/"
@@ -123,6 +127,7 @@ class Pipeline(Construct):
         self.archive = self._archive(
             runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket, storage_key
         )
+        self.publish_sweeper = self._publish_sweeper(runtime, tables, tables_key, alert_bus)
 
     # --- on-failure destination -------------------------------------------------------------------
 
@@ -187,10 +192,10 @@ class Pipeline(Construct):
         # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
         grant_items(voi, function, "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
-        # R-DUP: conditional put of a new alert, read back on a clash, then marked published; the
-        # update may set `published` and nothing else of an alert.
+        # R-DUP: conditional put of a new alert (the stored one comes back on a clash, or is read
+        # back), then marked published; the update may touch the publishing flags and nothing else.
         grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem")
-        grant_item_updates(alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, ALERT_PUBLISHED_ATTRIBUTE))
+        grant_item_updates(alerts, function, ALERT_PUBLISH_UPDATE)
         # DynamoDB decrypts the table key as the caller; writes also encrypt.
         grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         self._grant_consumer_keys(function)
@@ -230,6 +235,45 @@ class Pipeline(Construct):
                 "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's grant for sending to a"
                 " KMS-encrypted queue, limited to the queues key and to requests SQS makes.",
             },
+        )
+        return function
+
+    # --- publish sweeper ------------------------------------------------------------------------
+
+    def _publish_sweeper(
+        self, runtime: LambdaRuntime, tables: Tables, tables_key: kms.IKey, alert_bus: events.IEventBus
+    ) -> lambda_.Function:
+        """R-ALERT, exactly once in effect: alerts match stored but left unpublished (a failed mark,
+        an entry deleted before a retry) are published as stored a minute later."""
+        alerts = tables.table(catalogue.ALERTS)
+        function = runtime.function(
+            PUBLISH_SWEEPER,
+            handler="handlers.publish_sweeper.lambda_handler",
+            description="NAS publish sweeper: alerts left unpublished, published as stored (R-ALERT)",
+            environment={
+                catalogue.ALERTS.env_var: alerts.table_name,
+                catalogue.ALERT_BUS_ENV: alert_bus.event_bus_name,
+            },
+            memory_size=256,
+            timeout_seconds=60,
+            # One sweep at a time: two would publish the same alerts twice.
+            reserved_concurrency=1,
+        )
+        # Only the sparse index of unpublished alerts, and only the publishing flags of an alert.
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["dynamodb:Query"],
+            resource_arns=[f"{alerts.table_arn}/index/{catalogue.ALERT_PUBLISH_PENDING_INDEX}"],
+        )
+        grant_item_updates(alerts, function, ALERT_PUBLISH_UPDATE)
+        grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
+        alert_bus.grant_put_events_to(function)
+        events.Rule(
+            self,
+            "PublishSweep",
+            description="Every minute: publish alerts left unpublished (R-ALERT)",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],  # the next minute retries
         )
         return function
 

@@ -30,6 +30,7 @@ def record_metrics(result: MatchResult) -> None:
     metrics.add_metric("VoiHits", MetricUnit.Count, result.hits)
     metrics.add_metric("AlertsRaised", MetricUnit.Count, len(result.alerts_raised))
     metrics.add_metric("AlertsDuplicate", MetricUnit.Count, result.duplicates)
+    metrics.add_metric("AlertsUnmarked", MetricUnit.Count, result.unmarked)
     for seconds in result.capture_to_alert_seconds():
         metrics.add_metric("CaptureToAlertLatency", MetricUnit.Seconds, seconds)
 

@@ -30,6 +30,7 @@ ALARMS = (
     "MatchIteratorAge",
     "ArchiveIteratorAge",
     "ConsumerFailures",
+    "AlertDeliveryFailures",
     "QuarantineRate",
     "ReadRowsDeliveryFailures",
     "ReadRowsDataFreshness",
@@ -76,6 +77,19 @@ def test_every_record_set_aside_alarms_even_while_earlier_ones_wait_in_the_queue
     ]
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     assert props["Threshold"] == 0
+
+
+def test_every_alert_event_undeliverable_to_a_terminal_alarms(template: Template) -> None:
+    props = alarm(template, "AlertDeliveryFailures")
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        "AWS/SQS",
+        "NumberOfMessagesSent",
+        "Sum",
+    )
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
+        ("QueueName", "AlertingDeliveryFailures.QueueName")
+    ]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_quarantining_more_than_one_percent_of_reads_alarms(template: Template) -> None:

@@ -94,6 +94,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
             config_path=config_path,
             flush_interval_s=1.0,
             clock=clock,
+            sweep_interval_s=1.0,
         )
     )
     config = mode.start()

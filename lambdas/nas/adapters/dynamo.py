@@ -162,7 +162,11 @@ def create_table(client: DynamoDBClient, spec: TableSpec, name: str) -> None:
             {
                 "IndexName": index.name,
                 "KeySchema": schema(index.partition_key, index.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": (
+                    {"ProjectionType": "ALL"}
+                    if index.projection is None
+                    else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projection)}
+                ),
             }
             for index in spec.indexes
         ]

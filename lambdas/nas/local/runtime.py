@@ -27,9 +27,9 @@ from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
 from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
 from nas.local.names import REGION, LocalNames, lambda_environment
-from nas.local.poller import Consumer, ShardPoller, start_pollers
+from nas.local.poller import Consumer, LocalLambdaContext, ShardPoller, start_pollers
 from nas.local.provision import Identity, find_identity, is_provisioned, provision
-from nas.local.schedules import Schedules
+from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob, Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
 from nas.local.stream_reader import RawKinesisReader
 
@@ -40,6 +40,7 @@ LOCAL_KEY = "local"  # access key id and secret for moto, which does not check t
 
 
 ARCHIVE_BATCH_WINDOW_S = 1.0
+SWEEP_INTERVAL_S = 60.0
 
 
 class LocalModeError(RuntimeError):
@@ -59,6 +60,8 @@ class LocalOptions:
     clock: Callable[[], float] = time.time
     """The gateway's clock for token expiry (tests advance it)."""
     names: LocalNames = field(default_factory=LocalNames)
+    sweep_interval_s: float = SWEEP_INTERVAL_S
+    """How often the publish sweeper runs (an EventBridge schedule of a minute in AWS)."""
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -151,6 +154,7 @@ class LocalMode:
         )
         self.gateway = self._gateway()
         self.gateway.serve()
+        self._schedule_jobs()
         self.config = self._config(demo_section)
         options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         if options.demo and options.simulator:
@@ -260,6 +264,21 @@ class LocalMode:
             "match": Consumer("match", match.lambda_handler),
             "archive": Consumer("archive", archive.lambda_handler, batch_window_s=ARCHIVE_BATCH_WINDOW_S),
         }
+
+    def _schedule_jobs(self) -> None:
+        """The scheduled functions of the stack, on timers: the publish sweeper (R-ALERT)."""
+        from handlers import publish_sweeper
+
+        publish_sweeper.service.cache_clear()
+        self._restore_handlers.append(publish_sweeper.service.cache_clear)
+        context = LocalLambdaContext(function_name="nas-local-publish-sweeper")
+        self.schedules.add(
+            ScheduledJob(
+                "publish-sweeper",
+                run=lambda: publish_sweeper.lambda_handler(dict(SCHEDULED_EVENT), context),
+                interval_s=self.options.sweep_interval_s,
+            )
+        )
 
     def _gateway(self) -> Gateway:
         from handlers import api

@@ -25,6 +25,7 @@ from nas.adapters.objects import S3ObjectStore
 from nas.adapters.voi import DynamoVoiStore
 from nas.pipeline.archive import ArchiveService
 from nas.pipeline.match import MatchService
+from nas.pipeline.sweeper import PublishSweeper
 from nas.settings import RuntimeSettings
 
 ClientFactory = Callable[[str, Config], Any]
@@ -60,6 +61,17 @@ def build_match_service(settings: RuntimeSettings, clients: ClientFactory | None
         cameras=DynamoCameraRegistry(dynamodb, settings.table(catalogue.CAMERAS)),
         voi=DynamoVoiStore(dynamodb, settings.table(catalogue.VOI)),
         alerts=DynamoAlertStore(dynamodb, settings.table(catalogue.ALERTS)),
+        publisher=EventBridgePublisher(
+            client("events", MATCH_CLIENTS), settings.require(settings.alert_bus, catalogue.ALERT_BUS_ENV)
+        ),
+    )
+
+
+def build_publish_sweeper(settings: RuntimeSettings, clients: ClientFactory | None = None) -> PublishSweeper:
+    """The sweeper publishes as match does, with match's clients."""
+    client = clients or boto3_clients()
+    return PublishSweeper(
+        alerts=DynamoAlertStore(client("dynamodb", MATCH_CLIENTS), settings.table(catalogue.ALERTS)),
         publisher=EventBridgePublisher(
             client("events", MATCH_CLIENTS), settings.require(settings.alert_bus, catalogue.ALERT_BUS_ENV)
         ),
