@@ -44,7 +44,13 @@ class NasStack(cdk.Stack):
         log_retention = LOG_RETENTION[config.log_retention_days]
 
         self.keys = Keys(self, "Keys", removal_policy=removal)
-        self.ingest = Ingest(self, "Ingest", key=self.keys.stream)
+        self.ingest = Ingest(
+            self,
+            "Ingest",
+            key=self.keys.stream,
+            shards=config.shards if config.stream_mode == "provisioned" else None,
+            warm_throughput_mibps=config.stream_warm_throughput_mibps,
+        )
         self.storage = Storage(self, "Storage", key=self.keys.storage, removal_policy=removal)
         self.tables = Tables(self, "Tables", key=self.keys.tables, removal_policy=removal)
         self.identity = Identity(self, "Identity", removal_policy=removal)
@@ -91,11 +97,13 @@ class NasStack(cdk.Stack):
             log_retention=log_retention,
             alert_bus=self.alerting.bus,
             analytics=self.analytics,
+            match_reserved_concurrency=config.match_concurrency,
         )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             key=self.keys.operations,
+            stream=self.ingest.stream,
             match=self.pipeline.match,
             archive=self.pipeline.archive,
             match_service=self.pipeline.match_service,

@@ -7,8 +7,9 @@ positions aside in one encrypted on-failure queue, from which an operator replay
 (R-QUARANTINE: nothing is dropped silently). `archive` sends one JSON row per read to the
 read-rows Firehose stream, which writes Parquet under `reads/capture_date=…/` for Athena.
 
-Design point for the numbers below: 5,000 reads/s sustained, 10,000 in bursts; a read is about
-37 KB with its images, and an on-demand shard takes at most 1 MB/s of writes (about 27 reads/s).
+Design point for the numbers below (docs/capacity.md): 10,000 reads/s sustained, 20,000 at peak; a
+read is about 38 KB with its images and a shard takes at most 1 MiB/s of writes (about 27 reads/s,
+planned at 22); a row to Firehose is about 0.7 KB.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.capacity import ARCHIVE_PARALLELIZATION_FACTOR, MATCH_PARALLELIZATION_FACTOR
 from infra.constructs.analytics import Analytics
 from infra.constructs.keys import (
     KEY_DECRYPT,
@@ -106,8 +108,10 @@ class Pipeline(Construct):
         log_retention: logs.RetentionDays,
         alert_bus: events.IEventBus,
         analytics: Analytics,
+        match_reserved_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._match_reserved_concurrency = match_reserved_concurrency
         self.match_service = runtime.service_name(MATCH)
         self.archive_service = runtime.service_name(ARCHIVE)
         self._stream_key = stream_key
@@ -127,6 +131,9 @@ class Pipeline(Construct):
         self.archive = self._archive(
             runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket, storage_key
         )
+        # Schema changes are additive and reach Glue first (docs/capacity.md): a column Firehose's
+        # conversion does not know is dropped without a word.
+        self.archive.node.add_dependency(analytics.reads_table)
         self.publish_sweeper = self._publish_sweeper(runtime, tables, tables_key, alert_bus)
 
     # --- on-failure destination -------------------------------------------------------------------
@@ -188,6 +195,9 @@ class Pipeline(Construct):
             # CPU scales with memory: a 5 MB batch is decoded and validated inside the alert budget.
             memory_size=1024,
             timeout_seconds=30,
+            # Every shard's batches at once (shards x parallelization factor): neither archive nor the
+            # API can take the concurrency alerts need, and match cannot take more than that.
+            reserved_concurrency=self._match_reserved_concurrency,
         )
         # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
         grant_items(voi, function, "dynamodb:BatchGetItem")
@@ -217,7 +227,7 @@ class Pipeline(Construct):
                 # One invocation keeps up with a full shard (27 reads/s) in well under a second;
                 # two per shard let a batch being retried hold up only half the shard's cameras.
                 # Order per camera (the partition key) is kept either way.
-                parallelization_factor=2,
+                parallelization_factor=MATCH_PARALLELIZATION_FACTOR,
                 # Transient faults (throttling, a slow dependency) are retried, halving the batch each
                 # time; a record still failing when it is MATCH_MAX_RECORD_AGE old is set aside (the
                 # on-failure queue alarms, `nas replay failures` re-sends it), so what is set aside is
@@ -331,7 +341,7 @@ class Pipeline(Construct):
                 max_batching_window=cdk.Duration.seconds(30),
                 # One invocation per shard handles a full shard's 1 MB/s; splitting a shard's
                 # batches across invocations would only make smaller packs and use more concurrency.
-                parallelization_factor=1,
+                parallelization_factor=ARCHIVE_PARALLELIZATION_FACTOR,
                 # Off the alert path: storage faults (S3, Firehose throttling) are retried until the
                 # record is ARCHIVE_MAX_RECORD_AGE old (-1: no attempt limit), and only then set aside,
                 # while the stream (7 days) still holds it for a day for `nas replay failures`.
@@ -441,7 +451,7 @@ class Pipeline(Construct):
                 # Parquet compresses itself (SNAPPY below); Firehose requires this with conversion.
                 compression_format="UNCOMPRESSED",
                 # The largest buffer, for few big Parquet files per day (Athena reads them faster and
-                # cheaper): at peak (~1.5 MB/s of rows) 128 MB fills in under two minutes; at night
+                # cheaper): at peak (about 15 MiB/s of rows) 128 MB fills in seconds; at night
                 # 300 s caps how late a read becomes searchable. Buffers are per partition, so reads
                 # around midnight fill two.
                 buffering_hints=DeliveryStream.BufferingHintsProperty(
@@ -467,6 +477,16 @@ class Pipeline(Construct):
                 processing_configuration=DeliveryStream.ProcessingConfigurationProperty(
                     enabled=True,
                     processors=[
+                        # Archive sends a batch's rows as one record (JSON lines, at most 500): split
+                        # again before partitioning and conversion (docs/capacity.md: records a second).
+                        DeliveryStream.ProcessorProperty(
+                            type="RecordDeAggregation",
+                            parameters=[
+                                DeliveryStream.ProcessorParameterProperty(
+                                    parameter_name="SubRecordType", parameter_value="JSON"
+                                )
+                            ],
+                        ),
                         DeliveryStream.ProcessorProperty(
                             type="MetadataExtraction",
                             parameters=[

@@ -198,11 +198,23 @@ def test_api_function_reserves_the_stages_concurrency(template: Template) -> Non
         "AWS::Lambda::Function",
         {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": expected},
     )
-    # The others draw on the unreserved pool, which the api's reservation cannot eat into; the publish
-    # sweeper reserves one (and is capped at one) so that two sweeps never run at once.
-    for logical_id, function in resources(template, "AWS::Lambda::Function").items():
-        if not logical_id.startswith(("RuntimeApi", "RuntimePublishSweeper")):
-            assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
+    # Match reserves what every shard's batches use at once, the publish sweeper one (two sweeps must
+    # never run together); archive and the rest draw on the unreserved pool, which the reservations
+    # cannot eat into (docs/capacity.md).
+    reserved = {
+        logical_id: function["Properties"].get("ReservedConcurrentExecutions")
+        for logical_id, function in resources(template, "AWS::Lambda::Function").items()
+    }
+    config = StageConfig.from_context(app_context())
+    for logical_id, value in reserved.items():
+        if logical_id.startswith("RuntimeApi"):
+            assert value == expected
+        elif logical_id.startswith("RuntimeMatch"):
+            assert value == config.match_concurrency == config.shards * 2
+        elif logical_id.startswith("RuntimePublishSweeper"):
+            assert value == 1
+        else:
+            assert value is None, logical_id
 
 
 def test_api_reserved_concurrency_follows_the_setting(tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ ALARMS = (
     "QuarantineRate",
     "ReadRowsDeliveryFailures",
     "ReadRowsDataFreshness",
+    "ReadStreamWriteThrottled",
+    "ReadRowsThrottled",
+    "ReadRowsFailedConversion",
 )
 
 
@@ -124,6 +127,35 @@ def test_failed_read_row_deliveries_alarm(template: Template) -> None:
     ]
     assert props["ComparisonOperator"] == "LessThanThreshold"
     assert props["Threshold"] == 1
+
+
+def test_writes_throttled_by_the_read_stream_for_three_minutes_alarm(template: Template) -> None:
+    props = alarm(template, "ReadStreamWriteThrottled")
+    assert (props["Namespace"], props["MetricName"], props["Statistic"], props["Period"]) == (
+        "AWS/Kinesis",
+        "WriteProvisionedThroughputExceeded",
+        "Sum",
+        60,
+    )
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [("StreamName", "IngestReads")]
+    assert (props["ComparisonOperator"], props["Threshold"], props["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0,
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [("ReadRowsThrottled", "ThrottledRecords"), ("ReadRowsFailedConversion", "FailedConversion.Records")],
+)
+def test_read_rows_throttled_or_not_converted_alarm(template: Template, name: str, metric: str) -> None:
+    props = alarm(template, name)
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == ("AWS/Firehose", metric, "Sum")
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
+        ("DeliveryStreamName", "PipelineReadRows")
+    ]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_read_rows_stuck_for_fifteen_minutes_alarm(template: Template) -> None:

@@ -413,7 +413,15 @@ def test_read_rows_are_partitioned_by_a_jq_query_on_capture_date(template: Templ
     processing = destination["ProcessingConfiguration"]
     assert processing["Enabled"] is True
     processors = {p["Type"]: p for p in processing["Processors"]}
-    assert set(processors) == {"MetadataExtraction", "AppendDelimiterToRecord"}
+    # Rows arrive many to a record (JSON lines): split first, then partitioned row by row.
+    assert [p["Type"] for p in processing["Processors"]] == [
+        "RecordDeAggregation",
+        "MetadataExtraction",
+        "AppendDelimiterToRecord",
+    ]
+    assert processors["RecordDeAggregation"]["Parameters"] == [
+        {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}
+    ]
     parameters = {
         p["ParameterName"]: p["ParameterValue"] for p in processors["MetadataExtraction"]["Parameters"]
     }
