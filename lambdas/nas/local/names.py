@@ -31,6 +31,11 @@ class LocalNames:
     def app_client(self) -> str:
         return f"{self.prefix}-api"
 
+    @property
+    def failure_queue(self) -> str:
+        """The consumers' on-failure destination (the CDK app's `ConsumerFailures` queue)."""
+        return f"{self.prefix}-consumer-failures"
+
     def table(self, spec: catalogue.TableSpec) -> str:
         return f"{self.prefix}-{spec.logical_name}"
 

@@ -23,12 +23,21 @@ from botocore.credentials import Credentials
 from nas import catalogue
 from nas.local import demo, fast_botocore
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
+from nas.local.checkpoints import LocalState
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
+from nas.local.logs import LOG_FILE, LocalLogs, log_as, service_of
 from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
 from nas.local.names import REGION, LocalNames, lambda_environment
-from nas.local.poller import Consumer, LocalLambdaContext, ShardPoller, start_pollers
-from nas.local.provision import Identity, find_identity, is_provisioned, provision
+from nas.local.poller import Consumer, LocalLambdaContext, QueueDestination, ShardPoller, start_pollers
+from nas.local.provision import (
+    Identity,
+    ensure_failure_queue,
+    find_identity,
+    is_provisioned,
+    provision,
+    stream_identity,
+)
 from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob, Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
 from nas.local.stream_reader import RawKinesisReader
@@ -36,6 +45,7 @@ from nas.local.stream_reader import RawKinesisReader
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".nas-local.json"
+STATE_DIR = ".nas-local"
 LOCAL_KEY = "local"  # access key id and secret for moto, which does not check them
 
 
@@ -56,6 +66,10 @@ class LocalOptions:
     reuse: bool = False
     rate: float = DEMO_RATE
     config_path: Path = Path(CONFIG_FILE)
+    state_dir: Path | None = None
+    """Positions and the rows' journal (`.nas-local/` beside the config file by default)."""
+    log_path: Path | None = None
+    """JSON log lines (`.nas-local.log` beside the config file by default)."""
     flush_interval_s: float = FLUSH_INTERVAL_S
     clock: Callable[[], float] = time.time
     """The gateway's clock for token expiry (tests advance it)."""
@@ -99,6 +113,10 @@ class LocalMode:
         self.schedules = Schedules()
         self.config: dict[str, Any] = {}
         self.attached = False
+        self.resumed = False
+        self.state = LocalState(options.state_dir or options.config_path.parent / STATE_DIR)
+        self.logs: LocalLogs | None = None
+        self.failure_queue = ""
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -113,8 +131,12 @@ class LocalMode:
     def _start(self) -> None:
         options = self.options
         fast_botocore.install()
+        self.logs = LocalLogs(options.log_path or options.config_path.parent / LOG_FILE)
+        self.logs.open()
         if options.reuse and is_moto(options.aws_port):
             self.attached = True
+            # Our own server, left running by a run that crashed: this run stops it when it stops.
+            self._moto = MotoProcess.adopt(options.aws_port, self.state.moto_pid_file)
         else:
             self._moto = MotoProcess(options.aws_port)
             self._moto.start()
@@ -128,6 +150,14 @@ class LocalMode:
         else:
             self.attached = False
             self.identity = provision(self.client, self.names)
+        self.failure_queue = ensure_failure_queue(self.client("sqs"), self.names)
+        # A run resumes only the state of this very stream (a fresh server's has the same name).
+        stream = stream_identity(self.client("kinesis"), self.names.stream)
+        self.resumed = self.attached and self.state.belongs_to(stream)
+        if not self.resumed:
+            self.state.reset(stream)
+        if self._moto is not None:
+            self._moto.record_pid(self.state.moto_pid_file)
         # The api function gets its user pool from CDK; here it exists only once provisioned.
         self._set_variable(catalogue.USER_POOL_ENV, self.identity.user_pool_id)
         demo_section = (
@@ -136,9 +166,14 @@ class LocalMode:
             else None
         )
         self._install_handlers()
-        # A fresh server holds nothing unread from before; attached, earlier reads were handled by
-        # the process that put them there, so start at the stream's tip.
-        start_at = "LATEST" if self.attached else "TRIM_HORIZON"
+        assert self.sink is not None
+        recovered = self.sink.recover()
+        if recovered:
+            log.warning("stored %d row(s) a crashed run had journaled but not written", recovered)
+        # Each poller resumes after its committed position; a shard it never read starts at the
+        # trim horizon on a stream this state has followed from its creation, else at the tip
+        # (a server someone else filled: what is already there was handled elsewhere).
+        start_at = "TRIM_HORIZON" if not self.attached or self.resumed else "LATEST"
         self._pollers = start_pollers(
             RawKinesisReader(
                 self.client("kinesis"),
@@ -151,6 +186,7 @@ class LocalMode:
             region=self.region,
             stop=self._stop,
             start_at=start_at,
+            failures=QueueDestination(self.client("sqs"), self.failure_queue),
         )
         self.gateway = self._gateway()
         self.gateway.serve()
@@ -181,10 +217,13 @@ class LocalMode:
         self.schedules.stop()  # after the gateway: a final run sees every request
         if self._moto is not None:
             self._moto.stop()
+            self.state.moto_pid_file.unlink(missing_ok=True)
         for restore in reversed(self._restore_handlers):
             restore()
         self._restore_handlers.clear()
         self._restore_environment()
+        if self.logs is not None:
+            self.logs.close()
 
     @contextmanager
     def running(self) -> Iterator[LocalMode]:
@@ -246,6 +285,7 @@ class LocalMode:
         self.sink = ParquetRowSink(
             self.client("s3"),
             self.names.bucket(catalogue.Bucket.READS),
+            journal_dir=self.state.journal_dir,
             flush_interval_s=self.options.flush_interval_s,
         )
         self.sink.start()
@@ -261,8 +301,20 @@ class LocalMode:
         self.consumers = {
             # Match alerts within seconds: no window. Archive packs images per batch, so a window
             # (30 s in AWS, 1 s here) turns many small S3 PUTs and Parquet rows into a few large ones.
-            "match": Consumer("match", match.lambda_handler),
-            "archive": Consumer("archive", archive.lambda_handler, batch_window_s=ARCHIVE_BATCH_WINDOW_S),
+            # Archive's positions are its rows' journal: a batch's rows and its position in one write.
+            "match": Consumer(
+                "match",
+                match.lambda_handler,
+                positions=self.state.positions("match"),
+                service=service_of("Match"),
+            ),
+            "archive": Consumer(
+                "archive",
+                archive.lambda_handler,
+                batch_window_s=ARCHIVE_BATCH_WINDOW_S,
+                positions=sink,
+                service=service_of("Archive"),
+            ),
         }
 
     def _schedule_jobs(self) -> None:
@@ -272,12 +324,13 @@ class LocalMode:
         publish_sweeper.service.cache_clear()
         self._restore_handlers.append(publish_sweeper.service.cache_clear)
         context = LocalLambdaContext(function_name="nas-local-publish-sweeper")
+
+        def sweep() -> Any:
+            log_as(function_name=context.function_name, service=service_of("PublishSweeper"))
+            return publish_sweeper.lambda_handler(dict(SCHEDULED_EVENT), context)
+
         self.schedules.add(
-            ScheduledJob(
-                "publish-sweeper",
-                run=lambda: publish_sweeper.lambda_handler(dict(SCHEDULED_EVENT), context),
-                interval_s=self.options.sweep_interval_s,
-            )
+            ScheduledJob("publish-sweeper", run=sweep, interval_s=self.options.sweep_interval_s)
         )
 
     def _gateway(self) -> Gateway:
@@ -308,6 +361,8 @@ class LocalMode:
             "app_client_id": self.identity.app_client_id,
             "buckets": self.names.buckets,
             "tables": self.names.tables,
+            "queues": {"consumer-failures": self.failure_queue},
+            "state_dir": str(self.state.directory.resolve()),
         }
         if demo_section is not None:
             config["demo"] = demo_section
