@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -16,6 +17,9 @@ from nas.pipeline.match import MatchResult, MatchService
 from nas.pipeline.records import StreamRecord
 from nas.pipeline.wiring import build_match_service
 from nas.settings import settings
+
+# Whoever wants each invocation's result besides the metrics (local mode's status line); empty in Lambda.
+RESULT_OBSERVERS: list[Callable[[MatchResult], None]] = []
 
 
 @cache
@@ -42,6 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     records = [StreamRecord.from_lambda_event(r) for r in event["Records"]]
     result = service().process(records, now=datetime.now(UTC))
     record_metrics(result)
+    for observe in RESULT_OBSERVERS:
+        observe(result)
     if result.skipped_invalid:
         logger.info(
             "reads skipped as invalid (archive quarantines them)", extra={"reasons": result.skipped_invalid}

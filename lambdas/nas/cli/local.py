@@ -16,6 +16,7 @@ from nas.local.demo import DEMO_RATE
 from nas.local.moto_server import MotoStartError
 from nas.local.runtime import CONFIG_FILE, LocalMode, LocalModeError, LocalOptions
 from nas.local.sink import FLUSH_INTERVAL_S
+from nas.local.status import LiveStatus
 
 DESCRIPTION = """\
 Run NAS locally: moto on --aws-port holding the stream, tables, buckets, alerts bus and user pool
@@ -113,9 +114,21 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         out.write(banner(config, local.attached))
         out.write(f"Settings written to {options.config_path.resolve()}\n")
+        if local.logs is not None:
+            out.write(f"Logs (JSON lines) in {local.logs.path.resolve()}\n")
+        if local.resumed:
+            out.write("Resumed the run that stopped here: pollers continue from their last positions\n")
         out.flush()
-        while not stop.wait(1.0):
-            pass
+        # One line redrawn in place on a terminal; nothing more when the output is a file or a pipe.
+        status = LiveStatus(local.status_line(), out) if out.isatty() else None
+        if status is not None:
+            status.start()
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            if status is not None:
+                status.stop()
         err.write("nas local: stopping\n")
         local.stop()
         out.write(json.dumps({"stopped": True, **local.stats()}) + "\n")

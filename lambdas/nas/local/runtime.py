@@ -40,6 +40,7 @@ from nas.local.provision import (
 )
 from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob, Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
+from nas.local.status import PipelineTally, StatusLine
 from nas.local.stream_reader import RawKinesisReader
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class LocalMode:
         self.state = LocalState(options.state_dir or options.config_path.parent / STATE_DIR)
         self.logs: LocalLogs | None = None
         self.failure_queue = ""
+        self.tally = PipelineTally()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -282,6 +284,10 @@ class LocalMode:
         match.service.cache_clear()
         self._restore_handlers.append(match.service.cache_clear)
         self._restore_handlers.append(mute_metrics())
+        match.RESULT_OBSERVERS.append(self.tally.matched)
+        archive.RESULT_OBSERVERS.append(self.tally.archived)
+        self._restore_handlers.append(lambda: match.RESULT_OBSERVERS.remove(self.tally.matched))
+        self._restore_handlers.append(lambda: archive.RESULT_OBSERVERS.remove(self.tally.archived))
         self.sink = ParquetRowSink(
             self.client("s3"),
             self.names.bucket(catalogue.Bucket.READS),
@@ -372,3 +378,6 @@ class LocalMode:
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: consumer.stats.snapshot() for name, consumer in self.consumers.items()}
+
+    def status_line(self) -> StatusLine:
+        return StatusLine(self.tally, self.consumers, lambda: self.sink.rows_written if self.sink else 0)
