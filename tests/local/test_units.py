@@ -460,3 +460,45 @@ def test_local_moto_keeps_connections_alive_and_serves_raw_get_records() -> None
         assert s3.get_object(Bucket="nas-head-check", Key="k")["Body"].read() == b"x" * 1234
     finally:
         moto.stop()
+
+
+def test_the_local_stream_refuses_puts_with_a_clear_error_when_its_memory_budget_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from nas.local.fast_kinesis import MAX_MB_ENV
+    from nas.local.moto_server import MotoProcess, endpoint_url
+
+    monkeypatch.setenv(MAX_MB_ENV, "1")  # the moto server's own environment, inherited
+    port = free_port()
+    moto = MotoProcess(port)
+    moto.start()
+    try:
+        kinesis = boto3.client(
+            "kinesis",
+            endpoint_url=endpoint_url(port),
+            region_name="eu-west-2",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        kinesis.create_stream(StreamName="s", ShardCount=1)
+        wait_for(
+            lambda: kinesis.describe_stream(StreamName="s")["StreamDescription"]["StreamStatus"] == "ACTIVE"
+        )
+        record = {"PartitionKey": "p", "Data": b"x" * 300_000}
+        kinesis.put_records(StreamName="s", Records=[record, record])  # about 800 KB held
+        with pytest.raises(ClientError) as refused:
+            kinesis.put_records(StreamName="s", Records=[record])
+        error = refused.value.response["Error"]
+        assert error["Code"] == "LimitExceededException"
+        assert "last 24 hours" in error["Message"]
+        assert MAX_MB_ENV in error["Message"]
+        # Nothing was trimmed to make room: the first records are all still there.
+        iterator = kinesis.get_shard_iterator(
+            StreamName="s", ShardId="shardId-000000000000", ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        assert len(kinesis.get_records(ShardIterator=iterator)["Records"]) == 2
+    finally:
+        moto.stop()
