@@ -16,6 +16,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from nas.adapters import StoreError
 from nas.cli.cameras import CameraFileError, read_camera_file
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
 from nas.domain.models import Camera
@@ -144,7 +145,7 @@ def command(
         result = run_paced(
             generator, sender, rate=args.rate, duration_s=args.duration, monotonic=monotonic, sleep=sleep
         )
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, StoreError) as exc:
         err.write(f"nas simulate: PutRecords to {stream} failed: {exc}\n")
         return 2
     tally = generator.tally

@@ -404,3 +404,41 @@ class ParquetRowSink:
             staged = _Staged()
             self._staged.value = staged
         return staged
+
+
+class DirectParquetRows:
+    """`RowSink` writing Parquet at once, for `nas replay firehose-errors` against local mode (which
+    has no Firehose to re-deliver to): one file per capture date; rows the schema refuses are
+    reported failed, not written."""
+
+    def __init__(self, s3: Any, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def put_rows(self, rows: Sequence[bytes]) -> set[int]:
+        failed: set[int] = set()
+        by_date: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        for index, raw in enumerate(rows):
+            try:
+                row = orjson.loads(raw)
+                if not isinstance(row, dict) or not isinstance(row.get(CAPTURE_DATE_PARTITION), str):
+                    raise ValueError("not a row with a capture date")
+            except ValueError:
+                failed.add(index)
+                continue
+            if convertible(row) is not None:
+                failed.add(index)
+                continue
+            by_date[row[CAPTURE_DATE_PARTITION]].append((index, row))
+        for capture_date, indexed in by_date.items():
+            try:
+                self._s3.put_object(
+                    Bucket=self._bucket,
+                    Key=parquet_key(capture_date),
+                    Body=parquet_bytes([row for _, row in indexed]),
+                    ContentType="application/vnd.apache.parquet",
+                )
+            except Exception:
+                log.exception("replayed rows of %s could not be written", capture_date)
+                failed.update(index for index, _ in indexed)
+        return failed

@@ -28,7 +28,6 @@ from nas.simulator.sending import (
     RecordSource,
     RunResult,
     SendResult,
-    batches,
     run_paced,
 )
 from nas.simulator.sources import scan_cameras, scan_hit_vrms
@@ -46,7 +45,6 @@ __all__ = [
     "SendResult",
     "Tally",
     "age_identifiers",
-    "batches",
     "jpeg_image",
     "random_vrm",
     "rfc3339_millis",
