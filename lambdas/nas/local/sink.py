@@ -55,6 +55,17 @@ _ARROW_TYPES: dict[str, Any] = {
 READ_ROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[type_]) for name, type_ in READ_ROW_COLUMNS])
 
 
+# The layout (where a row's file goes) is these two functions alone; the journal and the flush
+# work on whatever partition they name, so a change of layout does not touch durability.
+
+
+def row_partition(row: dict[str, Any]) -> str | None:
+    """The partition a row is written under (one Parquet file per partition per flush), or None
+    when the row does not say: its capture date."""
+    value = row.get(CAPTURE_DATE_PARTITION)
+    return value if isinstance(value, str) else None
+
+
 def parquet_key(capture_date: str) -> str:
     return f"{READS_PREFIX}{CAPTURE_DATE_PARTITION}={capture_date}/part-{uuid.uuid4()}.parquet"
 
@@ -272,8 +283,8 @@ class ParquetRowSink:
         for index, raw in enumerate(rows):
             try:
                 row = orjson.loads(raw)
-                if not isinstance(row, dict) or not isinstance(row.get(CAPTURE_DATE_PARTITION), str):
-                    raise ValueError("not a row with a capture date")
+                if not isinstance(row, dict) or row_partition(row) is None:
+                    raise ValueError("not a row with a partition")
             except ValueError:
                 failed.add(index)
                 continue
@@ -311,16 +322,16 @@ class ParquetRowSink:
             return sum(self._store(segment) for segment in self.journal.segments())
 
     def _store(self, segment: Path) -> int:
-        rows_by_date: dict[str, list[tuple[bytes, dict[str, Any]]]] = defaultdict(list)
+        rows_by_partition: dict[str, list[tuple[bytes, dict[str, Any]]]] = defaultdict(list)
         for _, _, journaled in self.journal.entries(segment):
             for raw in journaled:
                 row = orjson.loads(raw)
-                rows_by_date[row[CAPTURE_DATE_PARTITION]].append((raw, row))
+                rows_by_partition[str(row_partition(row))].append((raw, row))
         files: dict[str, bytes] = {}
         refused: list[tuple[bytes, str]] = []
-        for capture_date, rows in rows_by_date.items():
+        for partition, rows in rows_by_partition.items():
             try:
-                files[capture_date] = parquet_bytes([row for _, row in rows])
+                files[partition] = parquet_bytes([row for _, row in rows])
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
                 # Only now row by row: which rows does the schema refuse?
                 good = []
@@ -331,13 +342,13 @@ class ParquetRowSink:
                     else:
                         refused.append((raw, problem))
                 if good:
-                    files[capture_date] = parquet_bytes(good)
+                    files[partition] = parquet_bytes(good)
         keys = self._keys_for(segment, sorted(files), bool(refused))
         try:
-            for capture_date, body in files.items():
+            for partition, body in files.items():
                 self._s3.put_object(
                     Bucket=self._bucket,
-                    Key=keys[capture_date],
+                    Key=keys[partition],
                     Body=body,
                     ContentType="application/vnd.apache.parquet",
                 )
@@ -353,7 +364,7 @@ class ParquetRowSink:
             log.exception("writing the rows of %s failed; kept for the next flush", segment.name)
             return 0
         self.journal.flushed(segment)
-        written = sum(len(rows) for rows in rows_by_date.values()) - len(refused)
+        written = sum(len(rows) for rows in rows_by_partition.values()) - len(refused)
         self.rows_written += written
         self.files_written += len(files)
         self.rows_refused += len(refused)
@@ -361,7 +372,7 @@ class ParquetRowSink:
             log.warning("%d row(s) refused by Parquet conversion, kept in %s", len(refused), keys["errors"])
         return written
 
-    def _keys_for(self, segment: Path, capture_dates: list[str], errors: bool) -> dict[str, str]:
+    def _keys_for(self, segment: Path, partitions: list[str], errors: bool) -> dict[str, str]:
         """The object keys of a segment's files, chosen once and recorded before any is written, so a
         flush repeated after a crash overwrites the same objects."""
         recorded = manifest(segment)
@@ -369,7 +380,7 @@ class ParquetRowSink:
             keys: dict[str, str] = orjson.loads(recorded.read_bytes())
         except FileNotFoundError:
             keys = {}
-        missing = [d for d in capture_dates if d not in keys] + (
+        missing = [d for d in partitions if d not in keys] + (
             ["errors"] if errors and "errors" not in keys else []
         )
         if missing:
@@ -417,28 +428,28 @@ class DirectParquetRows:
 
     def put_rows(self, rows: Sequence[bytes]) -> set[int]:
         failed: set[int] = set()
-        by_date: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        by_partition: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         for index, raw in enumerate(rows):
             try:
                 row = orjson.loads(raw)
-                if not isinstance(row, dict) or not isinstance(row.get(CAPTURE_DATE_PARTITION), str):
-                    raise ValueError("not a row with a capture date")
+                if not isinstance(row, dict) or row_partition(row) is None:
+                    raise ValueError("not a row with a partition")
             except ValueError:
                 failed.add(index)
                 continue
             if convertible(row) is not None:
                 failed.add(index)
                 continue
-            by_date[row[CAPTURE_DATE_PARTITION]].append((index, row))
-        for capture_date, indexed in by_date.items():
+            by_partition[str(row_partition(row))].append((index, row))
+        for partition, indexed in by_partition.items():
             try:
                 self._s3.put_object(
                     Bucket=self._bucket,
-                    Key=parquet_key(capture_date),
+                    Key=parquet_key(partition),
                     Body=parquet_bytes([row for _, row in indexed]),
                     ContentType="application/vnd.apache.parquet",
                 )
             except Exception:
-                log.exception("replayed rows of %s could not be written", capture_date)
+                log.exception("replayed rows of %s could not be written", partition)
                 failed.update(index for index, _ in indexed)
         return failed
