@@ -43,9 +43,9 @@ PROBE_VOI = demo.VOI[0]
 
 def simulate(config: dict[str, Any], rate: float, duration_s: float, images: bool, results: Any) -> None:
     """In a child process (its own GIL): nas simulate's generator, sender and pacing."""
-    from nas.cli.simulate import KinesisSender, ReadGenerator, ReadMix, run_paced
     from nas.cli.target import AwsTarget
     from nas.local import fast_botocore
+    from nas.simulator import KinesisSender, ReadGenerator, ReadMix, run_paced
 
     fast_botocore.install()
 

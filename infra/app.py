@@ -20,6 +20,7 @@ def build_app(app: cdk.App | None = None) -> tuple[cdk.App, NasStack]:
         {k: v for k, v in context.items() if v is not None},
         default_account=os.environ.get("CDK_DEFAULT_ACCOUNT"),
     )
+    config.require_capacity()
     stack = NasStack(app, f"Nas-{config.stage}", config=config)
     enable_checks(app)
     return app, stack

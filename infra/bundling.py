@@ -18,8 +18,8 @@ import jsii
 
 LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
-# Not shipped: the CLI and local mode run on people's machines, never in Lambda.
-EXCLUDED_FROM_LAYER = ("cli", "local", "__pycache__")
+# Not shipped: the CLI, local mode and the camera simulator run on people's machines, never in Lambda.
+EXCLUDED_FROM_LAYER = ("cli", "local", "simulator", "__pycache__")
 
 
 def source_hash(requirements: Path, package_dir: Path) -> str:

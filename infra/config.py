@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from infra.capacity import Capacity, CapacityError, check
 from nas.catalogue import UK_REGION
 from nas.console import tile_origin
 from nas.domain.leas import lea_codes
@@ -54,6 +55,66 @@ class StageConfig(BaseModel):
     # server the force approves; empty draws camera sites on a plain projection and fetches nothing.
     # Never a public tile server by default (R-UK).
     console_tile_url: str = Field(default="", max_length=512)
+
+    # --- capacity (docs/capacity.md, infra/capacity.py) ---
+    # The design peak, reads a second (sustained load is about half): shards, concurrency and the
+    # Firehose quota follow from it.
+    peak_reads_per_s: int = Field(default=20_000, ge=1)
+    # provisioned: a fixed number of shards, sized for the peak (far cheaper than on-demand at the
+    # national rate); on-demand: scales by itself, to 200 MB/s in London unless AWS raises it.
+    stream_mode: Literal["provisioned", "on-demand"] = "provisioned"
+    # Provisioned shards; by default what the peak needs.
+    stream_shards: int | None = Field(default=None, ge=1)
+    # On-demand only, and only in accounts with On-demand Advantage: write capacity kept warm, MiB/s.
+    stream_warm_throughput_mibps: int | None = Field(default=None, ge=1)
+    # Concurrent executions reserved for (and capping) match; by default shards x 2 (its batches).
+    match_reserved_concurrency: int | None = Field(default=None, ge=1)
+    # The quotas the account holds in eu-west-2: synthesis fails, naming the one to raise, when the
+    # design peak needs more. AWS's defaults in London unless a stage says otherwise.
+    lambda_concurrency_quota: int = Field(default=1_000, ge=1)
+    kinesis_shard_quota: int = Field(default=1_000, ge=1)
+    kinesis_on_demand_quota_mbps: float = Field(default=200, gt=0)
+    read_rows_quota_mibps: float = Field(default=1.0, gt=0)
+
+    @property
+    def capacity(self) -> Capacity:
+        return Capacity(self.peak_reads_per_s)
+
+    @property
+    def shards(self) -> int:
+        """Provisioned: the stream's shards; on-demand: about as many as it scales to at the peak."""
+        return self.stream_shards or self.capacity.shards
+
+    @property
+    def match_concurrency(self) -> int:
+        return self.match_reserved_concurrency or self.capacity.match_concurrency(self.shards)
+
+    def capacity_problems(self) -> list[str]:
+        return check(
+            self.capacity,
+            provisioned=self.stream_mode == "provisioned",
+            shards=self.shards,
+            shard_quota=self.kinesis_shard_quota,
+            on_demand_quota_mb_per_s=self.kinesis_on_demand_quota_mbps,
+            match_reserved=self.match_concurrency,
+            api_reserved=self.api_reserved_concurrency,
+            lambda_quota=self.lambda_concurrency_quota,
+            read_rows_quota_mib_per_s=self.read_rows_quota_mibps,
+        )
+
+    def require_capacity(self) -> None:
+        """Synthesis refuses a stage whose design peak does not fit its account's quotas."""
+        problems = self.capacity_problems()
+        if problems:
+            raise CapacityError(f"stage {self.stage} does not fit its quotas: " + "; ".join(problems))
+
+    @model_validator(mode="after")
+    def _stream_settings(self) -> StageConfig:
+        if self.stream_mode == "on-demand" and self.stream_shards is not None:
+            raise ValueError("stream_shards: only a provisioned stream has a fixed number of shards")
+        if self.stream_mode == "provisioned" and self.stream_warm_throughput_mibps is not None:
+            raise ValueError("stream_warm_throughput_mibps: only an on-demand stream keeps throughput warm")
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -109,6 +170,8 @@ class StageConfig(BaseModel):
         for key in cls.model_fields:
             if key in context and key != "stage":
                 values[key] = context[key]
+        if isinstance(values.get("stream_shards"), str) and values["stream_shards"].lower() == "none":
+            values["stream_shards"] = None
         for listed in ("api_allowed_cidrs", "mdt_leas"):
             if isinstance(values.get(listed), str):  # `-c api_allowed_cidrs=a,b` from the CLI
                 values[listed] = tuple(c for c in values[listed].split(",") if c)

@@ -47,7 +47,13 @@ class NasStack(cdk.Stack):
         log_retention = LOG_RETENTION[config.log_retention_days]
 
         self.keys = Keys(self, "Keys", removal_policy=removal)
-        self.ingest = Ingest(self, "Ingest", key=self.keys.stream)
+        self.ingest = Ingest(
+            self,
+            "Ingest",
+            key=self.keys.stream,
+            shards=config.shards if config.stream_mode == "provisioned" else None,
+            warm_throughput_mibps=config.stream_warm_throughput_mibps,
+        )
         self.storage = Storage(self, "Storage", key=self.keys.storage, removal_policy=removal)
         self.tables = Tables(self, "Tables", key=self.keys.tables, removal_policy=removal)
         self.identity = Identity(self, "Identity", removal_policy=removal)
@@ -107,16 +113,19 @@ class NasStack(cdk.Stack):
             log_retention=log_retention,
             alert_bus=self.alerting.bus,
             analytics=self.analytics,
+            match_reserved_concurrency=config.match_concurrency,
         )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
             key=self.keys.operations,
+            stream=self.ingest.stream,
             match=self.pipeline.match,
             archive=self.pipeline.archive,
             match_service=self.pipeline.match_service,
             archive_service=self.pipeline.archive_service,
             failure_queue=self.pipeline.failures,
+            alert_delivery_failures=self.alerting.delivery_failures,
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
         )
 
@@ -168,7 +177,10 @@ class NasStack(cdk.Stack):
         grant_item_updates(
             alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_OUTCOME_ATTRIBUTES)
         )
-        grant_index_queries(alerts, catalogue.ALERTS, function)
+        # The listing indexes; the sparse index of unpublished alerts is the publish sweeper's.
+        grant_index_queries(
+            alerts, catalogue.ALERTS, function, excluding=(catalogue.ALERT_PUBLISH_PENDING_INDEX,)
+        )
         # R-ACCOUNT: is the caller disabled (every request); an admin disables a leaver: the account
         # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
         grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")

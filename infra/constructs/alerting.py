@@ -6,11 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from aws_cdk.interfaces import aws_events as events_refs
 from constructs import Construct
 
@@ -49,17 +51,34 @@ def alerts_visible_to(lea: str) -> dict[str, Any]:
     }
 
 
+# EventBridge retries a failing delivery to a terminal topic for up to an hour (an alert is stale
+# after that), then puts the event in the dead-letter queue, which alarms.
+DELIVERY_RETRY_ATTEMPTS = 100
+DELIVERY_MAX_EVENT_AGE = cdk.Duration.hours(1)
+DEAD_LETTER_RETENTION = cdk.Duration.days(14)
+
+
 @jsii.implements(events.IRuleTarget)
 class PublishThroughRole:
     """A rule target publishing to `topic` as `role`, granting nothing itself: CDK's `SnsTopic`
-    target would also grant the topic's key to the role with no `kms:ViaService`."""
+    target would also grant the topic's key to the role with no `kms:ViaService`. Deliveries that
+    still fail after the retry policy go to `dead_letters`."""
 
-    def __init__(self, topic: sns.ITopic, role: iam.IRole) -> None:
+    def __init__(self, topic: sns.ITopic, role: iam.IRole, dead_letters: sqs.IQueue) -> None:
         self._topic = topic
         self._role = role
+        self._dead_letters = dead_letters
 
     def bind(self, rule: events_refs.IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
-        return events.RuleTargetConfig(arn=self._topic.topic_arn, role=self._role)
+        return events.RuleTargetConfig(
+            arn=self._topic.topic_arn,
+            role=self._role,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self._dead_letters.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=DELIVERY_RETRY_ATTEMPTS,
+                maximum_event_age_in_seconds=int(DELIVERY_MAX_EVENT_AGE.to_seconds()),
+            ),
+        )
 
 
 def mdt_construct_id(lea: str) -> str:
@@ -78,8 +97,63 @@ class Alerting(Construct):
         )
         self.mdt_topics: dict[str, sns.Topic] = {}
         self.mdt_rules: dict[str, events.Rule] = {}
+        self.delivery_failures = self._dead_letter_queue(key)
         for lea in mdt_leas:
             self.add_mdt_topic(lea)
+
+    def _dead_letter_queue(self, key: kms.IKey) -> sqs.Queue:
+        """Alert events EventBridge could not deliver to a terminal topic, encrypted with the alerts
+        key (they hold the alert); EventBridge may send to it only for this stack's rules."""
+        stack = cdk.Stack.of(self)
+        # Named as CDK names the bus (unique per stack and path, not fixed): the key policy below needs
+        # the queue's ARN, and a Ref would make key and queue depend on each other.
+        name = cdk.Names.unique_resource_name(self, max_length=70, separator="-") + "-DeliveryFailures"
+        arn = f"arn:{stack.partition}:sqs:{stack.region}:{stack.account}:{name}"
+        queue = sqs.Queue(
+            self,
+            "DeliveryFailures",
+            queue_name=name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+        )
+        rules_of_stack = f"arn:{stack.partition}:events:{stack.region}:{stack.account}:rule/*"
+        queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeDeadLetters",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sqs:SendMessage"],
+                resources=[queue.queue_arn],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": rules_of_stack},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                },
+            )
+        )
+        # SQS encrypts with the queue's ARN as encryption context: the key serves this queue only.
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EventBridgeDeadLettersEncrypt",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {
+                        "kms:EncryptionContext:aws:sqs:arn": arn,
+                        "aws:SourceAccount": stack.account,
+                    },
+                    "ArnLike": {"aws:SourceArn": rules_of_stack},
+                },
+            )
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the alert delivery rules: an operator"
+            " inspects and redrives it (it alarms on every message); nothing consumes it otherwise.",
+        )
+        return queue
 
     def add_mdt_topic(self, lea: str) -> sns.Topic:
         """An encrypted topic for `lea`'s mobile data terminals and the rule that feeds it."""
@@ -109,7 +183,7 @@ class Alerting(Construct):
         role = iam.Role(rule, "EventsRole", assumed_by=iam.ServicePrincipal("events.amazonaws.com"))
         iam.Grant.add_to_principal(grantee=role, actions=["sns:Publish"], resource_arns=[topic.topic_arn])
         grant_via(self._key, role, Via.SNS, *KEY_PUBLISH)
-        rule.add_target(PublishThroughRole(topic, role))
+        rule.add_target(PublishThroughRole(topic, role, self.delivery_failures))
         acknowledge(
             rule,
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

@@ -7,6 +7,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -50,11 +51,13 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         key: kms.IKey,
+        stream: kinesis.IStream,
         match: lambda_.IFunction,
         archive: lambda_.IFunction,
         match_service: str,
         archive_service: str,
         failure_queue: sqs.IQueue,
+        alert_delivery_failures: sqs.IQueue,
         read_rows_delivery_stream_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -81,18 +84,33 @@ class Monitoring(Construct):
                 missing=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
 
+        # Messages sent, not messages visible: a queue still holding the first incident's ranges
+        # would keep a "visible" alarm in ALARM, and the next incident would notify nobody.
+        failures_sent = failure_queue.metric_number_of_messages_sent(statistic="Sum", period=FIVE_MINUTES)
         failures_visible = failure_queue.metric_approximate_number_of_messages_visible(
             statistic="Maximum", period=FIVE_MINUTES
         )
         self._alarm(
             "ConsumerFailures",
-            "Stream records were set aside after retries: replay them from the on-failure queue",
-            failures_visible,
+            "Stream records were set aside after retries: `nas replay failures` re-sends them",
+            failures_sent,
             threshold=0,
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
             evaluation_periods=1,
-            # SQS stops publishing metrics for an empty, idle queue: missing means empty. A queue
-            # holding messages is active, so its metric never goes missing while there is work.
+            # No message sent in a period publishes no point (or 0): nothing new was set aside.
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+        delivery_failures = alert_delivery_failures.metric_number_of_messages_sent(
+            statistic="Sum", period=FIVE_MINUTES
+        )
+        self._alarm(
+            "AlertDeliveryFailures",
+            "Alert events EventBridge could not deliver to a terminal topic within an hour (dead letters)",
+            delivery_failures,
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
@@ -126,6 +144,43 @@ class Monitoring(Construct):
             evaluation_periods=1,
             # Published only when Firehose attempts a delivery: none in a period means nothing to
             # deliver, and a failing delivery publishes 0, which breaches.
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        # Capacity (docs/capacity.md): writes the stream refused for want of shards, rows Firehose
+        # refused for want of quota, rows the Glue schema could not convert (kept in firehose-errors/).
+        write_throttled = stream.metric_write_provisioned_throughput_exceeded(
+            statistic="Sum", period=ONE_MINUTE
+        )
+        self._alarm(
+            "ReadStreamWriteThrottled",
+            "Cameras' writes to the reads stream are being throttled: add shards (or raise on-demand)",
+            write_throttled,
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            # Every minute for three minutes: a hot shard for a moment is retried by the gateways;
+            # minutes of it means the stream is too small for the load.
+            evaluation_periods=3,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        throttled_rows = self._firehose_metric("ThrottledRecords", read_rows_delivery_stream_name)
+        self._alarm(
+            "ReadRowsThrottled",
+            "Firehose throttled read rows (Direct PUT quota): archive retries them; raise the quota",
+            throttled_rows.with_(statistic="Sum"),
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        failed_conversion = self._firehose_metric("FailedConversion.Records", read_rows_delivery_stream_name)
+        self._alarm(
+            "ReadRowsFailedConversion",
+            "Read rows did not convert to Parquet with the Glue schema: they are in firehose-errors/,"
+            " `nas replay firehose-errors` re-delivers them after the fix",
+            failed_conversion.with_(statistic="Sum"),
+            threshold=0,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=1,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         data_freshness = self._firehose_metric("DeliveryToS3.DataFreshness", read_rows_delivery_stream_name)

@@ -7,8 +7,9 @@ positions aside in one encrypted on-failure queue, from which an operator replay
 (R-QUARANTINE: nothing is dropped silently). `archive` sends one JSON row per read to the
 read-rows Firehose stream, which writes Parquet under `reads/capture_date=…/` for Athena.
 
-Design point for the numbers below: 5,000 reads/s sustained, 10,000 in bursts; a read is about
-37 KB with its images, and an on-demand shard takes at most 1 MB/s of writes (about 27 reads/s).
+Design point for the numbers below (docs/capacity.md): 10,000 reads/s sustained, 20,000 at peak; a
+read is about 38 KB with its images and a shard takes at most 1 MiB/s of writes (about 27 reads/s,
+planned at 22); a row to Firehose is about 0.7 KB.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TypedDict
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_kinesisfirehose as firehose
@@ -28,6 +30,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.capacity import ARCHIVE_PARALLELIZATION_FACTOR, MATCH_PARALLELIZATION_FACTOR
 from infra.constructs.analytics import Analytics
 from infra.constructs.keys import (
     KEY_DECRYPT,
@@ -46,11 +49,14 @@ from nas import catalogue
 
 MATCH = "Match"
 ARCHIVE = "Archive"
+PUBLISH_SWEEPER = "PublishSweeper"
 # Consumer names are scoped to their stream (one per stage), so a fixed, telling name is safe.
 MATCH_CONSUMER_NAME = "match"
-# The one attribute match sets on an alert it has written: `published`, once its event is out
-# (`DynamoAlertStore.mark_published`).
-ALERT_PUBLISHED_ATTRIBUTE = "published"
+# What match and the publish sweeper may update on an alert: its key, `published` and the sparse
+# index attribute removed with it (`DynamoAlertStore.mark_published`), nothing else.
+ALERT_PUBLISH_UPDATE = (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_PUBLISH_ATTRIBUTES)
+# The sweeper runs every minute and publishes what is still unpublished a minute after it was raised.
+SWEEP_EVERY = cdk.Duration.minutes(1)
 # Records Firehose could not convert or deliver, kept in the reads bucket so the 367-day expiry
 # (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
 FIREHOSE_ERRORS_ROOT = "firehose-errors/"
@@ -67,6 +73,11 @@ CAPTURE_DATE_QUERY = f"{{{catalogue.CAPTURE_DATE_PARTITION}: .{catalogue.CAPTURE
 # so one noticed late is still listed even when it can no longer be replayed.
 FAILURE_RETENTION = cdk.Duration.days(14)
 DeliveryStream = firehose.CfnDeliveryStream
+# Match retries a failing batch (halved each time) for up to ten minutes, then sets it aside.
+MATCH_RETRY_ATTEMPTS = 10
+MATCH_MAX_RECORD_AGE = cdk.Duration.minutes(10)
+# Archive retries until a day before the stream (7 days) would trim the records.
+ARCHIVE_MAX_RECORD_AGE = cdk.Duration.days(6)
 
 
 class StreamSourceOptions(TypedDict):
@@ -97,8 +108,10 @@ class Pipeline(Construct):
         log_retention: logs.RetentionDays,
         alert_bus: events.IEventBus,
         analytics: Analytics,
+        match_reserved_concurrency: int,
     ) -> None:
         super().__init__(scope, construct_id)
+        self._match_reserved_concurrency = match_reserved_concurrency
         self.match_service = runtime.service_name(MATCH)
         self.archive_service = runtime.service_name(ARCHIVE)
         self._stream_key = stream_key
@@ -118,6 +131,10 @@ class Pipeline(Construct):
         self.archive = self._archive(
             runtime, stream, tables, tables_key, reads_bucket, quarantine_bucket, storage_key
         )
+        # Schema changes are additive and reach Glue first (docs/capacity.md): a column Firehose's
+        # conversion does not know is dropped without a word.
+        self.archive.node.add_dependency(analytics.reads_table)
+        self.publish_sweeper = self._publish_sweeper(runtime, tables, tables_key, alert_bus)
 
     # --- on-failure destination -------------------------------------------------------------------
 
@@ -178,14 +195,17 @@ class Pipeline(Construct):
             # CPU scales with memory: a 5 MB batch is decoded and validated inside the alert budget.
             memory_size=1024,
             timeout_seconds=30,
+            # Every shard's batches at once (shards x parallelization factor): neither archive nor the
+            # API can take the concurrency alerts need, and match cannot take more than that.
+            reserved_concurrency=self._match_reserved_concurrency,
         )
         # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
         grant_items(voi, function, "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
-        # R-DUP: conditional put of a new alert, read back on a clash, then marked published; the
-        # update may set `published` and nothing else of an alert.
+        # R-DUP: conditional put of a new alert (the stored one comes back on a clash, or is read
+        # back), then marked published; the update may touch the publishing flags and nothing else.
         grant_items(alerts, function, "dynamodb:PutItem", "dynamodb:GetItem")
-        grant_item_updates(alerts, function, (catalogue.ALERT_KEY_ATTRIBUTE, ALERT_PUBLISHED_ATTRIBUTE))
+        grant_item_updates(alerts, function, ALERT_PUBLISH_UPDATE)
         # DynamoDB decrypts the table key as the caller; writes also encrypt.
         grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         self._grant_consumer_keys(function)
@@ -207,13 +227,13 @@ class Pipeline(Construct):
                 # One invocation keeps up with a full shard (27 reads/s) in well under a second;
                 # two per shard let a batch being retried hold up only half the shard's cameras.
                 # Order per camera (the partition key) is kept either way.
-                parallelization_factor=2,
-                # A record still failing after 3 attempts is set aside rather than stall the alerts
-                # behind it; bisection does not count against this.
-                retry_attempts=3,
-                # R-LATE: a read older than 24 hours raises no live alert, so matching it later
-                # is pointless; archive still stores it.
-                max_record_age=cdk.Duration.hours(24),
+                parallelization_factor=MATCH_PARALLELIZATION_FACTOR,
+                # Transient faults (throttling, a slow dependency) are retried, halving the batch each
+                # time; a record still failing when it is MATCH_MAX_RECORD_AGE old is set aside (the
+                # on-failure queue alarms, `nas replay failures` re-sends it), so what is set aside is
+                # minutes old, not hours, and the alerts behind it are not held up for longer.
+                retry_attempts=MATCH_RETRY_ATTEMPTS,
+                max_record_age=MATCH_MAX_RECORD_AGE,
             )
         )
         self._acknowledge_grants(
@@ -225,6 +245,45 @@ class Pipeline(Construct):
                 "AwsSolutions-IAM5[Action::kms:ReEncrypt*]": "Part of CDK's grant for sending to a"
                 " KMS-encrypted queue, limited to the queues key and to requests SQS makes.",
             },
+        )
+        return function
+
+    # --- publish sweeper ------------------------------------------------------------------------
+
+    def _publish_sweeper(
+        self, runtime: LambdaRuntime, tables: Tables, tables_key: kms.IKey, alert_bus: events.IEventBus
+    ) -> lambda_.Function:
+        """R-ALERT, exactly once in effect: alerts match stored but left unpublished (a failed mark,
+        an entry deleted before a retry) are published as stored a minute later."""
+        alerts = tables.table(catalogue.ALERTS)
+        function = runtime.function(
+            PUBLISH_SWEEPER,
+            handler="handlers.publish_sweeper.lambda_handler",
+            description="NAS publish sweeper: alerts left unpublished, published as stored (R-ALERT)",
+            environment={
+                catalogue.ALERTS.env_var: alerts.table_name,
+                catalogue.ALERT_BUS_ENV: alert_bus.event_bus_name,
+            },
+            memory_size=256,
+            timeout_seconds=60,
+            # One sweep at a time: two would publish the same alerts twice.
+            reserved_concurrency=1,
+        )
+        # Only the sparse index of unpublished alerts, and only the publishing flags of an alert.
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["dynamodb:Query"],
+            resource_arns=[f"{alerts.table_arn}/index/{catalogue.ALERT_PUBLISH_PENDING_INDEX}"],
+        )
+        grant_item_updates(alerts, function, ALERT_PUBLISH_UPDATE)
+        grant_via(tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
+        alert_bus.grant_put_events_to(function)
+        events.Rule(
+            self,
+            "PublishSweep",
+            description="Every minute: publish alerts left unpublished (R-ALERT)",
+            schedule=events.Schedule.rate(SWEEP_EVERY),
+            targets=[targets.LambdaFunction(function, retry_attempts=0)],  # the next minute retries
         )
         return function
 
@@ -282,13 +341,12 @@ class Pipeline(Construct):
                 max_batching_window=cdk.Duration.seconds(30),
                 # One invocation per shard handles a full shard's 1 MB/s; splitting a shard's
                 # batches across invocations would only make smaller packs and use more concurrency.
-                parallelization_factor=1,
-                # Storage faults (S3, Firehose throttling) are transient; ten attempts plus bisection
-                # ride out minutes before a record is set aside.
-                retry_attempts=10,
-                # Records still failing after 6 days are set aside while the stream (7 days) still
-                # holds them for a day, so they can be replayed from the on-failure queue.
-                max_record_age=cdk.Duration.days(6),
+                parallelization_factor=ARCHIVE_PARALLELIZATION_FACTOR,
+                # Off the alert path: storage faults (S3, Firehose throttling) are retried until the
+                # record is ARCHIVE_MAX_RECORD_AGE old (-1: no attempt limit), and only then set aside,
+                # while the stream (7 days) still holds it for a day for `nas replay failures`.
+                retry_attempts=-1,
+                max_record_age=ARCHIVE_MAX_RECORD_AGE,
             )
         )
         images = f"{arn_in_finding(reads_bucket)}/{catalogue.IMAGES_PREFIX}*"
@@ -393,7 +451,7 @@ class Pipeline(Construct):
                 # Parquet compresses itself (SNAPPY below); Firehose requires this with conversion.
                 compression_format="UNCOMPRESSED",
                 # The largest buffer, for few big Parquet files per day (Athena reads them faster and
-                # cheaper): at peak (~1.5 MB/s of rows) 128 MB fills in under two minutes; at night
+                # cheaper): at peak (about 15 MiB/s of rows) 128 MB fills in seconds; at night
                 # 300 s caps how late a read becomes searchable. Buffers are per partition, so reads
                 # around midnight fill two.
                 buffering_hints=DeliveryStream.BufferingHintsProperty(
@@ -419,6 +477,16 @@ class Pipeline(Construct):
                 processing_configuration=DeliveryStream.ProcessingConfigurationProperty(
                     enabled=True,
                     processors=[
+                        # Archive sends a batch's rows as one record (JSON lines, at most 500): split
+                        # again before partitioning and conversion (docs/capacity.md: records a second).
+                        DeliveryStream.ProcessorProperty(
+                            type="RecordDeAggregation",
+                            parameters=[
+                                DeliveryStream.ProcessorParameterProperty(
+                                    parameter_name="SubRecordType", parameter_value="JSON"
+                                )
+                            ],
+                        ),
                         DeliveryStream.ProcessorProperty(
                             type="MetadataExtraction",
                             parameters=[

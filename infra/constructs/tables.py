@@ -69,13 +69,21 @@ def grant_item_updates(
 
 
 def grant_index_queries(
-    table: dynamodb.ITable, spec: catalogue.TableSpec, grantee: iam.IGrantable
+    table: dynamodb.ITable,
+    spec: catalogue.TableSpec,
+    grantee: iam.IGrantable,
+    *,
+    excluding: Iterable[str] = (),
 ) -> iam.Grant:
-    """`Query` on the catalogued indexes of `spec`, each by name: no `index/*` wildcard."""
+    """`Query` on the catalogued indexes of `spec` (but those named in `excluding`), each by name:
+    no `index/*` wildcard."""
+    left_out = set(excluding)
     return iam.Grant.add_to_principal(
         grantee=grantee,
         actions=["dynamodb:Query"],
-        resource_arns=[f"{table.table_arn}/index/{index.name}" for index in spec.indexes],
+        resource_arns=[
+            f"{table.table_arn}/index/{index.name}" for index in spec.indexes if index.name not in left_out
+        ],
     )
 
 
@@ -112,7 +120,12 @@ class Tables(Construct):
                     index_name=index.name,
                     partition_key=_attribute(index.partition_key),
                     sort_key=_attribute(index.sort_key) if index.sort_key else None,
-                    projection_type=dynamodb.ProjectionType.ALL,
+                    projection_type=(
+                        dynamodb.ProjectionType.ALL
+                        if index.projection is None
+                        else dynamodb.ProjectionType.INCLUDE
+                    ),
+                    non_key_attributes=list(index.projection) if index.projection is not None else None,
                 )
             self.by_name[spec.logical_name] = table
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -16,6 +17,9 @@ from nas.pipeline.batch import partial_batch_response
 from nas.pipeline.records import StreamRecord
 from nas.pipeline.wiring import build_archive_service
 from nas.settings import settings
+
+# Whoever wants each invocation's result besides the metrics (local mode's status line); empty in Lambda.
+RESULT_OBSERVERS: list[Callable[[ArchiveResult], None]] = []
 
 
 @cache
@@ -38,6 +42,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     records = [StreamRecord.from_lambda_event(r) for r in event["Records"]]
     result = service().process(records, now=datetime.now(UTC))
     record_metrics(result)
+    for observe in RESULT_OBSERVERS:
+        observe(result)
     if result.quarantined:
         logger.warning("records quarantined", extra={"reasons": result.quarantined})
     return partial_batch_response(event, result.failed_sequence_numbers, context)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -17,6 +18,9 @@ from nas.pipeline.records import StreamRecord
 from nas.pipeline.wiring import build_match_service
 from nas.settings import settings
 
+# Whoever wants each invocation's result besides the metrics (local mode's status line); empty in Lambda.
+RESULT_OBSERVERS: list[Callable[[MatchResult], None]] = []
+
 
 @cache
 def service() -> MatchService:
@@ -30,6 +34,7 @@ def record_metrics(result: MatchResult) -> None:
     metrics.add_metric("VoiHits", MetricUnit.Count, result.hits)
     metrics.add_metric("AlertsRaised", MetricUnit.Count, len(result.alerts_raised))
     metrics.add_metric("AlertsDuplicate", MetricUnit.Count, result.duplicates)
+    metrics.add_metric("AlertsUnmarked", MetricUnit.Count, result.unmarked)
     for seconds in result.capture_to_alert_seconds():
         metrics.add_metric("CaptureToAlertLatency", MetricUnit.Seconds, seconds)
 
@@ -41,6 +46,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     records = [StreamRecord.from_lambda_event(r) for r in event["Records"]]
     result = service().process(records, now=datetime.now(UTC))
     record_metrics(result)
+    for observe in RESULT_OBSERVERS:
+        observe(result)
     if result.skipped_invalid:
         logger.info(
             "reads skipped as invalid (archive quarantines them)", extra={"reasons": result.skipped_invalid}

@@ -30,6 +30,8 @@ class Index:
     partition_key: Key
     sort_key: Key | None
     serves: str
+    projection: tuple[str, ...] | None = None
+    """The non-key attributes the index keeps (INCLUDE); None keeps them all (ALL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,33 @@ VOI = TableSpec(
         Index("by-source", Key("source"), Key("import_id"), "R-VOI-BULK: replace one source's list"),
     ),
 )
+# Alerts are spread over this many partitions of each index keyed by something every alert shares
+# (the day, "not yet published"): at bulk-list hit rates, 1-2 % of 20,000 reads/s with several
+# entries a VRM, about 1,000 alert writes a second would otherwise land on one key, beyond a
+# partition's 1,000 write units. An alert's shard is fixed by its id (docs/data-model.md).
+ALERT_SHARDS = 16
+# The attributes of an alert as raised (the `Alert` model's fields) apart from the keys every index
+# keeps anyway: what listing and re-publishing need, and none of the bookkeeping (outcome history,
+# versions, publishing flags) whose every change would otherwise be copied into the index too.
+ALERT_RECORD_ATTRIBUTES = (
+    "read_id",
+    "vrm",
+    "captured_at",
+    "camera_id",
+    "lea",
+    "late",
+    "voi_id",
+    "source",
+    "category",
+    "action",
+    "priority",
+    "reason",
+    "owner_lea",
+    "circulation",
+    "sensitive",
+    "outcome",
+)
+ALERT_PUBLISH_PENDING_INDEX = "by-publish-pending"
 ALERTS = TableSpec(
     "alerts",
     partition_key=Key("alert_id"),
@@ -73,7 +102,20 @@ ALERTS = TableSpec(
     indexes=(
         Index("by-read-lea", Key("lea"), Key("raised_at"), "GET /alerts for the read's LEA"),
         Index("by-owner-lea", Key("owner_lea"), Key("raised_at"), "GET /alerts for the entry owner's LEA"),
-        Index("by-raised-day", Key("raised_day"), Key("raised_at"), "GET /alerts for NATIONAL users"),
+        Index(
+            "by-raised-day-shard",
+            Key("raised_day_shard"),
+            Key("raised_at"),
+            "GET /alerts for NATIONAL users: a day's shards, read together and merged",
+            projection=ALERT_RECORD_ATTRIBUTES,
+        ),
+        Index(
+            ALERT_PUBLISH_PENDING_INDEX,
+            Key("publish_pending"),
+            Key("raised_at"),
+            "the publish sweeper: alerts written but not yet marked published (sparse)",
+            projection=ALERT_RECORD_ATTRIBUTES,
+        ),
     ),
 )
 CAMERAS = TableSpec(
@@ -195,6 +237,9 @@ AUDIT_SIGNING_KEY_ENV = "NAS_AUDIT_SIGNING_KEY"
 AUDIT_SIGNING_KEY_SPEC = "ECC_NIST_P256"
 AUDIT_SIGNING_ALGORITHM = "ECDSA_SHA_256"
 AUDIT_DIGEST_RETENTION_ENV = "NAS_AUDIT_DIGEST_RETENTION_DAYS"
+# What the match function and the publish sweeper may write on an alert, beside its key: the
+# published flag and the sparse index attribute that lists it until then (IAM `dynamodb:Attributes`).
+ALERT_PUBLISH_ATTRIBUTES = ("published", "publish_pending")
 
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"

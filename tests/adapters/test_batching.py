@@ -9,7 +9,15 @@ import pytest
 
 from nas.adapters.dynamo import UnprocessedItemsError, batch_get, batch_put
 from nas.adapters.events import EventBridgePublisher
-from nas.adapters.firehose import MAX_BYTES_PER_CALL, FirehoseRowSink, call_batches
+from nas.adapters.firehose import (
+    MAX_BYTES_PER_CALL,
+    MAX_BYTES_PER_RECORD,
+    MAX_ROWS_PER_RECORD,
+    FirehoseRowSink,
+    call_batches,
+    record_data,
+    row_records,
+)
 from nas.domain.models import Alert
 from tests.pipeline.conftest import voi_entry
 
@@ -75,27 +83,51 @@ def test_firehose_calls_stay_within_500_records_and_4_mib() -> None:
 
 
 class FlakyFirehose:
+    """Fails, for its first `times` calls, every record holding one of the `failing` rows."""
+
     def __init__(self, failing: set[bytes], times: int) -> None:
         self.failing, self.times, self.calls = failing, times, 0
+        self.records: list[bytes] = []
 
     def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:  # noqa: N803
         self.calls += 1
         fail = self.calls <= self.times
-        results = [
-            {"ErrorCode": "ServiceUnavailable"} if fail and r["Data"] in self.failing else {} for r in Records
-        ]
-        return {"FailedPutCount": sum(bool(r) for r in results), "RequestResponses": results}
+        results = []
+        for record in Records:
+            rows = set(record["Data"].splitlines())
+            if fail and rows & self.failing:
+                results.append({"ErrorCode": "ServiceUnavailable"})
+            else:
+                results.append({"RecordId": "r"})
+                self.records.append(record["Data"])
+        return {"FailedPutCount": sum("ErrorCode" in r for r in results), "RequestResponses": results}
 
 
-def test_firehose_sink_resends_only_failed_records() -> None:
+def test_rows_travel_many_to_a_record_within_deaggregations_limits() -> None:
+    rows = [b'{"n":%d}\n' % i for i in range(1200)] + [b"y" * (MAX_BYTES_PER_RECORD // 3) + b"\n"] * 4
+    records = row_records(rows)
+    assert [len(r) for r in records] == [500, 500, 202, 2]  # the 4th big row cannot join the 3rd
+    for record in records:
+        assert len(record) <= MAX_ROWS_PER_RECORD
+        assert len(record_data(rows, record)) <= MAX_BYTES_PER_RECORD
+    assert [i for r in records for i in r] == list(range(len(rows)))  # in order, each once
+    assert record_data([b"a", b"b\n"], [0, 1]) == b"a\nb\n"  # one row a line
+
+
+def test_firehose_sink_sends_a_batchs_rows_as_one_record_and_resends_it_when_it_fails() -> None:
     client = FlakyFirehose({b"b"}, times=2)
-    assert FirehoseRowSink(client, "s", sleep=lambda _: None).put_rows([b"a", b"b", b"c"]) == set()  # type: ignore[arg-type]
+    assert FirehoseRowSink(client, "s", sleep=lambda _: None).put_rows([b"a\n", b"b\n", b"c\n"]) == set()  # type: ignore[arg-type]
     assert client.calls == 3
+    assert client.records == [b"a\nb\nc\n"]
 
 
-def test_firehose_sink_reports_records_that_never_went_through() -> None:
+def test_firehose_sink_reports_every_row_of_a_record_that_never_went_through() -> None:
     client = FlakyFirehose({b"b"}, times=99)
-    assert FirehoseRowSink(client, "s", sleep=lambda _: None).put_rows([b"a", b"b", b"c"]) == {1}  # type: ignore[arg-type]
+    rows = [b"r%d\n" % i for i in range(600)]
+    rows[550] = b"b\n"  # in the second record (rows 500-599)
+    failed = FirehoseRowSink(client, "s", sleep=lambda _: None).put_rows(rows)  # type: ignore[arg-type]
+    assert failed == set(range(500, 600))
+    assert [r.count(b"\n") for r in client.records] == [500]
 
 
 class FlakyEvents:

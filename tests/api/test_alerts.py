@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
+from nas import catalogue
 from nas.adapters import StoreConflict, StoreError, StoreRejected
 from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
+from nas.adapters.dynamo import from_item
 from nas.api import wiring
 from nas.api.params import encode_token
 from nas.api.routes.alerts import AlertView
 from nas.domain.alerts import AlertRecord, OutcomeChange
-from nas.domain.timefmt import iso_utc
+from nas.domain.timefmt import iso_utc, utc_date
 from nas.services.alerts import AlertService
 from nas.settings import settings
 from tests.api.conftest import (
@@ -353,3 +355,58 @@ def test_throttled_dynamodb_is_503_store_unavailable(api: ApiAccount) -> None:
     assert (reply.status, reply.body["error"]["code"]) == (503, "store-unavailable")
     reply = outcome(api, "any-alert", OPERATOR_KENT, outcome="confirmed")
     assert (reply.status, reply.body["error"]["code"]) == (503, "store-unavailable")
+
+
+class CountingReader:
+    """The alerts adapter, recording which index partitions a listing reads."""
+
+    def __init__(self, reader: DynamoAlertReader) -> None:
+        self._reader = reader
+        self.keys: list[tuple[str, str]] = []
+
+    def get(self, alert_id: str) -> AlertRecord | None:
+        return self._reader.get(alert_id)
+
+    def newest(self, index: Any, key: str, since: str, until: str) -> Any:
+        self.keys.append((index.value, key))
+        return self._reader.newest(index, key, since, until)
+
+    def replace_outcome(self, change: OutcomeChange) -> None:
+        self._reader.replace_outcome(change)
+
+
+def test_a_days_alerts_are_spread_over_its_shards_and_listed_together(api: ApiAccount) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=30)
+    for n in range(48):
+        api.put_alert(
+            read_id=f"s-{n:02d}", lea="ESSEX", owner_lea="ESSEX", raised_at=start + timedelta(seconds=n)
+        )
+    items = [from_item(i) for i in api.dynamodb.scan(TableName=ALERTS_TABLE)["Items"]]
+    shards = {i["raised_day_shard"] for i in items}
+    assert len(shards) >= 8  # no one key takes the day's alerts
+    assert all(key.startswith(f"{utc_date(start)}#") for key in shards)
+
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        query = {"limit": "20", "since": (start - timedelta(minutes=1)).isoformat()}
+        reply = api.call(
+            "GET", "/alerts", OPERATOR_NATIONAL, query=query | ({"page_token": token} if token else {})
+        )
+        seen += ids(reply.body)
+        token = reply.body["next_page_token"]
+        if token is None:
+            break
+    assert seen == [f"s-{n:02d}" for n in reversed(range(48))]  # newest first across every shard
+
+
+def test_a_national_listing_reads_each_days_shards_and_no_more_than_33_days(api: ApiAccount) -> None:
+    counting = CountingReader(DynamoAlertReader(api.dynamodb, ALERTS_TABLE))
+    built = wiring.build_services(settings())
+    wiring.install(replace(built, alerts=AlertService(counting, clock=wiring.utc_now)))
+    since = (datetime.now(UTC) - timedelta(days=31) + timedelta(minutes=1)).isoformat()
+    assert api.call("GET", "/alerts", OPERATOR_NATIONAL, query={"since": since}).status == 200
+    days = {key.split("#")[0] for index, key in counting.keys}
+    assert {index for index, _ in counting.keys} == {"by-raised-day-shard"}
+    assert 31 <= len(days) <= 33
+    assert len(counting.keys) == len(days) * catalogue.ALERT_SHARDS

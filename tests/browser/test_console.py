@@ -13,8 +13,10 @@ import pytest
 
 from nas.domain.models import alert_id_for
 from nas.local.demo import NATIONAL_ROLES, demo_password
-from tests.browser.conftest import assert_accessible, new_user, sign_in, sign_in_as
+from tests.browser.conftest import assert_accessible, new_user, playwright_api, sign_in, sign_in_as
 from tests.local.conftest import Local
+
+expect = playwright_api.expect
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -150,9 +152,9 @@ def test_operator_works_an_alert_with_the_keyboard_alone(local: Local, new_page:
         pytest.fail("the alert's button was not reachable with Tab")
     page.keyboard.press("Enter")
     heading = page.get_by_role("heading", name=f"Alert {KENT_ONLY_VRM}")
-    assert heading.evaluate("(e) => e === document.activeElement")  # focus moves to what opened
+    expect(heading).to_be_focused()  # focus moves to what opened (waits for the render)
     page.keyboard.press("Tab")
-    assert page.get_by_label("Outcome").evaluate("(e) => e === document.activeElement")
+    expect(page.get_by_label("Outcome")).to_be_focused()
     page.keyboard.press("ArrowDown")  # closed <select>: the arrow picks the next option
     choice = page.get_by_label("Outcome").input_value()
     assert choice == "confirmed"
@@ -201,7 +203,7 @@ def test_admin_disables_an_account_and_its_user_can_no_longer_sign_in(local: Loc
     page.get_by_label("Reason").fill("Leaver: HR reference 2024/117")
     page.get_by_role("button", name="Disable account").click()
     confirm = page.get_by_role("button", name="Confirm disable")
-    assert confirm.evaluate("(e) => e === document.activeElement")
+    expect(confirm).to_be_focused()
     assert_accessible(page)
     confirm.click()
     page.get_by_role("status").filter(has_text=f"{leaver} disabled at").wait_for()
@@ -249,7 +251,7 @@ def test_sign_in_answers_the_totp_challenge_when_the_pool_asks(local: Local, new
     sign_in(page, local, username, password)
     code = page.get_by_label("Code")
     code.wait_for()
-    assert code.evaluate("(e) => e === document.activeElement")
+    expect(code).to_be_focused()
     assert page.get_by_label("Password").count() == 0
     assert_accessible(page)
     code.fill("123456")

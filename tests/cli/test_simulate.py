@@ -22,7 +22,12 @@ from nas.catalogue import CAMERAS as CAMERAS_SPEC
 from nas.catalogue import VOI as VOI_SPEC
 from nas.cli import simulate
 from nas.cli.main import build_parser, main
-from nas.cli.simulate import (
+from nas.domain import reads
+from nas.domain.errors import ReadRejected
+from nas.domain.models import Camera, CameraSource, Read
+from nas.domain.policy import Timeliness
+from nas.domain.reads import AcceptedRead, check_camera, parse_read
+from nas.simulator import (
     BadKind,
     KinesisRecord,
     KinesisSender,
@@ -34,11 +39,6 @@ from nas.cli.simulate import (
     jpeg_image,
     run_paced,
 )
-from nas.domain import reads
-from nas.domain.errors import ReadRejected
-from nas.domain.models import Camera, CameraSource, Read
-from nas.domain.policy import Timeliness
-from nas.domain.reads import AcceptedRead, check_camera, parse_read
 
 REGION = "eu-west-2"
 MiB = 1024 * 1024

@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 from pydantic import ValidationError
 
 from infra.config import StageConfig
@@ -79,16 +79,64 @@ def test_alert_bus_is_encrypted_with_the_alerts_key(template: Template) -> None:
     assert render(bus["KmsKeyIdentifier"]) == "KeysAlerts.Arn"
 
 
-def test_eventbridge_may_use_the_alerts_key_only_for_this_bus(template: Template) -> None:
+def test_eventbridge_may_use_the_alerts_key_only_for_this_bus_and_its_dead_letters(
+    template: Template,
+) -> None:
     bus_name = one_resource(template, "AWS::Events::EventBus", "AlertingBus")["Properties"]["Name"]
     key = one_resource(template, "AWS::KMS::Key", "KeysAlerts")["Properties"]
     for_events = [
         s for s in key["KeyPolicy"]["Statement"] if s.get("Principal") == {"Service": "events.amazonaws.com"}
     ]
-    assert for_events
+    contexts = set()
     for statement in for_events:
-        context = statement["Condition"]["StringEquals"]["kms:EncryptionContext:aws:events:event-bus:arn"]
-        assert render(context).endswith(f":event-bus/{bus_name}")
+        scoped = statement["Condition"]["StringEquals"]
+        if "kms:EncryptionContext:aws:events:event-bus:arn" in scoped:
+            bus = render(scoped["kms:EncryptionContext:aws:events:event-bus:arn"])
+            assert bus.endswith(f":event-bus/{bus_name}")
+            contexts.add("bus")
+        else:
+            queue = one_resource(template, "AWS::SQS::Queue", "AlertingDeliveryFailures")["Properties"]
+            assert render(scoped["kms:EncryptionContext:aws:sqs:arn"]).endswith(f":{queue['QueueName']}")
+            assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+            contexts.add("dead letters")
+    assert contexts == {"bus", "dead letters"}
+
+
+def test_undeliverable_alert_events_go_to_an_encrypted_dead_letter_queue(
+    template: Template, mdt_leas: tuple[str, ...]
+) -> None:
+    queue = one_resource(template, "AWS::SQS::Queue", "AlertingDeliveryFailures")["Properties"]
+    assert render(queue["KmsMasterKeyId"]) == "KeysAlerts.Arn"
+    assert mdt_leas
+    for lea in mdt_leas:
+        rule = one_resource(template, "AWS::Events::Rule", f"AlertingMdt{lea.capitalize()}Rule")["Properties"]
+        [target] = rule["Targets"]
+        assert render(target["DeadLetterConfig"]["Arn"]) == "AlertingDeliveryFailures.Arn"
+        # Retried for an hour at most: an alert delivered later than that is of little use on the road.
+        assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] <= 3600
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": [Match.object_like({"Ref": Match.string_like_regexp("^AlertingDeliveryFailures")})],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "events.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Condition": Match.object_like(
+                                    {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+                                ),
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_each_configured_lea_has_an_encrypted_tls_only_topic(

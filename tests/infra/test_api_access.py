@@ -48,7 +48,7 @@ def test_api_reads_alerts_through_named_indexes_and_records_outcomes(template: T
         ("dynamodb:UpdateItem", "TablesAlerts.Arn"),
         ("dynamodb:Query", "TablesAlerts.Arn/index/by-read-lea"),
         ("dynamodb:Query", "TablesAlerts.Arn/index/by-owner-lea"),
-        ("dynamodb:Query", "TablesAlerts.Arn/index/by-raised-day"),
+        ("dynamodb:Query", "TablesAlerts.Arn/index/by-raised-day-shard"),
     }
     assert not [r for _, r in allowed if r.endswith("/index/*")]
 
@@ -198,13 +198,23 @@ def test_api_function_reserves_the_stages_concurrency(template: Template) -> Non
         "AWS::Lambda::Function",
         {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": expected},
     )
-    # The consumers draw on the unreserved pool, which the api's reservation cannot eat into; the
-    # audit digest job reserves exactly one (it must never run twice at once).
-    for logical_id, function in resources(template, "AWS::Lambda::Function").items():
-        if logical_id.startswith("RuntimeAuditDigest"):
-            assert function["Properties"]["ReservedConcurrentExecutions"] == 1
-        elif not logical_id.startswith("RuntimeApi"):
-            assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
+    # Match reserves what every shard's batches use at once, the publish sweeper one (two sweeps must
+    # never run together); archive and the rest draw on the unreserved pool, which the reservations
+    # cannot eat into (docs/capacity.md).
+    reserved = {
+        logical_id: function["Properties"].get("ReservedConcurrentExecutions")
+        for logical_id, function in resources(template, "AWS::Lambda::Function").items()
+    }
+    config = StageConfig.from_context(app_context())
+    for logical_id, value in reserved.items():
+        if logical_id.startswith("RuntimeApi"):
+            assert value == expected
+        elif logical_id.startswith("RuntimeMatch"):
+            assert value == config.match_concurrency == config.shards * 2
+        elif logical_id.startswith(("RuntimePublishSweeper", "RuntimeAuditDigest")):
+            assert value == 1  # two runs must never overlap
+        else:
+            assert value is None, logical_id
 
 
 def test_api_reserved_concurrency_follows_the_setting(tmp_path: Path) -> None:

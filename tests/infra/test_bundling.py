@@ -15,9 +15,11 @@ def package(tmp_path: Path) -> Path:
     root = tmp_path / "src" / "nas"
     (root / "domain").mkdir(parents=True)
     (root / "cli").mkdir()
+    (root / "simulator").mkdir()
     (root / "__init__.py").write_text("")
     (root / "domain" / "rules.py").write_text("LIMIT = 1\n")
     (root / "cli" / "main.py").write_text("print('cli')\n")
+    (root / "simulator" / "reads.py").write_text("print('simulator')\n")
     return root
 
 
@@ -34,6 +36,7 @@ def test_layer_holds_platform_wheels_and_the_package_without_the_cli(tmp_path: P
     assert (out / "python" / "six.py").is_file()
     assert (out / "python" / "nas" / "domain" / "rules.py").read_text() == "LIMIT = 1\n"
     assert not (out / "python" / "nas" / "cli").exists()
+    assert not (out / "python" / "nas" / "simulator").exists()
 
 
 def test_failed_install_fails_the_build(tmp_path: Path, package: Path) -> None:

@@ -30,9 +30,13 @@ ALARMS = (
     "MatchIteratorAge",
     "ArchiveIteratorAge",
     "ConsumerFailures",
+    "AlertDeliveryFailures",
     "QuarantineRate",
     "ReadRowsDeliveryFailures",
     "ReadRowsDataFreshness",
+    "ReadStreamWriteThrottled",
+    "ReadRowsThrottled",
+    "ReadRowsFailedConversion",
 )
 
 
@@ -62,14 +66,33 @@ def test_consumer_lag_over_a_minute_alarms(template: Template, consumer: str, pe
     assert props["EvaluationPeriods"] == periods
 
 
-def test_any_record_set_aside_alarms(template: Template) -> None:
+def test_every_record_set_aside_alarms_even_while_earlier_ones_wait_in_the_queue(template: Template) -> None:
     props = alarm(template, "ConsumerFailures")
-    assert (props["Namespace"], props["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    # Messages sent, not visible: a queue still holding the first incident's ranges would keep the
+    # alarm in ALARM, and a second incident would notify nobody.
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        "AWS/SQS",
+        "NumberOfMessagesSent",
+        "Sum",
+    )
     assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
         ("QueueName", "PipelineConsumerFailures.QueueName")
     ]
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     assert props["Threshold"] == 0
+
+
+def test_every_alert_event_undeliverable_to_a_terminal_alarms(template: Template) -> None:
+    props = alarm(template, "AlertDeliveryFailures")
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == (
+        "AWS/SQS",
+        "NumberOfMessagesSent",
+        "Sum",
+    )
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
+        ("QueueName", "AlertingDeliveryFailures.QueueName")
+    ]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_quarantining_more_than_one_percent_of_reads_alarms(template: Template) -> None:
@@ -104,6 +127,35 @@ def test_failed_read_row_deliveries_alarm(template: Template) -> None:
     ]
     assert props["ComparisonOperator"] == "LessThanThreshold"
     assert props["Threshold"] == 1
+
+
+def test_writes_throttled_by_the_read_stream_for_three_minutes_alarm(template: Template) -> None:
+    props = alarm(template, "ReadStreamWriteThrottled")
+    assert (props["Namespace"], props["MetricName"], props["Statistic"], props["Period"]) == (
+        "AWS/Kinesis",
+        "WriteProvisionedThroughputExceeded",
+        "Sum",
+        60,
+    )
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [("StreamName", "IngestReads")]
+    assert (props["ComparisonOperator"], props["Threshold"], props["EvaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0,
+        3,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "metric"),
+    [("ReadRowsThrottled", "ThrottledRecords"), ("ReadRowsFailedConversion", "FailedConversion.Records")],
+)
+def test_read_rows_throttled_or_not_converted_alarm(template: Template, name: str, metric: str) -> None:
+    props = alarm(template, name)
+    assert (props["Namespace"], props["MetricName"], props["Statistic"]) == ("AWS/Firehose", metric, "Sum")
+    assert [(d["Name"], render(d["Value"])) for d in props["Dimensions"]] == [
+        ("DeliveryStreamName", "PipelineReadRows")
+    ]
+    assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
 
 
 def test_read_rows_stuck_for_fifteen_minutes_alarm(template: Template) -> None:

@@ -13,6 +13,7 @@ from moto import mock_aws
 from nas import catalogue
 from nas.adapters.alerts import DynamoAlertStore
 from nas.adapters.dynamo import create_table, from_item
+from nas.domain.models import Alert, alert_id_for
 from tests.infra.conftest import (
     as_list,
     granted,
@@ -84,8 +85,25 @@ def test_consumer_reports_partial_failures_bisects_and_sets_failures_aside(
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["BisectBatchOnFunctionError"] is True
     assert props["StartingPosition"] == "TRIM_HORIZON"
-    assert 0 < props["MaximumRetryAttempts"] <= 10  # bounded: -1 would retry until the stream trims
     assert render(props["DestinationConfig"]["OnFailure"]["Destination"]) == "PipelineConsumerFailures.Arn"
+
+
+def test_match_retries_a_failing_batch_for_minutes_then_sets_it_aside(template: Template) -> None:
+    props = mapping(template, "Match")
+    assert props["MaximumRetryAttempts"] >= 10  # more than a blip: throttling rides out
+    # What is set aside is minutes old, so replaying it still gives a useful alert.
+    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 15 * 60
+
+
+def test_archive_retries_until_the_records_maximum_age(template: Template) -> None:
+    props = mapping(template, "Archive")
+    assert props["MaximumRetryAttempts"] == -1  # off the alert path: no attempt limit
+    retention_s = (
+        one_resource(template, "AWS::Kinesis::Stream", "IngestReads")["Properties"]["RetentionPeriodHours"]
+        * 3600
+    )
+    # Set aside at least a day before the stream trims the records, so they can still be replayed.
+    assert props["MaximumRecordAgeInSeconds"] <= retention_s - 24 * 3600
 
 
 @pytest.mark.parametrize("consumer", CONSUMERS)
@@ -109,8 +127,6 @@ def test_match_alerts_without_waiting_to_fill_a_batch(template: Template) -> Non
     props = mapping(template, "Match")
     assert props["MaximumBatchingWindowInSeconds"] <= 1
     assert props["BatchSize"] <= 100  # one BatchGetItem (100 keys) per batch
-    # R-LATE: a read older than 24 hours raises no live alert, so match stops there.
-    assert props["MaximumRecordAgeInSeconds"] == 24 * 3600
 
 
 def test_archive_reads_the_shared_stream_in_big_batches(template: Template) -> None:
@@ -204,38 +220,79 @@ def test_archive_may_only_read_cameras_put_objects_under_its_prefixes_and_send_r
     )
 
 
-def test_match_may_mark_an_alert_published_and_change_nothing_else(template: Template) -> None:
+PUBLISHERS = ("Match", "PublishSweeper")
+
+
+def publish_update(template: Template, function: str) -> dict[str, Any]:
     [update] = [
         s
-        for s in statements(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy")
+        for s in statements(template, f"Runtime{function}FunctionServiceRoleDefaultPolicy")
         if "dynamodb:UpdateItem" in as_list(s["Action"])
     ]
+    return update
+
+
+@pytest.mark.parametrize("function", PUBLISHERS)
+def test_publishers_may_mark_an_alert_published_and_change_nothing_else(
+    template: Template, function: str
+) -> None:
+    update = publish_update(template, function)
     assert render(update["Resource"]) == "TablesAlerts.Arn"
     assert update["Condition"] == {
-        "ForAllValues:StringEquals": {"dynamodb:Attributes": [catalogue.ALERT_KEY_ATTRIBUTE, "published"]},
+        "ForAllValues:StringEquals": {
+            "dynamodb:Attributes": [catalogue.ALERT_KEY_ATTRIBUTE, "published", "publish_pending"]
+        },
         "StringEqualsIfExists": {"dynamodb:ReturnValues": ["NONE", "UPDATED_OLD", "UPDATED_NEW"]},
     }
 
 
-def test_marking_alerts_published_sends_only_what_matchs_policy_allows(template: Template) -> None:
-    [update] = [
-        s
-        for s in statements(template, "RuntimeMatchFunctionServiceRoleDefaultPolicy")
-        if "dynamodb:UpdateItem" in as_list(s["Action"])
+@pytest.mark.parametrize("function", PUBLISHERS)
+def test_marking_alerts_published_sends_only_what_the_publishers_policy_allows(
+    template: Template, function: str
+) -> None:
+    allowed = set(
+        publish_update(template, function)["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"]
+    )
+    alerts = [
+        Alert.model_validate(
+            {
+                "alert_id": alert_id_for("KENT-0001", read_id, "voi-1"),
+                "read_id": read_id,
+                "vrm": "AB12CDE",
+                "captured_at": "2026-03-01T11:59:58Z",
+                "camera_id": "KENT-0001",
+                "lea": "KENT",
+                "voi_id": "voi-1",
+                "source": "pnc",
+                "category": "stolen",
+                "action": "stop",
+                "priority": 1,
+                "reason": "Stolen vehicle",
+                "owner_lea": "KENT",
+                "circulation": ["NATIONAL"],
+                "sensitive": False,
+                "raised_at": "2026-03-01T12:00:00Z",
+            },
+            strict=False,
+        )
+        for read_id in ("r-1", "r-2")
     ]
-    allowed = set(update["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"])
     with mock_aws():
         client = boto3.client("dynamodb", region_name="eu-west-2")
         create_table(client, catalogue.ALERTS, "alerts")
+        store = DynamoAlertStore(client, "alerts")
+        for alert in alerts:
+            store.put_new(alert)
         sent: list[dict[str, Any]] = []
         client.meta.events.register(
             "provide-client-params.dynamodb.UpdateItem", lambda params, **_: sent.append(dict(params))
         )
-        DynamoAlertStore(client, "alerts").mark_published(["a-1", "a-2"])
-        assert from_item(client.get_item(TableName="alerts", Key={"alert_id": {"S": "a-1"}})["Item"]) == {
-            "alert_id": "a-1",
-            "published": True,
-        }
+        assert store.mark_published([a.alert_id for a in alerts]) == set()
+        item = from_item(
+            client.get_item(TableName="alerts", Key={"alert_id": {"S": alerts[0].alert_id}})["Item"]
+        )
+        assert item["published"] is True
+        assert "publish_pending" not in item  # out of the sweeper's index
     assert len(sent) == 2
     for request in sent:
         assert sent_attributes(request) <= allowed, sent_attributes(request) - allowed
@@ -244,6 +301,39 @@ def test_marking_alerts_published_sends_only_what_matchs_policy_allows(template:
             "UPDATED_OLD",
             "UPDATED_NEW",
         }
+
+
+def test_publish_sweeper_may_only_read_unpublished_alerts_mark_them_and_publish(template: Template) -> None:
+    assert granted(template, "RuntimePublishSweeperFunctionServiceRoleDefaultPolicy") == (
+        XRAY
+        | own_logs("PublishSweeper")
+        | pairs({"dynamodb:Query"}, "TablesAlerts.Arn/index/by-publish-pending")
+        | pairs({"dynamodb:UpdateItem"}, "TablesAlerts.Arn")
+        | pairs({"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "KeysTables.Arn")
+        | pairs({"events:PutEvents"}, "AlertingBus.Arn")
+    )
+
+
+def test_publish_sweeper_runs_every_minute_one_at_a_time(template: Template) -> None:
+    sweeper = function(template, "PublishSweeper")
+    assert sweeper["Handler"] == "handlers.publish_sweeper.lambda_handler"
+    assert sweeper["ReservedConcurrentExecutions"] == 1  # two sweeps would publish the same alerts twice
+    template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(1 minute)",
+            "State": "ENABLED",
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": {
+                            "Fn::GetAtt": [Match.string_like_regexp("^RuntimePublishSweeperFunction"), "Arn"]
+                        }
+                    }
+                )
+            ],
+        },
+    )
 
 
 def test_archive_cannot_put_objects_outside_images_and_quarantine(template: Template) -> None:
@@ -323,7 +413,15 @@ def test_read_rows_are_partitioned_by_a_jq_query_on_capture_date(template: Templ
     processing = destination["ProcessingConfiguration"]
     assert processing["Enabled"] is True
     processors = {p["Type"]: p for p in processing["Processors"]}
-    assert set(processors) == {"MetadataExtraction", "AppendDelimiterToRecord"}
+    # Rows arrive many to a record (JSON lines): split first, then partitioned row by row.
+    assert [p["Type"] for p in processing["Processors"]] == [
+        "RecordDeAggregation",
+        "MetadataExtraction",
+        "AppendDelimiterToRecord",
+    ]
+    assert processors["RecordDeAggregation"]["Parameters"] == [
+        {"ParameterName": "SubRecordType", "ParameterValue": "JSON"}
+    ]
     parameters = {
         p["ParameterName"]: p["ParameterValue"] for p in processors["MetadataExtraction"]["Parameters"]
     }

@@ -9,6 +9,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from nas import catalogue
+from nas.domain.models import Alert
 from tests.infra.conftest import resources, synth_stack
 
 
@@ -80,3 +81,33 @@ def test_prod_stage_keeps_every_store(tmp_path: Path) -> None:
     for type_ in ("AWS::S3::Bucket", "AWS::KMS::Key", "AWS::Cognito::UserPool", "AWS::Logs::LogGroup"):
         for logical_id, resource in resources(prod, type_).items():
             assert resource["DeletionPolicy"] == "Retain", logical_id
+
+
+def test_index_projections_follow_the_catalogue(template: Template) -> None:
+    for spec in catalogue.TABLES:
+        indexes = {
+            i["IndexName"]: i
+            for i in table_for(template, spec)["Properties"].get("GlobalSecondaryIndexes", [])
+        }
+        for index in spec.indexes:
+            projection = indexes[index.name]["Projection"]
+            if index.projection is None:
+                assert projection == {"ProjectionType": "ALL"}
+            else:
+                assert projection == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projection)}
+
+
+def test_national_alert_index_is_sharded_and_keeps_the_alert_without_its_bookkeeping(
+    template: Template,
+) -> None:
+    props = table_for(template, catalogue.ALERTS)["Properties"]
+    indexes = {i["IndexName"]: i for i in props["GlobalSecondaryIndexes"]}
+    national = indexes["by-raised-day-shard"]
+    assert [k["AttributeName"] for k in national["KeySchema"]] == ["raised_day_shard", "raised_at"]
+    kept = set(national["Projection"]["NonKeyAttributes"])
+    # The alert as raised (keys are always kept) and nothing of the outcome history or publishing.
+    assert kept | {"alert_id", "raised_at"} == set(Alert.model_fields)
+    assert not kept & {"outcome_history", "outcome_version", "outcome_note", "published", "publish_pending"}
+    pending = indexes["by-publish-pending"]
+    assert [k["AttributeName"] for k in pending["KeySchema"]] == ["publish_pending", "raised_at"]
+    assert set(pending["Projection"]["NonKeyAttributes"]) == kept

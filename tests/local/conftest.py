@@ -95,6 +95,7 @@ def local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:
             flush_interval_s=1.0,
             clock=clock,
             audit_digest_interval_s=1.0,
+            sweep_interval_s=1.0,
         )
     )
     config = mode.start()

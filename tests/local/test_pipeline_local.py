@@ -14,8 +14,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from nas.adapters.alerts import DynamoAlertStore
 from nas.adapters.dynamo import from_item, to_item
-from nas.domain.models import alert_id_for
+from nas.domain.models import Alert, alert_id_for
+from nas.domain.timefmt import iso_utc
 from tests.local.conftest import Local, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -130,3 +132,60 @@ def test_the_pollers_count_what_they_processed(local: Local) -> None:
     assert stats["match"]["processed"] > 0
     assert stats["match"]["errors"] == 0
     assert stats["archive"]["errors"] == 0
+
+
+def test_the_sweeper_timer_publishes_an_alert_left_unpublished(local: Local) -> None:
+    """R-ALERT: an alert stored but never published (its batch's PutEvents failed and the entry was
+    deleted before the retry) goes out within a sweep once it is a minute old."""
+    events, sqs = local.client("events"), local.client("sqs")
+    queue = sqs.create_queue(QueueName=f"sweep-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule = f"sweep-{uuid.uuid4().hex[:8]}"
+    events.put_rule(
+        Name=rule, EventBusName=local.config["alert_bus"], EventPattern=json.dumps({"source": ["nas.match"]})
+    )
+    events.put_targets(
+        Rule=rule, EventBusName=local.config["alert_bus"], Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    kent = next(c for c in local.config["demo"]["cameras"] if c["camera_id"] == "KENT-A2-001")
+    [entry] = [v for v in local.config["demo"]["voi"] if v["voi_id"] == "demo-kent-stolen"]
+    raised = datetime.now(UTC) - timedelta(minutes=2)
+    read_id = f"t-{uuid.uuid4().hex[:8]}-left"
+    alert = Alert.model_validate(
+        {
+            "alert_id": alert_id_for(kent["camera_id"], read_id, entry["voi_id"]),
+            "read_id": read_id,
+            "vrm": entry["vrm"],
+            "captured_at": raised - timedelta(seconds=3),
+            "camera_id": kent["camera_id"],
+            "lea": kent["lea"],
+            "voi_id": entry["voi_id"],
+            "source": entry["source"],
+            "category": entry["category"],
+            "action": entry["action"],
+            "priority": entry["priority"],
+            "reason": entry["reason"],
+            "owner_lea": entry["owner_lea"],
+            "circulation": entry["circulation"],
+            "sensitive": entry["sensitive"],
+            "raised_at": raised,
+        },
+        strict=False,
+    )
+    DynamoAlertStore(local.client("dynamodb"), local.config["tables"]["alerts"]).put_new(alert)
+
+    def published() -> list[dict[str, Any]]:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        )
+        return [json.loads(m["Body"]) for m in messages]
+
+    [event] = wait_for(published, timeout_s=20)
+    assert event["detail"]["alert_id"] == alert.alert_id
+    assert event["detail"]["raised_at"] == iso_utc(raised)
+    stored = local.client("dynamodb").get_item(
+        TableName=local.config["tables"]["alerts"], Key=to_item({"alert_id": alert.alert_id})
+    )["Item"]
+    assert from_item(stored)["published"] is True

@@ -8,10 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import boto3
 import pytest
 
 from handlers.archive import lambda_handler
 from nas.catalogue import READ_ROW_COLUMNS
+from nas.pipeline.records import StreamRecord
+from nas.pipeline.wiring import build_archive_service
+from nas.settings import settings
 from tests.pipeline.conftest import (
     CAMERAS,
     QUARANTINE_BUCKET,
@@ -20,6 +24,7 @@ from tests.pipeline.conftest import (
     image,
     read_payload,
 )
+from tests.pipeline.faults import FaultyClients
 from tests.pipeline.kinesis_events import SHARD, kinesis_event, sequence_number
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -155,23 +160,31 @@ def test_a_batch_of_only_good_reads_writes_no_quarantine_object(
     assert account.objects(QUARANTINE_BUCKET, "quarantine/") == {}
 
 
-def test_rows_firehose_keeps_refusing_fail_their_records(
-    account: PipelineAccount, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from handlers import archive
+def test_rows_firehose_keeps_refusing_fail_their_records_and_no_others(account: PipelineAccount) -> None:
+    faults = FaultyClients()
+    refused = [0]
 
-    sink = archive.service()._rows
-    monkeypatch.setattr(sink, "_sleep", lambda _: None)
+    def refuse_the_second_call(**request: Any) -> dict[str, Any]:
+        # Firehose answering the second PutRecordBatch of the run with its record failed, every time.
+        refused[0] += 1
+        faults.fail("put_record_batch", 1, refuse_the_second_call)
+        if refused[0] == 1:
+            return boto3.client("firehose").put_record_batch(**request)
+        return {
+            "FailedPutCount": len(request["Records"]),
+            "RequestResponses": [{"ErrorCode": "ServiceUnavailableException"}] * len(request["Records"]),
+        }
 
-    def second_always_fails(**request: Any) -> dict[str, Any]:
-        results = [
-            {"ErrorCode": "ServiceUnavailableException"}
-            if b'"read_id":"r-2"' in r["Data"]
-            else {"RecordId": "x"}
-            for r in request["Records"]
-        ]
-        return {"FailedPutCount": sum("ErrorCode" in r for r in results), "RequestResponses": results}
+    faults.fail("put_record_batch", 1, refuse_the_second_call)
+    archive = build_archive_service(settings(), faults)
+    now = datetime.now(UTC)
+    first = kinesis_event([read_payload(KENT, read_id=f"r-{i}") for i in (1, 2)])
+    second = kinesis_event([read_payload(KENT, read_id=f"r-{i}") for i in (3, 4)], first_sequence=3)
 
-    monkeypatch.setattr(sink._client, "put_record_batch", second_always_fails)  # type: ignore[attr-defined]
-    event = kinesis_event([read_payload(KENT, read_id=f"r-{i}") for i in (1, 2, 3)])
-    assert run(event, lambda_context) == [sequence_number(2)]
+    stored = archive.process([StreamRecord.from_lambda_event(r) for r in first["Records"]], now=now)
+    refused_batch = archive.process([StreamRecord.from_lambda_event(r) for r in second["Records"]], now=now)
+
+    assert stored.failed_sequence_numbers == set()
+    # The batch's rows went as one Firehose record: when it keeps failing, every row of it is reported.
+    assert refused_batch.failed_sequence_numbers == {sequence_number(3), sequence_number(4)}
+    assert sorted(r["read_id"] for r in account.firehose_rows()) == ["r-1", "r-2"]

@@ -6,13 +6,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from handlers.match import lambda_handler
 from nas import catalogue
 from nas.domain.models import alert_id_for
+from nas.pipeline.records import StreamRecord
+from nas.pipeline.wiring import build_match_service
+from nas.settings import settings
 from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, read_payload, voi_entry
-from tests.pipeline.kinesis_events import kinesis_event, sequence_number
+from tests.pipeline.faults import FaultyClients
+from tests.pipeline.kinesis_events import kinesis_event
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT, KENT_MOBILE, ESSEX, KENT_INACTIVE = CAMERAS
@@ -154,74 +159,39 @@ def test_invalid_records_are_skipped_not_retried_and_good_ones_still_alert(
     assert [a["read_id"] for a in account.alerts()] == ["good"]
 
 
-def test_an_alert_whose_event_cannot_be_published_fails_its_record_and_is_published_on_retry(
-    account: PipelineAccount, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    account.put_voi(voi_entry("AB12CDE"))
-    event = kinesis_event(
-        [read_payload(KENT, read_id="miss", vrm="XX11XXX"), read_payload(KENT, read_id="hit")]
-    )
-
-    from handlers import match
-
-    publisher = match.service()._publisher
-    real_put_events = publisher._client.put_events  # type: ignore[attr-defined]
-    monkeypatch.setattr(publisher, "_sleep", lambda _: None)
-    monkeypatch.setattr(
-        publisher._client,  # type: ignore[attr-defined]
-        "put_events",
-        lambda **kw: {
-            "FailedEntryCount": 1,
-            "Entries": [{"ErrorCode": "ThrottlingException"}] * len(kw["Entries"]),
-        },
-    )
-    assert run(event, lambda_context) == [sequence_number(2)]
-    assert [a["published"] for a in account.alerts()] == [False]
-    assert account.events() == []
-
-    monkeypatch.setattr(publisher._client, "put_events", real_put_events)  # type: ignore[attr-defined]
-    assert run(event, lambda_context) == []
-    assert [a["published"] for a in account.alerts()] == [True]
-    assert len(account.events()) == 1
-
-
 def test_mobile_reads_match_like_any_other(account: PipelineAccount, lambda_context: Any) -> None:
     account.put_voi(voi_entry("MB07ILE"))
     run(kinesis_event([read_payload(KENT_MOBILE, vrm="MB07ILE")]), lambda_context)
     assert [a["camera_id"] for a in account.alerts()] == ["KENT-MOB-01"]
 
 
-def test_throttled_batch_get_still_matches_every_read(
-    account: PipelineAccount, lambda_context: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_throttled_batch_get_still_matches_every_read(account: PipelineAccount) -> None:
     vrms = [f"TH{i:02d}ROT" for i in range(30)]
     for i, vrm in enumerate(vrms):
         account.put_voi(voi_entry(vrm, voi_id=f"voi-{i}"))
-
-    from handlers import match
-
-    voi = match.service()._voi
-    client = voi._client  # type: ignore[attr-defined]
-    real = client.batch_get_item
+    faults = FaultyClients()
+    real = boto3.client("dynamodb")
     calls: list[int] = []
 
-    def throttled(**request: Any) -> dict[str, Any]:
+    def half_unprocessed(**request: Any) -> dict[str, Any]:
         # Like DynamoDB under throttling: answer the first half, hand back the rest as unprocessed.
         [(table, spec)] = request["RequestItems"].items()
         keys = spec["Keys"]
         if table != NAMES[catalogue.VOI]:
-            return real(**request)
+            faults.fail("batch_get_item", 1, half_unprocessed)
+            return real.batch_get_item(**request)
         calls.append(len(keys))
-        if len(calls) > 1:
-            return real(**request)
-        answered = real(RequestItems={table: {**spec, "Keys": keys[: len(keys) // 2]}})
+        answered = real.batch_get_item(RequestItems={table: {**spec, "Keys": keys[: len(keys) // 2]}})
         answered["UnprocessedKeys"] = {table: {**spec, "Keys": keys[len(keys) // 2 :]}}
         return answered
 
-    monkeypatch.setattr(client, "batch_get_item", throttled)
-    monkeypatch.setattr(voi, "_sleep", lambda _: None)
+    faults.fail("batch_get_item", 1, half_unprocessed)
+    service = build_match_service(settings(), faults)
     event = kinesis_event([read_payload(KENT, read_id=f"r-{i}", vrm=vrm) for i, vrm in enumerate(vrms)])
+    now = datetime.now(UTC)
 
-    assert run(event, lambda_context) == []
+    result = service.process([StreamRecord.from_lambda_event(r) for r in event["Records"]], now=now)
+    assert result.failed_sequence_numbers == set()
     assert len(account.alerts()) == 30
-    assert calls == [30, 15]  # one call for all distinct VRMs, one retry of the unprocessed half
+    assert calls == [30]  # one call for all distinct VRMs; the unprocessed half retried once
+    assert faults.calls["batch_get_item"] == 3  # cameras, VOI (half answered), VOI (the rest)

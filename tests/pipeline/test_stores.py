@@ -96,3 +96,16 @@ def test_a_malformed_voi_entry_is_skipped_and_the_others_still_match(account: Pi
     )
     [entry] = account.voi.listings({"AB12CDE"})["AB12CDE"].entries
     assert entry.voi_id == "good"
+
+
+def test_a_newly_registered_camera_is_seen_within_seconds_not_a_minute(account: PipelineAccount) -> None:
+    clock = [0.0]
+    registry = DynamoCameraRegistry(account.dynamodb, NAMES[catalogue.CAMERAS], clock=lambda: clock[0])
+    new = CAMERAS[0].model_copy(update={"camera_id": "KENT-NEW-1"})
+    assert registry.get_many({"KENT-NEW-1"}) == {}  # not registered yet: remembered as a miss
+
+    registry.put_many([new])
+    clock[0] = 2
+    assert registry.get_many({"KENT-NEW-1"}) == {}  # the miss is still remembered
+    clock[0] = 6
+    assert registry.get_many({"KENT-NEW-1"}) == {"KENT-NEW-1": new}

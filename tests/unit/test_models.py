@@ -240,6 +240,13 @@ def test_alert_is_flagged_late_for_reads_older_than_24_hours(
     assert Alert.raise_for(read_of(captured_at=captured_at), voi(), RAISED_AT).late is late
 
 
+def test_alert_lateness_is_judged_at_the_reads_arrival_when_known(read_of: Callable[..., Read]) -> None:
+    read = read_of(captured_at="2024-05-29T12:00:00Z")
+    assert Alert.raise_for(read, voi(), RAISED_AT + timedelta(minutes=1)).late is True
+    on_arrival = Alert.raise_for(read, voi(), RAISED_AT + timedelta(minutes=1), arrived_at=RAISED_AT)
+    assert on_arrival.late is False
+
+
 def test_alert_for_a_read_more_than_365_days_old_is_still_late(read_of: Callable[..., Read]) -> None:
     alert = Alert.raise_for(read_of(captured_at="2023-05-30T12:00:00Z"), voi(), RAISED_AT)
     assert alert.late is True

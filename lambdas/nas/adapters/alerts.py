@@ -1,9 +1,13 @@
-"""The alerts table: each alert written once (R-DUP), then marked published once its event is out."""
+"""The alerts table: each alert written once (R-DUP), then marked published once its event is out;
+alerts left unpublished are found again by the publish sweeper through a sparse index."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+from itertools import islice
 from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,7 +15,13 @@ from pydantic import ValidationError
 
 from nas.adapters import StoreError, store_call
 from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
-from nas.catalogue import ALERT_KEY_ATTRIBUTE, ALERT_OUTCOME_ATTRIBUTES
+from nas.catalogue import (
+    ALERT_KEY_ATTRIBUTE,
+    ALERT_OUTCOME_ATTRIBUTES,
+    ALERT_PUBLISH_ATTRIBUTES,
+    ALERT_PUBLISH_PENDING_INDEX,
+    ALERT_SHARDS,
+)
 from nas.domain.alerts import AlertRecord, OutcomeChange
 from nas.domain.models import Alert
 from nas.domain.timefmt import iso_utc, utc_date
@@ -20,48 +30,111 @@ from nas.observability import logger
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+PUBLISHED, PUBLISH_PENDING = ALERT_PUBLISH_ATTRIBUTES
+_ALERT_FIELDS = tuple(Alert.model_fields)
+
 
 class AlertWrite(StrEnum):
     NEW = "new"
     """First time this alert was seen: publish it."""
     UNPUBLISHED = "unpublished"
-    """Written by an earlier attempt whose event never went out: publish it now."""
+    """Written by an earlier attempt whose event never went out: publish the stored alert."""
     DUPLICATE = "duplicate"
     """Already written and published: nothing to do (a redelivered read)."""
 
 
-class AlertStore(Protocol):
-    def put_new(self, alert: Alert) -> AlertWrite: ...
+@dataclass(frozen=True, slots=True)
+class AlertPut:
+    write: AlertWrite
+    alert: Alert
+    """What to publish: the alert as given when NEW, as first stored when UNPUBLISHED (its
+    `raised_at` is the first attempt's, whatever has changed since)."""
 
-    def mark_published(self, alert_ids: Collection[str]) -> None: ...
+
+class AlertStore(Protocol):
+    def put_new(self, alert: Alert) -> AlertPut: ...
+
+    def mark_published(self, alert_ids: Collection[str]) -> set[str]:
+        """Best effort, alert by alert: returns the ids that could not be marked (left for the
+        sweeper, which publishes them again; consumers de-duplicate on `alert_id`)."""
+        ...
+
+
+class PendingAlerts(Protocol):
+    """The publish sweeper's view: alerts written but not marked published."""
+
+    def pending(self, raised_before: datetime, limit: int) -> list[Alert]:
+        """Up to `limit` unpublished alerts raised before `raised_before`, oldest first."""
+        ...
+
+    def mark_published(self, alert_ids: Collection[str]) -> set[str]: ...
+
+
+def alert_shard(alert_id: str) -> int:
+    """The fixed shard of an alert (0..ALERT_SHARDS-1) from its id, a uuid: evenly spread."""
+    return int(alert_id.replace("-", "")[-8:], 16) % ALERT_SHARDS
+
+
+def day_shard_key(day: str, shard: int) -> str:
+    return f"{day}#{shard:02d}"
+
+
+def day_shard_keys(day: str) -> list[str]:
+    """Every `raised_day_shard` key of one UTC day: a NATIONAL listing reads them all and merges."""
+    return [day_shard_key(day, shard) for shard in range(ALERT_SHARDS)]
+
+
+def pending_key(shard: int) -> str:
+    return f"{shard:02d}"
 
 
 def alert_item(alert: Alert) -> dict[str, Any]:
-    """The stored form: the alert's fields plus the index keys of docs/data-model.md."""
+    """The stored form: the alert's fields plus the index keys of docs/data-model.md. `publish_pending`
+    lists the alert in the sparse by-publish-pending index until it is marked published."""
+    shard = alert_shard(alert.alert_id)
     item: dict[str, Any] = alert.model_dump(mode="json")
     item.update(
         captured_at=iso_utc(alert.captured_at),
         raised_at=iso_utc(alert.raised_at),
-        raised_day=utc_date(alert.raised_at),
+        raised_day_shard=day_shard_key(utc_date(alert.raised_at), shard),
         published=False,
+        publish_pending=pending_key(shard),
     )
     return item
+
+
+def alert_from_item(item: Mapping[str, Any]) -> Alert:
+    """The alert of a stored item; raises ValidationError if the item does not hold one."""
+    return Alert.model_validate({k: item[k] for k in _ALERT_FIELDS if k in item}, strict=False)
 
 
 class InMemoryAlertStore:
     def __init__(self) -> None:
         self.items: dict[str, dict[str, Any]] = {}
 
-    def put_new(self, alert: Alert) -> AlertWrite:
+    def put_new(self, alert: Alert) -> AlertPut:
         existing = self.items.get(alert.alert_id)
         if existing is None:
             self.items[alert.alert_id] = alert_item(alert)
-            return AlertWrite.NEW
-        return AlertWrite.DUPLICATE if existing["published"] else AlertWrite.UNPUBLISHED
+            return AlertPut(AlertWrite.NEW, alert)
+        if existing[PUBLISHED]:
+            return AlertPut(AlertWrite.DUPLICATE, alert_from_item(existing))
+        return AlertPut(AlertWrite.UNPUBLISHED, alert_from_item(existing))
 
-    def mark_published(self, alert_ids: Collection[str]) -> None:
-        for alert_id in alert_ids:
-            self.items[alert_id]["published"] = True
+    def mark_published(self, alert_ids: Collection[str]) -> set[str]:
+        missing = {alert_id for alert_id in alert_ids if alert_id not in self.items}
+        for alert_id in set(alert_ids) - missing:
+            self.items[alert_id][PUBLISHED] = True
+            self.items[alert_id].pop(PUBLISH_PENDING, None)
+        return missing
+
+    def pending(self, raised_before: datetime, limit: int) -> list[Alert]:
+        cutoff = iso_utc(raised_before)
+        items = sorted(
+            (i for i in self.items.values() if PUBLISH_PENDING in i and i["raised_at"] < cutoff),
+            key=lambda i: str(i["raised_at"]),
+        )
+        return [alert_from_item(i) for i in items[:limit]]
 
 
 class DynamoAlertStore:
@@ -69,38 +142,84 @@ class DynamoAlertStore:
         self._client = client
         self._table = table
 
-    def put_new(self, alert: Alert) -> AlertWrite:
+    def put_new(self, alert: Alert) -> AlertPut:
+        """R-DUP: a conditional put on the deterministic id; on a clash the stored item comes back
+        with the refusal (no second read), and tells whether its event already went out."""
+        with store_call(f"alerts PutItem {alert.alert_id}"):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(alert_item(alert)),
+                    ConditionExpression="attribute_not_exists(alert_id)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+                return AlertPut(AlertWrite.NEW, alert)
+            except self._client.exceptions.ConditionalCheckFailedException as clash:
+                returned: dict[str, Any] | None = clash.response.get("Item")  # type: ignore[assignment]
+                stored = returned or self._stored(alert.alert_id)
+        item = from_item(stored)
         try:
-            return self._put_new(alert)
-        except (BotoCoreError, ClientError) as exc:
-            raise StoreError(f"alert {alert.alert_id} not stored: {exc}") from exc
-
-    def _put_new(self, alert: Alert) -> AlertWrite:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item=to_item(alert_item(alert)),
-                ConditionExpression="attribute_not_exists(alert_id)",
+            existing = alert_from_item(item)
+        except ValidationError as exc:
+            logger.error(
+                "stored alert does not validate", extra={"alert_id": alert.alert_id, "error": str(exc)}
             )
-            return AlertWrite.NEW
-        except self._client.exceptions.ConditionalCheckFailedException:
-            stored = self._client.get_item(
-                TableName=self._table,
-                Key=to_item({"alert_id": alert.alert_id}),
-                ProjectionExpression="published",
-                ConsistentRead=True,
-            ).get("Item")
-            published = bool(stored and from_item(stored).get("published"))
-            return AlertWrite.DUPLICATE if published else AlertWrite.UNPUBLISHED
+            raise StoreError(f"stored alert {alert.alert_id} does not validate") from None
+        return AlertPut(AlertWrite.DUPLICATE if item.get(PUBLISHED) else AlertWrite.UNPUBLISHED, existing)
 
-    def mark_published(self, alert_ids: Collection[str]) -> None:
+    def _stored(self, alert_id: str) -> dict[str, Any]:
+        stored: dict[str, Any] = self._client.get_item(
+            TableName=self._table, Key=to_item({ALERT_KEY_ATTRIBUTE: alert_id}), ConsistentRead=True
+        )["Item"]
+        return stored
+
+    def mark_published(self, alert_ids: Collection[str]) -> set[str]:
+        not_marked: set[str] = set()
         for alert_id in alert_ids:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item({"alert_id": alert_id}),
-                UpdateExpression="SET published = :yes",
-                ExpressionAttributeValues=to_item({":yes": True}),
-            )
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=to_item({ALERT_KEY_ATTRIBUTE: alert_id}),
+                    UpdateExpression=f"SET {PUBLISHED} = :yes REMOVE {PUBLISH_PENDING}",
+                    # Never a phantom item holding only the flag.
+                    ConditionExpression=f"attribute_exists({ALERT_KEY_ATTRIBUTE})",
+                    ExpressionAttributeValues=to_item({":yes": True}),
+                )
+            except (BotoCoreError, ClientError) as exc:
+                # The event is out; a failed mark only means the sweeper publishes it again.
+                logger.warning(
+                    "alert published but not marked", extra={"alert_id": alert_id, "error": str(exc)}
+                )
+                not_marked.add(alert_id)
+        return not_marked
+
+    def pending(self, raised_before: datetime, limit: int) -> list[Alert]:
+        """Oldest first across the shards of the sparse by-publish-pending index."""
+        found: list[dict[str, Any]] = []
+        for shard in range(ALERT_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": ALERT_PUBLISH_PENDING_INDEX,
+                "KeyConditionExpression": "#pk = :pk AND raised_at < :before",
+                "ExpressionAttributeNames": {"#pk": PUBLISH_PENDING},
+                "ExpressionAttributeValues": to_item(
+                    {":pk": pending_key(shard), ":before": iso_utc(raised_before)}
+                ),
+                "Limit": limit,
+            }
+            with store_call("alerts Query by-publish-pending"):
+                found += islice(query_items(self._client, request), limit)
+        found.sort(key=lambda i: str(i["raised_at"]))
+        alerts: list[Alert] = []
+        for item in found[:limit]:
+            try:
+                alerts.append(alert_from_item(item))
+            except ValidationError as exc:
+                logger.error(
+                    "pending alert does not validate; left for a person to look at",
+                    extra={"alert_id": item.get(ALERT_KEY_ATTRIBUTE), "error": str(exc)},
+                )
+        return alerts
 
 
 # --- API reads and outcomes (R-ALERT listing, R-HIT) ----------------------------------------------
@@ -111,11 +230,15 @@ class AlertIndex(StrEnum):
 
     BY_READ_LEA = "by-read-lea"
     BY_OWNER_LEA = "by-owner-lea"
-    BY_RAISED_DAY = "by-raised-day"
+    BY_RAISED_DAY_SHARD = "by-raised-day-shard"
 
     @property
     def key_attribute(self) -> str:
-        return {"by-read-lea": "lea", "by-owner-lea": "owner_lea", "by-raised-day": "raised_day"}[self.value]
+        return {
+            "by-read-lea": "lea",
+            "by-owner-lea": "owner_lea",
+            "by-raised-day-shard": "raised_day_shard",
+        }[self.value]
 
 
 class OutcomeConflict(Exception):
@@ -135,13 +258,13 @@ class AlertReader(Protocol):
         ...
 
 
-_ALERT_FIELDS = tuple(Alert.model_fields)
 _OUTCOME_FIELDS = frozenset(ALERT_OUTCOME_ATTRIBUTES)
 
 
 def record_from_item(item: Mapping[str, Any]) -> AlertRecord:
-    """The typed record of a stored alert item; raises ValidationError if the item does not hold one."""
-    alert = Alert.model_validate({k: item[k] for k in _ALERT_FIELDS if k in item}, strict=False)
+    """The typed record of a stored alert item; raises ValidationError if the item does not hold one.
+    An item from an index that leaves the bookkeeping out has the outcome's defaults beside `outcome`."""
+    alert = alert_from_item(item)
     return AlertRecord.model_validate(
         {
             "alert": alert,

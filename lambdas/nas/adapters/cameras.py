@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
 # A camera switched off or moved between forces takes effect within this long on warm Lambdas.
 CACHE_TTL_S = 60.0
+# "Not registered" is remembered only briefly: a newly registered camera's reads must alert within
+# seconds, and a burst of reads from an unknown camera still costs one lookup per batch at most.
+NEGATIVE_CACHE_TTL_S = 5.0
 
 
 class CameraRegistry(Protocol):
@@ -47,18 +50,20 @@ class DynamoCameraRegistry:
         table: str,
         *,
         cache_ttl_s: float = CACHE_TTL_S,
+        negative_cache_ttl_s: float = NEGATIVE_CACHE_TTL_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._table = table
         self._ttl = cache_ttl_s
+        self._negative_ttl = negative_cache_ttl_s
         self._clock = clock
         # camera_id -> (camera or None for "not registered", fetched at)
         self._cache: dict[str, tuple[Camera | None, float]] = {}
 
     def get_many(self, camera_ids: Collection[str]) -> dict[str, Camera]:
         now = self._clock()
-        stale = [cid for cid in set(camera_ids) if now - self._cache.get(cid, (None, -1e18))[1] > self._ttl]
+        stale = [cid for cid in set(camera_ids) if self._stale(cid, now)]
         if stale:
             fetched: dict[str, Camera] = {}
             for item in batch_get(self._client, self._table, [{"camera_id": cid} for cid in stale]):
@@ -79,6 +84,13 @@ class DynamoCameraRegistry:
             if camera is not None:
                 result[cid] = camera
         return result
+
+    def _stale(self, camera_id: str, now: float) -> bool:
+        cached = self._cache.get(camera_id)
+        if cached is None:
+            return True
+        camera, fetched_at = cached
+        return now - fetched_at > (self._ttl if camera is not None else self._negative_ttl)
 
     def put_many(self, cameras: Iterable[Camera]) -> int:
         return batch_put(self._client, self._table, (c.model_dump(mode="json") for c in cameras))

@@ -4,13 +4,14 @@ retry unprocessed items with backoff, never one call per item."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from nas.adapters import StoreError
+from nas.batching import backoff_delays, chunks
 from nas.catalogue import Key, TableSpec
 
 if TYPE_CHECKING:
@@ -61,18 +62,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, set):
         return {_plain(v) for v in value}
     return value
-
-
-def chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def backoff_delays(base_s: float = 0.05, cap_s: float = 2.0) -> Iterator[float]:
-    delay = base_s
-    while True:
-        yield delay
-        delay = min(cap_s, delay * 2)
 
 
 def batch_get(
@@ -173,7 +162,11 @@ def create_table(client: DynamoDBClient, spec: TableSpec, name: str) -> None:
             {
                 "IndexName": index.name,
                 "KeySchema": schema(index.partition_key, index.sort_key),
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": (
+                    {"ProjectionType": "ALL"}
+                    if index.projection is None
+                    else {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(index.projection)}
+                ),
             }
             for index in spec.indexes
         ]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from nas.adapters.dynamo import backoff_delays, chunks
+from nas.batching import backoff_delays, chunks
 from nas.catalogue import ALERT_EVENT_DETAIL_TYPE, ALERT_EVENT_SOURCE
 from nas.domain.models import Alert
 

@@ -15,6 +15,8 @@ from typing import Any, TextIO
 from nas.local.demo import DEMO_RATE
 from nas.local.moto_server import MotoStartError
 from nas.local.runtime import CONFIG_FILE, LocalMode, LocalModeError, LocalOptions
+from nas.local.sink import FLUSH_INTERVAL_S
+from nas.local.status import LiveStatus
 
 DESCRIPTION = """\
 Run NAS locally: moto on --aws-port holding the stream, tables, buckets, alerts bus and user pool
@@ -22,12 +24,15 @@ of the CDK app; pollers driving the match and archive handlers; reads written as
 reads bucket; the API behind a gateway that verifies Cognito ID tokens on --api-port. Writes
 .nas-local.json (for `nas simulate --config`, `nas login --config`) and runs until Ctrl-C.
 
-State lives in the moto server's memory. By default (--reset) every start is a fresh, empty
-server: if --aws-port is taken, local mode refuses to start. With --reuse, a moto server already
-listening on --aws-port (one you started yourself with `python -m moto.server`, say) is attached to
-instead: provisioning is skipped when the NAS stores are already there, and the pollers start at
-the stream's tip (reads put while nothing was polling are not processed). If nothing listens
-there, --reuse starts a fresh server as --reset does.
+State lives in the moto server's memory, and the pollers' positions and the rows not yet written
+as Parquet in .nas-local/ (beside the settings file). By default (--reset) every start is a fresh,
+empty server: if --aws-port is taken, local mode refuses to start. With --reuse, a moto server
+already listening on --aws-port is attached to instead: provisioning is skipped when the NAS stores
+are already there, rows a crashed run had taken are written, and the pollers resume from their
+last positions, so reads put while nothing was polling are processed. The moto server a crashed
+run left behind is stopped with this one; a server you started yourself (`python -m moto.server`)
+is left running, and its stream is read from its tip. If nothing listens there, --reuse starts a
+fresh server as --reset does. Logs go to .nas-local.log as JSON lines.
 """
 
 
@@ -64,6 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="map tiles for the console, as https://host/{z}/{x}/{y}.png (default: none, a plain projection)",
     )
     parser.add_argument("--config-file", type=Path, default=Path(CONFIG_FILE), help=argparse.SUPPRESS)
+    # For tests: write rows sooner than every 10 s.
+    parser.add_argument("--flush-interval-s", type=float, default=FLUSH_INTERVAL_S, help=argparse.SUPPRESS)
     parser.set_defaults(reuse=False)
 
 
@@ -97,6 +104,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         rate=args.rate,
         config_path=args.config_file,
         tile_url=args.tile_url,
+        flush_interval_s=args.flush_interval_s,
     )
     stop = threading.Event()
 
@@ -113,9 +121,21 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         out.write(banner(config, local.attached))
         out.write(f"Settings written to {options.config_path.resolve()}\n")
+        if local.logs is not None:
+            out.write(f"Logs (JSON lines) in {local.logs.path.resolve()}\n")
+        if local.resumed:
+            out.write("Resumed the run that stopped here: pollers continue from their last positions\n")
         out.flush()
-        while not stop.wait(1.0):
-            pass
+        # One line redrawn in place on a terminal; nothing more when the output is a file or a pipe.
+        status = LiveStatus(local.status_line(), out) if out.isatty() else None
+        if status is not None:
+            status.start()
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            if status is not None:
+                status.stop()
         err.write("nas local: stopping\n")
         local.stop()
         out.write(json.dumps({"stopped": True, **local.stats()}) + "\n")

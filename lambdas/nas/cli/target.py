@@ -35,6 +35,8 @@ class AwsTarget(BaseModel):
     tables: dict[str, str] = Field(default_factory=dict)
     buckets: dict[str, str] = Field(default_factory=dict)
     audit_signing_key: str | None = None
+    queues: dict[str, str] = Field(default_factory=dict)
+    read_rows_delivery: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AwsTarget:
@@ -57,6 +59,14 @@ class AwsTarget(BaseModel):
             flag = getattr(args, f"{table}_table", None)
             if flag:
                 values.setdefault("tables", {})[table] = flag
+        for bucket in ("reads", "quarantine"):
+            flag = getattr(args, f"{bucket}_bucket", None)
+            if flag:
+                values.setdefault("buckets", {})[bucket] = flag
+        if getattr(args, "queue", None):
+            values.setdefault("queues", {})["consumer-failures"] = args.queue
+        if getattr(args, "delivery_stream", None):
+            values["read_rows_delivery"] = args.delivery_stream
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
@@ -77,6 +87,16 @@ class AwsTarget(BaseModel):
             return self.tables[logical_name]
         except KeyError:
             raise TargetError(f"no {logical_name} table: pass --config or --{logical_name}-table") from None
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.aws_endpoint) and urlparse(self.aws_endpoint or "").hostname in LOOPBACK_HOSTS
+
+    def bucket(self, name: str) -> str:
+        try:
+            return self.buckets[name]
+        except KeyError:
+            raise TargetError(f"no {name} bucket: pass --config or --{name}-bucket") from None
 
     def read_stream(self) -> str:
         if not self.stream:

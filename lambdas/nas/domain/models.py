@@ -214,7 +214,11 @@ class Alert(StrictModel):
         return self
 
     @classmethod
-    def raise_for(cls, read: Read, entry: VoiEntry, raised_at: datetime) -> Alert:
+    def raise_for(
+        cls, read: Read, entry: VoiEntry, raised_at: datetime, *, arrived_at: datetime | None = None
+    ) -> Alert:
+        """`late` is judged at the read's arrival in the stream when known (R-LATE: the clock both
+        consumers share), else at `raised_at`."""
         return cls(
             alert_id=alert_id_for(read.camera_id, read.read_id, entry.voi_id),
             read_id=read.read_id,
@@ -222,7 +226,7 @@ class Alert(StrictModel):
             captured_at=read.captured_at,
             camera_id=read.camera_id,
             lea=read.lea,
-            late=policy.is_late(read.captured_at, raised_at),
+            late=policy.is_late(read.captured_at, arrived_at or raised_at),
             voi_id=entry.voi_id,
             source=entry.source,
             category=entry.category,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nas.local.logs import logging_as, service_of
 from nas.local.poller import LocalLambdaContext
 from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob
 
@@ -19,7 +20,8 @@ def run_digest_handler() -> Any:
     context = LocalLambdaContext(
         function_name="nas-local-audit-digest", invoked_function_arn="local:nas-local-audit-digest"
     )
-    return audit_digest.lambda_handler(SCHEDULED_EVENT, context)
+    with logging_as(function_name=context.function_name, service=service_of("AuditDigest")):
+        return audit_digest.lambda_handler(SCHEDULED_EVENT, context)
 
 
 def job(interval_s: float = DIGEST_INTERVAL_S) -> ScheduledJob:

@@ -4,6 +4,7 @@ differently, one user per R-ROLE group, and the camera simulator sending reads w
 from __future__ import annotations
 
 import contextlib
+import logging
 import random
 import threading
 from collections.abc import Callable
@@ -14,12 +15,14 @@ from typing import Any
 from nas import catalogue
 from nas.adapters.cameras import DynamoCameraRegistry
 from nas.adapters.voi import DynamoVoiStore
-from nas.cli.simulate import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
 from nas.domain.leas import NATIONAL
 from nas.domain.models import Camera, CameraSource, VoiEntry
 from nas.domain.policy import voi_expires_at, voi_review_due_at
 from nas.domain.roles import Role
 from nas.local.names import LocalNames
+from nas.simulator import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
+
+log = logging.getLogger(__name__)
 
 CAMERAS = (
     Camera(
@@ -213,9 +216,12 @@ class Simulator(threading.Thread):
             raise KeyboardInterrupt  # run_paced's way to stop early and report what it sent
 
     def run(self) -> None:
-        self.result = run_paced(
-            self._generator, self._sender, rate=self._rate, duration_s=self._duration_s, sleep=self._sleep
-        )
+        try:
+            self.result = run_paced(
+                self._generator, self._sender, rate=self._rate, duration_s=self._duration_s, sleep=self._sleep
+            )
+        except Exception:  # the stream refused the puts (its memory budget spent) or moto went away
+            log.exception("the demo simulator stopped")
 
     def stop(self) -> None:
         self._stop_event.set()

@@ -12,13 +12,18 @@ a 37 KB read. `KinesisFastPath` serves those two calls from the same backend obj
 shards, sequence numbers and iterators) with orjson, keeping each record's base64 as received;
 every other call, and any call it cannot serve, goes to moto unchanged.
 
-Local mode also keeps only the last LOCAL_RETENTION_S of records (AWS keeps 7 days): at the
-national rate a moto process would otherwise hold gigabytes of reads in memory.
+Local streams keep records for 24 hours (Kinesis's shortest retention; the CDK stream keeps 7
+days), so a poller that falls behind, or a crashed run resumed the next morning, still finds what it
+has not read, and `nas replay failures` can re-read a set-aside range. Memory is bounded by refusing
+puts, never by trimming early: once the records held pass `NAS_LOCAL_STREAM_MAX_MB` (default a
+quarter of the machine's memory, at most 4 GiB), PutRecords answers LimitExceededException saying
+why, until the oldest records pass their 24 hours.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -29,18 +34,46 @@ import pybase64
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.kinesis import models
 
-LOCAL_RETENTION_S = 15 * 60
+LOCAL_RETENTION_S = 24 * 3600
+MAX_MB_ENV = "NAS_LOCAL_STREAM_MAX_MB"
+
+
+def default_max_bytes() -> int:
+    """A quarter of the machine's memory, at most 4 GiB (1 GiB where the size is unknown)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 1024**3
+    return min(physical // 4, 4 * 1024**3)
+
+
+def max_held_bytes() -> int:
+    configured = os.environ.get(MAX_MB_ENV)
+    return int(float(configured) * 1024 * 1024) if configured else default_max_bytes()
+
+
+class StreamStoreFull(Exception):
+    """The local stream holds as much as it may: the put is refused, nothing is trimmed early."""
+
+
+_held = {"bytes": 0}  # record data held by every shard of this process
+
+
+def held_bytes() -> int:
+    return _held["bytes"]
 
 
 def _put_record(self: Any, partition_key: str, data: str, explicit_hash_key: str) -> str:
     sequence_number = getattr(self, "_nas_last_sequence", 0) + 1
     self._nas_last_sequence = sequence_number
     self.records[sequence_number] = models.Record(partition_key, data, sequence_number, explicit_hash_key)
+    _held["bytes"] += len(data)
     oldest_kept = time.time() - LOCAL_RETENTION_S
     while self.records:
         first = next(iter(self.records))
         if self.records[first].created_at >= oldest_kept:
             break
+        _held["bytes"] -= len(self.records[first].data)
         del self.records[first]
     return str(sequence_number)
 
@@ -114,6 +147,13 @@ class KinesisFastPath:
         try:
             backend = models.kinesis_backends[DEFAULT_ACCOUNT_ID][region.group(1)]
             payload = handler(backend, orjson.loads(body))
+        except StreamStoreFull as full:
+            refusal = orjson.dumps({"__type": "LimitExceededException", "message": str(full)})
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(refusal)))],
+            )
+            return [refusal]
         except Exception:
             payload = None
         if payload is None:
@@ -134,6 +174,13 @@ class KinesisFastPath:
             return None
         if not all(is_strict_base64(r["Data"]) for r in records):
             return None  # moto's own path deals with it as before; GetRecords serves what is stored
+        limit = max_held_bytes()
+        if held_bytes() + sum(len(r["Data"]) for r in records) > limit:
+            raise StreamStoreFull(
+                f"the local stream store holds {held_bytes() // 1024**2} MiB of the last 24 hours"
+                f" (limit {limit // 1024**2} MiB, {MAX_MB_ENV}): puts are refused until the oldest"
+                " records expire; restart nas local with --reset to start empty, or raise the limit"
+            )
         stream = backend.describe_stream(
             stream_arn=request.get("StreamARN"), stream_name=request.get("StreamName")
         )

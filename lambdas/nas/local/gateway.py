@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from nas.local.auth import TokenVerifier, Unauthorized, bearer_token, gateway_claims
 from nas.local.console import ConsoleSite, is_console_path
+from nas.local.logs import log_as, service_of
 from nas.local.moto_server import LOOPBACK, no_delay
 from nas.local.poller import ACCOUNT_ID, LocalLambdaContext
 
@@ -197,6 +198,7 @@ class Gateway:
         )
         started = time.monotonic()
         with self.invoke_lock:
+            log_as(function_name=self.context.function_name, service=service_of("Api"))
             response = self.handler(event, self.context)
         log.debug(
             "%s %s -> %s in %.3f s", method, path, response.get("statusCode"), time.monotonic() - started

@@ -4,12 +4,15 @@ one that is already running."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -42,6 +45,27 @@ class MotoProcess:
         self.port = port
         self.endpoint = endpoint_url(port)
         self._process: subprocess.Popen[bytes] | None = None
+        self._adopted: int | None = None
+
+    @classmethod
+    def adopt(cls, port: int, pid_file: Path) -> MotoProcess | None:
+        """The moto server a crashed `nas local` started (its pid recorded in `pid_file`), if that
+        is what still listens on `port`: stopping it is then this run's job. None for any other."""
+        try:
+            pid = int(pid_file.read_text(encoding="ascii").strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        if not _is_local_moto(pid):
+            return None
+        process = cls(port)
+        process._adopted = pid
+        return process
+
+    def record_pid(self, pid_file: Path) -> None:
+        pid = self._process.pid if self._process is not None else self._adopted
+        if pid is not None:
+            pid_file.parent.mkdir(parents=True, exist_ok=True)
+            pid_file.write_text(str(pid), encoding="ascii")
 
     def start(self, timeout_s: float = 30.0) -> None:
         if is_listening(self.port):
@@ -66,6 +90,9 @@ class MotoProcess:
         raise MotoStartError(f"moto server did not answer on port {self.port} within {timeout_s:g} s")
 
     def stop(self) -> None:
+        adopted, self._adopted = self._adopted, None
+        if adopted is not None:
+            _terminate(adopted)
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
@@ -75,6 +102,34 @@ class MotoProcess:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+def _is_local_moto(pid: int) -> bool:
+    """Whether `pid` is alive and, where /proc tells, runs local mode's moto server."""
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        return b"nas.local.moto_main" in cmdline.read_bytes()
+    return True
+
+
+def _terminate(pid: int, timeout_s: float = 10.0) -> None:
+    """Stops a process that is not our child (no wait() for it): TERM, then KILL if it lingers."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                return
+            time.sleep(0.05)
 
 
 def free_port() -> int:

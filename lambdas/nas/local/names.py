@@ -36,6 +36,11 @@ class LocalNames:
         """An alias: KMS takes it wherever a key id goes, and moto picks the key id itself."""
         return f"alias/{self.prefix}-audit-digests"
 
+    @property
+    def failure_queue(self) -> str:
+        """The consumers' on-failure destination (the CDK app's `ConsumerFailures` queue)."""
+        return f"{self.prefix}-consumer-failures"
+
     def table(self, spec: catalogue.TableSpec) -> str:
         return f"{self.prefix}-{spec.logical_name}"
 

@@ -102,6 +102,18 @@ def find_identity(cognito: Any, names: LocalNames) -> Identity | None:
     return Identity(pool_id, client_id) if client_id else None
 
 
+def ensure_failure_queue(sqs: Any, names: LocalNames) -> str:
+    """The consumers' on-failure queue (created when a server provisioned by an older run lacks it)."""
+    url: str = sqs.create_queue(QueueName=names.failure_queue)["QueueUrl"]
+    return url
+
+
+def stream_identity(kinesis: Any, stream: str) -> dict[str, Any]:
+    """What tells one stream of this name from another (a fresh server's): its ARN and creation time."""
+    summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+    return {"arn": summary["StreamARN"], "created": summary["StreamCreationTimestamp"].isoformat()}
+
+
 def is_provisioned(client: ClientFactory, names: LocalNames) -> bool:
     streams: list[str] = client("kinesis").list_streams()["StreamNames"]
     return names.stream in streams

@@ -24,24 +24,36 @@ from nas import catalogue
 from nas.console import CONSOLE_PATH, InvalidTileUrl
 from nas.local import audit_digests, demo, fast_botocore
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
+from nas.local.checkpoints import LocalState
 from nas.local.console import ConsoleSite, default_dist
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
+from nas.local.logs import LOG_FILE, LocalLogs, logging_as, service_of
 from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
 from nas.local.names import REGION, LocalNames, lambda_environment
-from nas.local.poller import Consumer, ShardPoller, start_pollers
-from nas.local.provision import Identity, find_identity, is_provisioned, provision
-from nas.local.schedules import Schedules
+from nas.local.poller import Consumer, LocalLambdaContext, QueueDestination, ShardPoller, start_pollers
+from nas.local.provision import (
+    Identity,
+    ensure_failure_queue,
+    find_identity,
+    is_provisioned,
+    provision,
+    stream_identity,
+)
+from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob, Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
+from nas.local.status import PipelineTally, StatusLine
 from nas.local.stream_reader import RawKinesisReader
 
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = ".nas-local.json"
+STATE_DIR = ".nas-local"
 LOCAL_KEY = "local"  # access key id and secret for moto, which does not check them
 
 
 ARCHIVE_BATCH_WINDOW_S = 1.0
+SWEEP_INTERVAL_S = 60.0
 
 
 class LocalModeError(RuntimeError):
@@ -57,6 +69,10 @@ class LocalOptions:
     reuse: bool = False
     rate: float = DEMO_RATE
     config_path: Path = Path(CONFIG_FILE)
+    state_dir: Path | None = None
+    """Positions and the rows' journal (`.nas-local/` beside the config file by default)."""
+    log_path: Path | None = None
+    """JSON log lines (`.nas-local.log` beside the config file by default)."""
     flush_interval_s: float = FLUSH_INTERVAL_S
     clock: Callable[[], float] = time.time
     """The gateway's clock for token expiry (tests advance it)."""
@@ -66,6 +82,8 @@ class LocalOptions:
     """The built console (`make setup` builds it into console/dist)."""
     tile_url: str = ""
     """The console map's tile URL template (the stage setting `console_tile_url` in AWS)."""
+    sweep_interval_s: float = SWEEP_INTERVAL_S
+    """How often the publish sweeper runs (an EventBridge schedule of a minute in AWS)."""
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -103,6 +121,11 @@ class LocalMode:
         self.schedules = Schedules()
         self.config: dict[str, Any] = {}
         self.attached = False
+        self.resumed = False
+        self.state = LocalState(options.state_dir or options.config_path.parent / STATE_DIR)
+        self.logs: LocalLogs | None = None
+        self.failure_queue = ""
+        self.tally = PipelineTally()
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -117,8 +140,12 @@ class LocalMode:
     def _start(self) -> None:
         options = self.options
         fast_botocore.install()
+        self.logs = LocalLogs(options.log_path or options.config_path.parent / LOG_FILE)
+        self.logs.open()
         if options.reuse and is_moto(options.aws_port):
             self.attached = True
+            # Our own server, left running by a run that crashed: this run stops it when it stops.
+            self._moto = MotoProcess.adopt(options.aws_port, self.state.moto_pid_file)
         else:
             self._moto = MotoProcess(options.aws_port)
             self._moto.start()
@@ -132,6 +159,14 @@ class LocalMode:
         else:
             self.attached = False
             self.identity = provision(self.client, self.names)
+        self.failure_queue = ensure_failure_queue(self.client("sqs"), self.names)
+        # A run resumes only the state of this very stream (a fresh server's has the same name).
+        stream = stream_identity(self.client("kinesis"), self.names.stream)
+        self.resumed = self.attached and self.state.belongs_to(stream)
+        if not self.resumed:
+            self.state.reset(stream)
+        if self._moto is not None:
+            self._moto.record_pid(self.state.moto_pid_file)
         # The api function gets its user pool from CDK; here it exists only once provisioned.
         self._set_variable(catalogue.USER_POOL_ENV, self.identity.user_pool_id)
         demo_section = (
@@ -140,9 +175,14 @@ class LocalMode:
             else None
         )
         self._install_handlers()
-        # A fresh server holds nothing unread from before; attached, earlier reads were handled by
-        # the process that put them there, so start at the stream's tip.
-        start_at = "LATEST" if self.attached else "TRIM_HORIZON"
+        assert self.sink is not None
+        recovered = self.sink.recover()
+        if recovered:
+            log.warning("stored %d row(s) a crashed run had journaled but not written", recovered)
+        # Each poller resumes after its committed position; a shard it never read starts at the
+        # trim horizon on a stream this state has followed from its creation, else at the tip
+        # (a server someone else filled: what is already there was handled elsewhere).
+        start_at = "TRIM_HORIZON" if not self.attached or self.resumed else "LATEST"
         self._pollers = start_pollers(
             RawKinesisReader(
                 self.client("kinesis"),
@@ -155,10 +195,11 @@ class LocalMode:
             region=self.region,
             stop=self._stop,
             start_at=start_at,
+            failures=QueueDestination(self.client("sqs"), self.failure_queue),
         )
         self.gateway = self._gateway()
         self.gateway.serve()
-        self.schedules.add(audit_digests.job(options.audit_digest_interval_s))
+        self._schedule_jobs()
         self.config = self._config(demo_section)
         options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         if options.demo and options.simulator:
@@ -185,10 +226,13 @@ class LocalMode:
         self.schedules.stop()  # after the gateway: a final run (audit digests) sees every request
         if self._moto is not None:
             self._moto.stop()
+            self.state.moto_pid_file.unlink(missing_ok=True)
         for restore in reversed(self._restore_handlers):
             restore()
         self._restore_handlers.clear()
         self._restore_environment()
+        if self.logs is not None:
+            self.logs.close()
 
     @contextmanager
     def running(self) -> Iterator[LocalMode]:
@@ -247,9 +291,14 @@ class LocalMode:
         match.service.cache_clear()
         self._restore_handlers.append(match.service.cache_clear)
         self._restore_handlers.append(mute_metrics())
+        match.RESULT_OBSERVERS.append(self.tally.matched)
+        archive.RESULT_OBSERVERS.append(self.tally.archived)
+        self._restore_handlers.append(lambda: match.RESULT_OBSERVERS.remove(self.tally.matched))
+        self._restore_handlers.append(lambda: archive.RESULT_OBSERVERS.remove(self.tally.archived))
         self.sink = ParquetRowSink(
             self.client("s3"),
             self.names.bucket(catalogue.Bucket.READS),
+            journal_dir=self.state.journal_dir,
             flush_interval_s=self.options.flush_interval_s,
         )
         self.sink.start()
@@ -265,9 +314,40 @@ class LocalMode:
         self.consumers = {
             # Match alerts within seconds: no window. Archive packs images per batch, so a window
             # (30 s in AWS, 1 s here) turns many small S3 PUTs and Parquet rows into a few large ones.
-            "match": Consumer("match", match.lambda_handler),
-            "archive": Consumer("archive", archive.lambda_handler, batch_window_s=ARCHIVE_BATCH_WINDOW_S),
+            # Archive's positions are its rows' journal: a batch's rows and its position in one write.
+            "match": Consumer(
+                "match",
+                match.lambda_handler,
+                positions=self.state.positions("match"),
+                service=service_of("Match"),
+            ),
+            "archive": Consumer(
+                "archive",
+                archive.lambda_handler,
+                batch_window_s=ARCHIVE_BATCH_WINDOW_S,
+                positions=sink,
+                service=service_of("Archive"),
+            ),
         }
+
+    def _schedule_jobs(self) -> None:
+        """The scheduled functions of the stack, on timers: the audit digests (R-AUDIT) and the
+        publish sweeper (R-ALERT)."""
+        from handlers import publish_sweeper
+
+        self.schedules.add(audit_digests.job(self.options.audit_digest_interval_s))
+
+        publish_sweeper.service.cache_clear()
+        self._restore_handlers.append(publish_sweeper.service.cache_clear)
+        context = LocalLambdaContext(function_name="nas-local-publish-sweeper")
+
+        def sweep() -> Any:
+            with logging_as(function_name=context.function_name, service=service_of("PublishSweeper")):
+                return publish_sweeper.lambda_handler(dict(SCHEDULED_EVENT), context)
+
+        self.schedules.add(
+            ScheduledJob("publish-sweeper", run=sweep, interval_s=self.options.sweep_interval_s)
+        )
 
     def _gateway(self) -> Gateway:
         from handlers import api
@@ -308,6 +388,8 @@ class LocalMode:
             "buckets": self.names.buckets,
             "tables": self.names.tables,
             "audit_signing_key": self.names.audit_signing_key,
+            "queues": {"consumer-failures": self.failure_queue},
+            "state_dir": str(self.state.directory.resolve()),
         }
         if demo_section is not None:
             config["demo"] = demo_section
@@ -317,3 +399,6 @@ class LocalMode:
 
     def stats(self) -> dict[str, dict[str, int]]:
         return {name: consumer.stats.snapshot() for name, consumer in self.consumers.items()}
+
+    def status_line(self) -> StatusLine:
+        return StatusLine(self.tally, self.consumers, lambda: self.sink.rows_written if self.sink else 0)

@@ -39,9 +39,12 @@ class ArchiveResult:
     failed_sequence_numbers: set[str] = field(default_factory=set)
 
 
-def batch_object_key(prefix: str, records: Sequence[StreamRecord], now: datetime, suffix: str) -> str:
+def batch_object_key(prefix: str, records: Sequence[StreamRecord], suffix: str) -> str:
+    """Derived from the batch alone (the first record's arrival date, shard and sequence range), so
+    a retried batch overwrites its own object whenever it runs."""
     first, last = records[0], records[-1]
-    return f"{prefix}{utc_date(now)}/{first.shard_id}/{first.sequence_number}-{last.sequence_number}{suffix}"
+    day = utc_date(first.arrived_at)
+    return f"{prefix}{day}/{first.shard_id}/{first.sequence_number}-{last.sequence_number}{suffix}"
 
 
 def quarantine_document(refused: Sequence[Refused], now: datetime) -> bytes:
@@ -87,16 +90,16 @@ class ArchiveService:
         result = ArchiveResult(received=len(records))
         if not records:
             return result
-        admitted, refused = admit(records, self._cameras, now=now)
+        admitted, refused = admit(records, self._cameras)
 
         if refused:
-            key = batch_object_key(QUARANTINE_PREFIX, records, now, ".json")
+            key = batch_object_key(QUARANTINE_PREFIX, records, ".json")
             self._objects.put(
                 self._quarantine_bucket, key, quarantine_document(refused, now), "application/json"
             )
             result.quarantined.update(r.rejection.reason for r in refused)
 
-        pack = ImagePack(batch_object_key(IMAGES_PREFIX, records, now, ".jpgpack"))
+        pack = ImagePack(batch_object_key(IMAGES_PREFIX, records, ".jpgpack"))
         encoded: list[bytes] = []
         for item in admitted:
             read = item.accepted.read

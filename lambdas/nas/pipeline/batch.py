@@ -16,16 +16,17 @@ class RecordNotProcessed(RuntimeError):
     """This record's work did not complete; Kinesis redelivers it (and the records after it)."""
 
 
-_processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
-
-
 def partial_batch_response(
     event: dict[str, Any], failed_sequence_numbers: Collection[str], context: LambdaContext
 ) -> PartialItemFailureResponse:
+    """A processor per call: `BatchProcessor` keeps the batch's successes and failures on the
+    instance, so one shared by the threads of local mode (a poller per shard and consumer) would let
+    one batch's failures appear in, or vanish from, another's response. Lambda runs one invocation
+    at a time per environment; a new processor costs next to nothing there."""
+
     def outcome(record: KinesisStreamRecord) -> None:
         if record.kinesis.sequence_number in failed_sequence_numbers:
             raise RecordNotProcessed(record.kinesis.sequence_number)
 
-    return process_partial_response(
-        event=event, record_handler=outcome, processor=_processor, context=context
-    )
+    processor = BatchProcessor(event_type=EventType.KinesisDataStreams)
+    return process_partial_response(event=event, record_handler=outcome, processor=processor, context=context)

@@ -5,6 +5,12 @@ its entries and its white-list flag), then one conditional put per alert and Put
 Records that fail validation are skipped (archive quarantines them); records whose alert could not
 be stored or published are reported failed, so Kinesis redelivers them, and R-DUP keeps the retry
 from raising a second alert.
+
+Publishing is exactly once in effect: an alert is stored unpublished, its event put, then it is
+marked published, alert by alert and best effort. A retry finds the stored alert and publishes it
+as stored (its first `raised_at`), not rebuilt; an alert still unpublished a minute later (its mark
+failed, or its entry was deleted before the retry) is published by the sweeper (`sweeper.py`). An
+event can therefore go out twice, never not at all: consumers de-duplicate on `alert_id`.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ class MatchResult:
     hits: int = 0
     alerts_raised: list[Alert] = field(default_factory=list)
     duplicates: int = 0
+    unmarked: int = 0
+    """Alerts whose event went out but whose published mark failed (the sweeper publishes them again)."""
     failed_sequence_numbers: set[str] = field(default_factory=set)
 
     def capture_to_alert_seconds(self) -> list[float]:
@@ -49,7 +57,7 @@ class MatchService:
 
     def process(self, records: Sequence[StreamRecord], *, now: datetime) -> MatchResult:
         result = MatchResult(received=len(records))
-        admitted, refused = admit(records, self._cameras, now=now)
+        admitted, refused = admit(records, self._cameras)
         result.skipped_invalid.update(r.rejection.reason for r in refused)
         live = [a for a in admitted if a.accepted.raises_live_alerts]
         result.late = len(admitted) - len(live)
@@ -66,17 +74,17 @@ class MatchService:
                     continue
                 handled.add(alert.alert_id)
                 try:
-                    write = self._alerts.put_new(alert)
+                    put = self._alerts.put_new(alert)
                 except StoreError:  # fails this record only; Kinesis redelivers it
                     failed_alerts.add(alert.alert_id)
                     continue
-                if write is AlertWrite.DUPLICATE:
+                if put.write is AlertWrite.DUPLICATE:
                     result.duplicates += 1
                 else:
-                    to_publish.append(alert)
+                    to_publish.append(put.alert)  # as stored, when an earlier attempt stored it
         failed_alerts |= self._publisher.publish(to_publish)
         published = [a for a in to_publish if a.alert_id not in failed_alerts]
-        self._alerts.mark_published([a.alert_id for a in published])
+        result.unmarked = len(self._alerts.mark_published([a.alert_id for a in published]))
         result.alerts_raised = published
         result.failed_sequence_numbers = {
             sequence
@@ -96,5 +104,7 @@ class MatchService:
                 continue
             hits = matching.candidate_hits(read, listing.entries, now)
             for entry in matching.without_white_listed(hits, white_listed=listing.white_listed):
-                alerts[admitted.record.sequence_number].append(Alert.raise_for(read, entry, now))
+                alerts[admitted.record.sequence_number].append(
+                    Alert.raise_for(read, entry, now, arrived_at=admitted.record.arrived_at)
+                )
         return alerts

@@ -49,16 +49,19 @@ class Refused:
     rejection: ReadRejected
 
 
-def admit(
-    records: Sequence[StreamRecord], cameras: CameraRegistry, *, now: datetime
-) -> tuple[list[Admitted], list[Refused]]:
+def admit(records: Sequence[StreamRecord], cameras: CameraRegistry) -> tuple[list[Admitted], list[Refused]]:
     """Both consumers accept and refuse exactly the same records: R-READ and R-LATE on the bytes,
-    then R-CAMERA against the registry (one batched lookup for the whole batch)."""
+    then R-CAMERA against the registry (one batched lookup for the whole batch).
+
+    R-LATE is judged against the record's arrival in the stream (Kinesis' approximate arrival
+    timestamp), never the consumer's clock: match runs within a second, archive up to 30 s later
+    (days, while it retries a storage fault), and both must call the same read live, late or a
+    clock fault."""
     parsed: list[tuple[StreamRecord, AcceptedRead]] = []
     refused: list[Refused] = []
     for record in records:
         try:
-            parsed.append((record, parse_read(record.data, now=now)))
+            parsed.append((record, parse_read(record.data, now=record.arrived_at)))
         except ReadRejected as rejection:
             refused.append(Refused(record, rejection))
     registered = cameras.get_many({accepted.read.camera_id for _, accepted in parsed})

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from nas.adapters.alerts import AlertIndex, AlertReader, OutcomeConflict
+from nas.adapters.alerts import AlertIndex, AlertReader, OutcomeConflict, day_shard_keys
 from nas.domain import alerts as rules
 from nas.domain.alerts import AlertPage, AlertRecord, Cursor
 from nas.domain.errors import Conflict, InvalidInput, NotFound
@@ -75,8 +75,9 @@ class AlertService:
         return AlertListing(since=since_at, until=until, limit=limit, cursor=cursor)
 
     def _list(self, principal: Principal, listing: AlertListing) -> AlertPage:
-        """NATIONAL users read the by-day index day by day; LEA users merge the read-LEA and
-        owner-LEA indexes of their LEA."""
+        """NATIONAL users read the by-day index day by day, each day's shards together and merged
+        (no one key takes every alert of a day); LEA users merge the read-LEA and owner-LEA indexes
+        of their LEA."""
         lower = iso_utc(listing.since)
         upper = listing.cursor[0] if listing.cursor else iso_utc(listing.until)
         if lower > upper:  # a cursor from before `since`: nothing between (DynamoDB refuses the range)
@@ -95,7 +96,11 @@ class AlertService:
 
     def _days(self, days: list[str], lower: str, upper: str) -> Iterator[AlertRecord]:
         for day in days:
-            yield from self._reader.newest(AlertIndex.BY_RAISED_DAY, day, lower, upper)
+            shards = [
+                self._reader.newest(AlertIndex.BY_RAISED_DAY_SHARD, key, lower, upper)
+                for key in day_shard_keys(day)
+            ]
+            yield from rules.merge_newest_first(shards, before=None)
 
     def record_outcome(self, principal: Principal, alert_id: str, outcome: Outcome, note: str) -> AlertRecord:
         """R-HIT: sets the outcome of an alert the caller may see, keeping the replaced one in its
