@@ -147,6 +147,20 @@ ACCOUNTS = TableSpec(
     serves="R-ACCOUNT: is this caller disabled (every API request); account status for admins",
 )
 
+ACCOUNT_REVIEWS = TableSpec(
+    "account-reviews",
+    # One item per thing to review (R-ACCOUNT): an idle account the daily job suspended, or a role
+    # change it saw. Ids are deterministic per user, kind and day, so a job run twice opens one.
+    partition_key=Key("review_id"),
+    sort_key=None,
+    # Decided reviews expire two years after the decision (the audit trail keeps the decision).
+    ttl_attribute="expires_at",
+    serves="R-ACCOUNT reviews: opened by the daily account job; GET /admin/reviews; POST /admin/reviews/{id}",
+    indexes=(
+        Index("by-state", Key("state"), Key("due_at"), "GET /admin/reviews: open reviews, soonest due first"),
+    ),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     VOI,
     ALERTS,
@@ -156,6 +170,7 @@ TABLES: tuple[TableSpec, ...] = (
     SEARCHES,
     AUTHORISATIONS,
     ACCOUNTS,
+    ACCOUNT_REVIEWS,
 )
 
 
@@ -201,6 +216,9 @@ READ_STREAM_ENV = "NAS_STREAM_READS"
 ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"
 READ_ROWS_DELIVERY_ENV = "NAS_FIREHOSE_READ_ROWS"
 USER_POOL_ENV = "NAS_USER_POOL_ID"
+# R-ACCOUNT: "off" where the user pool keeps no auth events (local mode: moto does not emulate
+# AdminListUserAuthEvents), so last sign-in is shown as unknown rather than asked for.
+SIGN_IN_EVENTS_ENV = "NAS_SIGN_IN_EVENTS"
 QUARANTINE_PREFIX = "quarantine/"
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"

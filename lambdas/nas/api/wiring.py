@@ -18,8 +18,10 @@ from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsVerifier
 from nas.services.accounts import AccountGate, AccountService
+from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
 from nas.services.audit_verification import VerifyPorts
 from nas.settings import RuntimeSettings, settings
@@ -51,7 +53,9 @@ def build_services(
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
     gate = AccountGate(account_store, monotonic=monotonic)
     directory = CognitoDirectory(
-        session.client("cognito-idp"), config.require(config.user_pool_id, catalogue.USER_POOL_ENV)
+        session.client("cognito-idp"),
+        config.require(config.user_pool_id, catalogue.USER_POOL_ENV),
+        sign_in_events=config.sign_in_events,
     )
 
     def verification() -> VerifyPorts:
@@ -67,7 +71,14 @@ def build_services(
         audit_verification=cache(verification),
         alerts=AlertService(DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS)), clock=clock),
         account_gate=gate,
-        accounts=AccountService(account_store, directory, gate, clock=clock),
+        accounts=AccountService(
+            account_store,
+            directory,
+            gate,
+            clock=clock,
+            reviews=DynamoReviewStore(dynamodb, config.table(catalogue.ACCOUNT_REVIEWS)),
+            activity=ApiActivity(trail),
+        ),
     )
 
 

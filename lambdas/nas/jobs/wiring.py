@@ -3,17 +3,27 @@ meet AWS clients. boto3 honours AWS_ENDPOINT_URL, so local mode points the same 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
 from nas import catalogue
+from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
+from nas.services.account_hygiene import JOB_NAME as HYGIENE_JOB
+from nas.services.account_hygiene import HygienePorts
+from nas.services.activity import ApiActivity, JobAudit
 from nas.services.audit_digests import DigestPorts
 from nas.settings import RuntimeSettings, SettingsError
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def build_digest_ports(settings: RuntimeSettings, session: Any = boto3) -> DigestPorts:
@@ -29,4 +39,24 @@ def build_digest_ports(settings: RuntimeSettings, session: Any = boto3) -> Diges
         signer=KmsSigner(kms, key),
         verifier=KmsVerifier(kms, key),
         retention=timedelta(days=days),
+    )
+
+
+def build_hygiene_ports(
+    settings: RuntimeSettings, session: Any = boto3, *, clock: Callable[[], datetime] = wall_clock
+) -> HygienePorts:
+    """R-ACCOUNT daily job: the user pool, the accounts and reviews tables, the audit trail (read
+    for API use, appended for the job's own actions). `clock` stamps the job's audit events."""
+    dynamodb = session.client("dynamodb")
+    trail = DynamoAuditTrail(dynamodb, settings.table(catalogue.AUDIT))
+    return HygienePorts(
+        directory=CognitoDirectory(
+            session.client("cognito-idp"),
+            settings.require(settings.user_pool_id, catalogue.USER_POOL_ENV),
+            sign_in_events=settings.sign_in_events,
+        ),
+        store=DynamoAccountStore(dynamodb, settings.table(catalogue.ACCOUNTS)),
+        reviews=DynamoReviewStore(dynamodb, settings.table(catalogue.ACCOUNT_REVIEWS)),
+        activity=ApiActivity(trail),
+        audit=lambda run_id: JobAudit(trail, HYGIENE_JOB, run_id, clock),
     )
