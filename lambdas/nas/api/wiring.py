@@ -18,12 +18,14 @@ from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.retention import S3StatementStore, StatementStore
 from nas.adapters.reviews import DynamoReviewStore
-from nas.adapters.signing import KmsVerifier
+from nas.adapters.signing import KmsVerifier, SignatureVerifier
 from nas.services.accounts import AccountGate, AccountService
 from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
 from nas.services.audit_verification import VerifyPorts
+from nas.services.retention import RetentionReports
 from nas.settings import RuntimeSettings, settings
 
 
@@ -39,6 +41,7 @@ class Services:
     alerts: AlertService
     account_gate: AccountGate
     accounts: AccountService
+    retention: RetentionReports
 
 
 def build_services(
@@ -66,6 +69,15 @@ def build_services(
             verifier=KmsVerifier(session.client("kms"), key),
         )
 
+    def retention_ports() -> tuple[StatementStore, SignatureVerifier]:
+        key = config.require(config.retention_signing_key, catalogue.RETENTION_SIGNING_KEY_ENV)
+        statements = S3StatementStore(
+            session.client("s3"),
+            config.bucket(catalogue.Bucket.EVIDENCE),
+            catalogue.RETENTION_STATEMENT_PREFIX,
+        )
+        return statements, KmsVerifier(session.client("kms"), key)
+
     return Services(
         audit=trail,
         audit_verification=cache(verification),
@@ -79,6 +91,7 @@ def build_services(
             reviews=DynamoReviewStore(dynamodb, config.table(catalogue.ACCOUNT_REVIEWS)),
             activity=ApiActivity(trail),
         ),
+        retention=RetentionReports(cache(retention_ports), clock=clock),
     )
 
 

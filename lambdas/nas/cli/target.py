@@ -35,6 +35,8 @@ class AwsTarget(BaseModel):
     tables: dict[str, str] = Field(default_factory=dict)
     buckets: dict[str, str] = Field(default_factory=dict)
     audit_signing_key: str | None = None
+    retention_signing_key: str | None = None
+    user_pool_id: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AwsTarget:

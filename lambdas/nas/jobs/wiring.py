@@ -13,12 +13,15 @@ from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.retention import S3ObjectVersions, S3StatementStore
 from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
 from nas.services.account_hygiene import JOB_NAME as HYGIENE_JOB
 from nas.services.account_hygiene import HygienePorts
 from nas.services.activity import ApiActivity, JobAudit
 from nas.services.audit_digests import DigestPorts
+from nas.services.retention import JOB_NAME as RETENTION_JOB
+from nas.services.retention import RetentionPorts
 from nas.settings import RuntimeSettings, SettingsError
 
 
@@ -59,4 +62,27 @@ def build_hygiene_ports(
         reviews=DynamoReviewStore(dynamodb, settings.table(catalogue.ACCOUNT_REVIEWS)),
         activity=ApiActivity(trail),
         audit=lambda run_id: JobAudit(trail, HYGIENE_JOB, run_id, clock),
+    )
+
+
+def build_retention_ports(
+    settings: RuntimeSettings, session: Any = boto3, *, clock: Callable[[], datetime] = wall_clock
+) -> RetentionPorts:
+    """R-RET-367 daily check: versions of the retained prefixes (list, delete), the evidence bucket
+    (statements), the retention signing key, and the audit trail for the job's own actions."""
+    key = settings.require(settings.retention_signing_key, catalogue.RETENTION_SIGNING_KEY_ENV)
+    days = settings.retention_statement_lock_days
+    if days is None:
+        raise SettingsError(f"{catalogue.RETENTION_STATEMENT_LOCK_ENV} is not set for this function")
+    s3 = session.client("s3")
+    trail = DynamoAuditTrail(session.client("dynamodb"), settings.table(catalogue.AUDIT))
+    return RetentionPorts(
+        versions=S3ObjectVersions(s3),
+        buckets={p.bucket: settings.bucket(p.bucket) for p in catalogue.RETAINED_PREFIXES},
+        statements=S3StatementStore(
+            s3, settings.bucket(catalogue.Bucket.EVIDENCE), catalogue.RETENTION_STATEMENT_PREFIX
+        ),
+        signer=KmsSigner(session.client("kms"), key),
+        lock=timedelta(days=days),
+        audit=lambda run_id: JobAudit(trail, RETENTION_JOB, run_id, clock),
     )

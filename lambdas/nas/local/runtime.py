@@ -21,7 +21,7 @@ import boto3
 from botocore.credentials import Credentials
 
 from nas import catalogue
-from nas.local import audit_digests, demo, fast_botocore
+from nas.local import audit_digests, demo, fast_botocore, jobs
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
@@ -60,6 +60,8 @@ class LocalOptions:
     """The gateway's clock for token expiry (tests advance it)."""
     names: LocalNames = field(default_factory=LocalNames)
     audit_digest_interval_s: float = audit_digests.DIGEST_INTERVAL_S
+    job_interval_s: float = jobs.JOB_INTERVAL_S
+    """The daily jobs (account hygiene, retention check) run this often locally."""
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -153,6 +155,7 @@ class LocalMode:
         self.gateway = self._gateway()
         self.gateway.serve()
         self.schedules.add(audit_digests.job(options.audit_digest_interval_s))
+        self.schedules.add(jobs.account_hygiene(options.job_interval_s))
         self.config = self._config(demo_section)
         options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         if options.demo and options.simulator:
