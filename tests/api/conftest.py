@@ -160,6 +160,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         monkeypatch.setenv(catalogue.Bucket.EVIDENCE.env_var, EVIDENCE_BUCKET)
         monkeypatch.setenv(catalogue.AUDIT_SIGNING_KEY_ENV, key)
         monkeypatch.setenv(catalogue.AUDIT_DIGEST_RETENTION_ENV, "1")
+        retention_key = boto3.client("kms", region_name=REGION).create_key(
+            KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]["Arn"]
+        monkeypatch.setenv(catalogue.RETENTION_SIGNING_KEY_ENV, retention_key)
+        monkeypatch.setenv(catalogue.RETENTION_STATEMENT_LOCK_ENV, "1")
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
