@@ -172,14 +172,21 @@ def test_every_outcome_update_the_api_sends_is_one_its_policy_allows(
 
 def test_api_may_read_and_write_accounts_and_disable_users_of_its_own_pool(template: Template) -> None:
     allowed = granted(template, API_POLICY)
-    assert {(a, r) for a, r in allowed if r.startswith("TablesAccounts")} == {
+    assert {(a, r) for a, r in allowed if r.startswith("TablesAccounts.")} == {
         ("dynamodb:GetItem", "TablesAccounts.Arn"),
+        ("dynamodb:BatchGetItem", "TablesAccounts.Arn"),  # GET /admin/accounts: a page's records
         ("dynamodb:PutItem", "TablesAccounts.Arn"),
         ("dynamodb:UpdateItem", "TablesAccounts.Arn"),
     }
+    # Disable and reinstate; list users, their groups and sign-ins. Never create, delete or regroup.
     assert {(a, r) for a, r in allowed if a.startswith("cognito-idp:")} == {
         ("cognito-idp:AdminDisableUser", "IdentityUsers.Arn"),
         ("cognito-idp:AdminUserGlobalSignOut", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminEnableUser", "IdentityUsers.Arn"),
+        ("cognito-idp:ListUsers", "IdentityUsers.Arn"),
+        ("cognito-idp:ListUsersInGroup", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminListGroupsForUser", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminListUserAuthEvents", "IdentityUsers.Arn"),
     }
 
 
@@ -199,9 +206,9 @@ def test_api_function_reserves_the_stages_concurrency(template: Template) -> Non
         {"Handler": "handlers.api.lambda_handler", "ReservedConcurrentExecutions": expected},
     )
     # The consumers draw on the unreserved pool, which the api's reservation cannot eat into; the
-    # audit digest job reserves exactly one (it must never run twice at once).
+    # audit digest job and the daily jobs reserve exactly one (each must never run twice at once).
     for logical_id, function in resources(template, "AWS::Lambda::Function").items():
-        if logical_id.startswith("RuntimeAuditDigest"):
+        if logical_id.startswith(("RuntimeAuditDigest", "RuntimeAccountHygiene", "RuntimeRetention")):
             assert function["Properties"]["ReservedConcurrentExecutions"] == 1
         elif not logical_id.startswith("RuntimeApi"):
             assert "ReservedConcurrentExecutions" not in function["Properties"], logical_id
