@@ -13,10 +13,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
-from nas import catalogue
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
-from nas.jobs.wiring import build_hygiene_ports
+from nas.jobs.wiring import build_hygiene_ports, build_retention_ports
 from nas.services.account_hygiene import run_hygiene
+from nas.services.retention import run_retention_check
 from nas.settings import RuntimeSettings
 
 MAX_DAYS_AHEAD = 800
@@ -43,6 +43,7 @@ def _settings(target: AwsTarget) -> RuntimeSettings:
         audit_signing_key=target.audit_signing_key,
         retention_signing_key=target.retention_signing_key,
         audit_digest_retention_days=1,
+        retention_statement_lock_days=1,
     )
 
 
@@ -51,8 +52,17 @@ def _account_hygiene(settings: RuntimeSettings, session: _Session, now: datetime
     return run_hygiene(ports, now=now, run_id=f"cli-{uuid.uuid4()}").as_dict()
 
 
+def _retention(settings: RuntimeSettings, session: _Session, now: datetime) -> dict[str, object]:
+    ports = build_retention_ports(settings, session)
+    run = run_retention_check(
+        ports, now=now, written_at=datetime.now(UTC), writer="nas jobs run", run_id=f"cli-{uuid.uuid4()}"
+    )
+    return run.as_dict()
+
+
 JOBS: dict[str, Callable[[RuntimeSettings, _Session, datetime], dict[str, object]]] = {
     "account-hygiene": _account_hygiene,
+    "retention": _retention,
 }
 
 
@@ -84,4 +94,4 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-__all__ = ["JOBS", "add_arguments", "catalogue", "command"]
+__all__ = ["JOBS", "add_arguments", "command"]

@@ -38,3 +38,11 @@ def account_hygiene(interval_s: float = JOB_INTERVAL_S) -> ScheduledJob:
     return ScheduledJob(
         "account-hygiene", _invoke("account_hygiene", "nas-local-account-hygiene"), interval_s
     )
+
+
+def retention_check(interval_s: float = JOB_INTERVAL_S) -> ScheduledJob:
+    """The daily retention check (R-RET-367), every `interval_s` here: a statement each time."""
+    from handlers import retention as handler
+
+    handler.ports.cache_clear()
+    return ScheduledJob("retention-check", _invoke("retention", "nas-local-retention"), interval_s)

@@ -156,6 +156,7 @@ class LocalMode:
         self.gateway.serve()
         self.schedules.add(audit_digests.job(options.audit_digest_interval_s))
         self.schedules.add(jobs.account_hygiene(options.job_interval_s))
+        self.schedules.add(jobs.retention_check(options.job_interval_s))
         self.config = self._config(demo_section)
         options.config_path.write_text(json.dumps(self.config, indent=2) + "\n", encoding="utf-8")
         if options.demo and options.simulator:
@@ -295,6 +296,7 @@ class LocalMode:
             "buckets": self.names.buckets,
             "tables": self.names.tables,
             "audit_signing_key": self.names.audit_signing_key,
+            "retention_signing_key": self.names.retention_signing_key,
         }
         if demo_section is not None:
             config["demo"] = demo_section
