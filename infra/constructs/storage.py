@@ -97,6 +97,12 @@ class Storage(Construct):
         self.reads = self._bucket(
             Bucket.READS, lifecycle_rules=[*retention_rules(READ_STORAGE_EXPIRY_DAYS), image_tiering_rule()]
         )
+        acknowledge(
+            self.reads,
+            "CloudFormation-Validate::W9003",
+            "CDK writes the tiering rule's ObjectSizeGreaterThan as a number; CloudFormation's schema names"
+            " it a string and takes the number as the same value.",
+        )
         self.quarantine = self._bucket(
             Bucket.QUARANTINE, lifecycle_rules=retention_rules(READ_STORAGE_EXPIRY_DAYS)
         )
