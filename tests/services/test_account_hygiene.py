@@ -212,6 +212,10 @@ def test_the_last_enabled_admin_is_kept_and_listed_when_every_admin_is_idle(pool
     assert pool.enabled("adm.two")
     kept = [r for r in pool.reviews() if r["kind"] == ReviewKind.IDLE.value and r["username"] == "adm.two"]
     assert kept[0]["kept"] == "last-enabled-admin"
+    # Still idle the next days: still kept, and listed once for this idle spell, not once a day.
+    for days in (121, 122):
+        again = pool.run(created + days * DAY)
+        assert (again.kept, again.idle_reviews) == (["adm.two"], [])
 
 
 def test_every_action_of_the_job_is_audited(pool: Pool) -> None:

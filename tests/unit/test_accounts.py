@@ -51,9 +51,7 @@ def test_last_use_is_the_latest_instant_known() -> None:
 
 
 def test_a_review_is_due_seven_days_after_it_is_opened() -> None:
-    review = accounts.idle_review(
-        "op.kent", last_used=NOW - timedelta(days=90), now=NOW, day="2024-05-30", kept=None
-    )
+    review = accounts.idle_review("op.kent", last_used=NOW - timedelta(days=90), now=NOW, kept=None)
     assert review.due_at == datetime(2024, 6, 6, 12, 0, tzinfo=UTC)
     assert review.state is ReviewState.OPEN
     assert not review.overdue(NOW + timedelta(days=7) - timedelta(seconds=1))

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from nas.domain.errors import InvalidInput
 from nas.domain.roles import Role
+from nas.domain.timefmt import iso_utc
 
 IDLE_AFTER = timedelta(days=90)
 """R-ACCOUNT: an account not used for this long is suspended."""
@@ -208,15 +209,17 @@ def review_due_at(opened_at: datetime) -> datetime:
     return opened_at + REVIEW_WITHIN
 
 
-def review_id(kind: ReviewKind, username: str, day: str, detail: str = "") -> str:
-    """Deterministic per (kind, user, UTC day, what was seen): a job run again the same day finds
-    the review it opened instead of opening a second."""
-    return str(uuid.uuid5(_REVIEW_NAMESPACE, f"{kind.value}/{username}/{day}/{detail}"))
+def review_id(kind: ReviewKind, username: str, when: str, detail: str = "") -> str:
+    """Deterministic per (kind, user, when, what was seen): a job run again finds the review it
+    opened instead of opening a second."""
+    return str(uuid.uuid5(_REVIEW_NAMESPACE, f"{kind.value}/{username}/{when}/{detail}"))
 
 
-def idle_review(username: str, *, last_used: datetime, now: datetime, day: str, kept: str | None) -> Review:
+def idle_review(username: str, *, last_used: datetime, now: datetime, kept: str | None) -> Review:
+    """Keyed by the last use, not the day: an administrator kept enabled while idle is listed once
+    for that idle spell, not again every day; a new spell (after use or reinstatement) is new."""
     return Review(
-        review_id=review_id(ReviewKind.IDLE, username, day),
+        review_id=review_id(ReviewKind.IDLE, username, iso_utc(last_used)),
         username=username,
         kind=ReviewKind.IDLE,
         opened_at=now,

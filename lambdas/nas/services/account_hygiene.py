@@ -64,8 +64,9 @@ class HygieneRun:
 
 
 def run_hygiene(ports: HygienePorts, *, now: datetime, run_id: str) -> HygieneRun:
-    """One run as of `now` (R-ACCOUNT). Idempotent within a UTC day: review ids are per user, kind
-    and day, suspensions and snapshots are plain overwrites."""
+    """One run as of `now` (R-ACCOUNT). Run again, it opens nothing twice: an idle review's id is
+    per user and last use, a role change's per user, day and new roles; suspensions and snapshots
+    are plain overwrites."""
     audit = ports.audit(run_id)
     run = HygieneRun(as_of=iso_utc(now))
     day = utc_date(now)
@@ -100,7 +101,7 @@ def run_hygiene(ports: HygienePorts, *, now: datetime, run_id: str) -> HygieneRu
         listed.append(kept)
     for username in listed:
         keep = KEPT_ADMIN if username == kept else None
-        review = accounts.idle_review(username, last_used=last_used[username], now=now, day=day, kept=keep)
+        review = accounts.idle_review(username, last_used=last_used[username], now=now, kept=keep)
         if ports.reviews.open(review):
             run.idle_reviews.append(review.review_id)
             audit.record(
