@@ -15,7 +15,7 @@ CONSOLE := console/dist/app.js
 CONSOLE_SOURCES := $(shell find console/src console/test -type f 2>/dev/null) console/build.mjs console/tsconfig.json
 STAGE ?= dev
 
-.PHONY: help setup console test lint format typecheck synth local bench-local cfn-lint bench ci clean openapi fuzz
+.PHONY: help setup console test lint format typecheck synth local bench-local cfn-lint bench bench-storage ci clean openapi fuzz
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-local  local mode throughput and put->alert latency"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
+	@echo "make bench-storage  measured pack and Parquet sizes behind the storage classes"
 	@echo "make fuzz      schemathesis against local mode, long run (make test runs a short one)"
 	@echo "make openapi   regenerate docs/openapi.json from the routes"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
@@ -76,6 +77,10 @@ cfn-lint: synth
 # 200,000 reads through match and archive against a 1,000,000-entry VOI set (about 3 minutes).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
+
+# Pack sizes at several per-shard rates and Parquet bytes per row, from the archive consumer (seconds).
+bench-storage: $(STAMP)
+	$(BIN)/python benchmarks/storage_sizes.py
 
 # The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
 local: $(STAMP) $(CONSOLE)

@@ -9,6 +9,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import LOG_RETENTION_CHOICES, StageConfig
+from infra.constructs.accounts import AccountHygiene
 from infra.constructs.alerting import Alerting
 from infra.constructs.analytics import Analytics
 from infra.constructs.api import API_STAGE, Api
@@ -19,6 +20,7 @@ from infra.constructs.ingest import Ingest
 from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
+from infra.constructs.retention import RetentionCheck
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
@@ -143,6 +145,36 @@ class NasStack(cdk.Stack):
             alarm_topic=self.monitoring.topic,
         )
 
+        self.account_hygiene = AccountHygiene(
+            self,
+            "Accounts",
+            runtime=self.runtime,
+            user_pool=self.identity.user_pool,
+            accounts_table=self.tables.table(catalogue.ACCOUNTS),
+            reviews_table=self.tables.table(catalogue.ACCOUNT_REVIEWS),
+            audit_table=self.tables.table(catalogue.AUDIT),
+            tables_key=self.keys.tables,
+            alarm_topic=self.monitoring.topic,
+        )
+        self.retention = RetentionCheck(
+            self,
+            "Retention",
+            runtime=self.runtime,
+            buckets={
+                catalogue.Bucket.READS: self.storage.reads,
+                catalogue.Bucket.QUARANTINE: self.storage.quarantine,
+                catalogue.Bucket.EVIDENCE: self.storage.evidence,
+            },
+            audit_table=self.tables.table(catalogue.AUDIT),
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            # Statements are evidence like the audit digests, and are locked as long.
+            lock_days=config.audit_digest_retention_days,
+            removal_policy=removal,
+            readers=[api_function],
+            alarm_topic=self.monitoring.topic,
+        )
+
         self._pre_token_trigger()
 
         cdk.Tags.of(self).add("service", "nas")
@@ -154,6 +186,7 @@ class NasStack(cdk.Stack):
         audit = self.tables.table(catalogue.AUDIT)
         alerts = self.tables.table(catalogue.ALERTS)
         accounts = self.tables.table(catalogue.ACCOUNTS)
+        reviews = self.tables.table(catalogue.ACCOUNT_REVIEWS)
         user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
@@ -163,6 +196,7 @@ class NasStack(cdk.Stack):
                 catalogue.AUDIT.env_var: audit.table_name,
                 catalogue.ALERTS.env_var: alerts.table_name,
                 catalogue.ACCOUNTS.env_var: accounts.table_name,
+                catalogue.ACCOUNT_REVIEWS.env_var: reviews.table_name,
                 catalogue.USER_POOL_ENV: user_pool.user_pool_id,
             },
             reserved_concurrency=config.api_reserved_concurrency,
@@ -183,8 +217,27 @@ class NasStack(cdk.Stack):
         )
         # R-ACCOUNT: is the caller disabled (every request); an admin disables a leaver: the account
         # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
-        grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+        grant_items(
+            accounts,
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        )
         user_pool.grant(function, "cognito-idp:AdminDisableUser", "cognito-idp:AdminUserGlobalSignOut")
+        # GET /admin/accounts (users, their groups and sign-ins) and reinstatement; reviews are read,
+        # listed soonest due first (by-state) and decided (UpdateItem), never opened or deleted.
+        user_pool.grant(
+            function,
+            "cognito-idp:ListUsers",
+            "cognito-idp:ListUsersInGroup",
+            "cognito-idp:AdminListGroupsForUser",
+            "cognito-idp:AdminListUserAuthEvents",
+            "cognito-idp:AdminEnableUser",
+        )
+        grant_items(reviews, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        grant_index_queries(reviews, catalogue.ACCOUNT_REVIEWS, function)
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function
 
@@ -214,6 +267,8 @@ class NasStack(cdk.Stack):
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
             # What `nas audit verify --signing-key` and auditors verify digest signatures with.
             "AuditSigningKeyArn": self.audit.signing_key.key_arn,
+            # What auditors verify retention statements with (R-RET-367).
+            "RetentionSigningKeyArn": self.retention.signing_key.key_arn,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}

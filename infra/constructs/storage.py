@@ -11,8 +11,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.nag import acknowledge
-from nas.catalogue import Bucket
-from nas.domain.policy import READ_STORAGE_EXPIRY_DAYS
+from nas.catalogue import IMAGES_PREFIX, Bucket
+from nas.domain.policy import READ_STORAGE_EXPIRY_DAYS, STANDARD_LOOKBACK
 
 # Versions replaced or expired stay at most this long; they are never served (GET reads the current
 # version), and versioning is kept so an application bug cannot overwrite stored reads unnoticed.
@@ -22,6 +22,34 @@ ATHENA_RESULTS_DAYS = 1
 # S3 server access logs hold object keys and requester identities, no read content; kept two years
 # for security investigations.
 ACCESS_LOG_DAYS = 731
+
+
+# Images tiered by access window (R-ACCESS): within 90 days any search, alert or read view reaches a
+# read's images; after 90 days only searches under an authorisation do, a handful of byte-range GETs
+# a day against a year of packs. Packs move then to Glacier Instant Retrieval (millisecond GETs, so
+# image views work unchanged; about a fifth of Standard's storage price; a 90-day minimum, which the
+# 277 days they still live clear; retrieval charged per GB read, a few KB per view). Measured packs
+# (`make bench-storage`) hold 15 or more reads and weigh 260 KB or more from 0.5 reads/s a shard
+# upward (3.4 MB at 10/s), so they clear the 128 KB minimum object size of the infrequent classes;
+# a pack under 128 KB (a shard idle at night) stays in Standard, where no minimum applies.
+# Parquet rows stay in Standard: 24 bytes a row measured, files of about 100 KB once partitioned for
+# search (under the minimum), and every search beyond 90 days would pay retrieval on what it scans.
+IMAGE_TIER_AFTER_DAYS = STANDARD_LOOKBACK.days
+IMAGE_TIER_CLASS = s3.StorageClass.GLACIER_INSTANT_RETRIEVAL
+INFREQUENT_MINIMUM_BYTES = 128 * 1024
+
+
+def image_tiering_rule() -> s3.LifecycleRule:
+    return s3.LifecycleRule(
+        id=f"images-to-glacier-ir-after-{IMAGE_TIER_AFTER_DAYS}-days",
+        prefix=IMAGES_PREFIX,
+        object_size_greater_than=INFREQUENT_MINIMUM_BYTES - 1,
+        transitions=[
+            s3.Transition(
+                storage_class=IMAGE_TIER_CLASS, transition_after=cdk.Duration.days(IMAGE_TIER_AFTER_DAYS)
+            )
+        ],
+    )
 
 
 def retention_rules(expire_after_days: int) -> list[s3.LifecycleRule]:
@@ -65,7 +93,16 @@ class Storage(Construct):
             "This is the access-log destination; logging it into itself would loop.",
         )
 
-        self.reads = self._bucket(Bucket.READS, lifecycle_rules=retention_rules(READ_STORAGE_EXPIRY_DAYS))
+        # R-RET-367 expiry applies to every object whatever its class; the tiering rule only moves packs.
+        self.reads = self._bucket(
+            Bucket.READS, lifecycle_rules=[*retention_rules(READ_STORAGE_EXPIRY_DAYS), image_tiering_rule()]
+        )
+        acknowledge(
+            self.reads,
+            "CloudFormation-Validate::W9003",
+            "CDK writes the tiering rule's ObjectSizeGreaterThan as a number; CloudFormation's schema names"
+            " it a string and takes the number as the same value.",
+        )
         self.quarantine = self._bucket(
             Bucket.QUARANTINE, lifecycle_rules=retention_rules(READ_STORAGE_EXPIRY_DAYS)
         )

@@ -189,6 +189,20 @@ ACCOUNTS = TableSpec(
     serves="R-ACCOUNT: is this caller disabled (every API request); account status for admins",
 )
 
+ACCOUNT_REVIEWS = TableSpec(
+    "account-reviews",
+    # One item per thing to review (R-ACCOUNT): an idle account the daily job suspended, or a role
+    # change it saw. Ids are deterministic per user, kind and day, so a job run twice opens one.
+    partition_key=Key("review_id"),
+    sort_key=None,
+    # Decided reviews expire two years after the decision (the audit trail keeps the decision).
+    ttl_attribute="expires_at",
+    serves="R-ACCOUNT reviews: opened by the daily account job; GET /admin/reviews; POST /admin/reviews/{id}",
+    indexes=(
+        Index("by-state", Key("state"), Key("due_at"), "GET /admin/reviews: open reviews, soonest due first"),
+    ),
+)
+
 TABLES: tuple[TableSpec, ...] = (
     VOI,
     ALERTS,
@@ -198,6 +212,7 @@ TABLES: tuple[TableSpec, ...] = (
     SEARCHES,
     AUTHORISATIONS,
     ACCOUNTS,
+    ACCOUNT_REVIEWS,
 )
 
 
@@ -241,12 +256,42 @@ AUDIT_DIGEST_RETENTION_ENV = "NAS_AUDIT_DIGEST_RETENTION_DAYS"
 # published flag and the sparse index attribute that lists it until then (IAM `dynamodb:Attributes`).
 ALERT_PUBLISH_ATTRIBUTES = ("published", "publish_pending")
 
+# R-RET-367 / R-RET-365: the daily retention check's signed statements, beside the audit digests in the
+# evidence bucket, signed with a key of their own (only the retention job may sign with it).
+RETENTION_STATEMENT_PREFIX = "retention-statements/"
+RETENTION_SIGNING_KEY_ENV = "NAS_RETENTION_SIGNING_KEY"
+RETENTION_STATEMENT_LOCK_ENV = "NAS_RETENTION_STATEMENT_LOCK_DAYS"
+
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"
 ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"
 READ_ROWS_DELIVERY_ENV = "NAS_FIREHOSE_READ_ROWS"
 USER_POOL_ENV = "NAS_USER_POOL_ID"
+# R-ACCOUNT: "off" where the user pool keeps no auth events (local mode: moto does not emulate
+# AdminListUserAuthEvents), so last sign-in is shown as unknown rather than asked for.
+SIGN_IN_EVENTS_ENV = "NAS_SIGN_IN_EVENTS"
 QUARANTINE_PREFIX = "quarantine/"
+# Records Firehose could not convert or deliver (in the reads bucket; the prefix Firehose writes under).
+FIREHOSE_ERRORS_PREFIX = "firehose-errors/"
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedPrefix:
+    """A prefix holding reads or what is made of them, kept at most 367 days after it was stored
+    (R-RET-367): S3 lifecycle expires it, and the daily retention check deletes what lifecycle missed
+    and reports the oldest object left. A new store of read data adds its prefix here."""
+
+    bucket: Bucket
+    prefix: str
+    holds: str
+
+
+RETAINED_PREFIXES: tuple[RetainedPrefix, ...] = (
+    RetainedPrefix(Bucket.READS, READS_PREFIX, "read rows (Parquet)"),
+    RetainedPrefix(Bucket.READS, IMAGES_PREFIX, "packed plate and overview images"),
+    RetainedPrefix(Bucket.READS, FIREHOSE_ERRORS_PREFIX, "read rows Firehose could not deliver"),
+    RetainedPrefix(Bucket.QUARANTINE, QUARANTINE_PREFIX, "refused records, raw"),
+)
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"
 ALERT_EVENT_DETAIL_TYPE = "nas.alert.v1"

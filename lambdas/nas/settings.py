@@ -27,8 +27,12 @@ class RuntimeSettings(BaseModel):
     alert_bus: str | None = None
     read_rows_delivery: str | None = None
     user_pool_id: str | None = None
+    sign_in_events: bool = True
+    """Whether the user pool keeps auth events (last sign-in); off in local mode (moto has none)."""
     audit_signing_key: str | None = None
     audit_digest_retention_days: int | None = Field(default=None, ge=1)
+    retention_signing_key: str | None = None
+    retention_statement_lock_days: int | None = Field(default=None, ge=1)
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -41,8 +45,11 @@ class RuntimeSettings(BaseModel):
             alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
             read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
             user_pool_id=environ.get(catalogue.USER_POOL_ENV),
+            sign_in_events=environ.get(catalogue.SIGN_IN_EVENTS_ENV, "on") != "off",
             audit_signing_key=environ.get(catalogue.AUDIT_SIGNING_KEY_ENV),
             audit_digest_retention_days=environ.get(catalogue.AUDIT_DIGEST_RETENTION_ENV) or None,
+            retention_signing_key=environ.get(catalogue.RETENTION_SIGNING_KEY_ENV),
+            retention_statement_lock_days=environ.get(catalogue.RETENTION_STATEMENT_LOCK_ENV) or None,
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

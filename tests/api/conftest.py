@@ -26,6 +26,7 @@ REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
 ACCOUNTS_TABLE = "nas-test-accounts"
+REVIEWS_TABLE = "nas-test-account-reviews"
 EVIDENCE_BUCKET = "nas-test-evidence"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -134,6 +135,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         catalogue.ALERTS.env_var: ALERTS_TABLE,
         catalogue.AUDIT.env_var: AUDIT_TABLE,
         catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
+        catalogue.ACCOUNT_REVIEWS.env_var: REVIEWS_TABLE,
+        catalogue.SIGN_IN_EVENTS_ENV: "off",  # moto keeps no Cognito auth events
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -143,6 +146,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
             (catalogue.ALERTS, ALERTS_TABLE),
             (catalogue.AUDIT, AUDIT_TABLE),
             (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
+            (catalogue.ACCOUNT_REVIEWS, REVIEWS_TABLE),
         ):
             create_table(dynamodb, spec, name)
         boto3.client("s3", region_name=REGION).create_bucket(
@@ -156,6 +160,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         monkeypatch.setenv(catalogue.Bucket.EVIDENCE.env_var, EVIDENCE_BUCKET)
         monkeypatch.setenv(catalogue.AUDIT_SIGNING_KEY_ENV, key)
         monkeypatch.setenv(catalogue.AUDIT_DIGEST_RETENTION_ENV, "1")
+        retention_key = boto3.client("kms", region_name=REGION).create_key(
+            KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY"
+        )["KeyMetadata"]["Arn"]
+        monkeypatch.setenv(catalogue.RETENTION_SIGNING_KEY_ENV, retention_key)
+        monkeypatch.setenv(catalogue.RETENTION_STATEMENT_LOCK_ENV, "1")
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)

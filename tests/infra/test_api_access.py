@@ -172,14 +172,21 @@ def test_every_outcome_update_the_api_sends_is_one_its_policy_allows(
 
 def test_api_may_read_and_write_accounts_and_disable_users_of_its_own_pool(template: Template) -> None:
     allowed = granted(template, API_POLICY)
-    assert {(a, r) for a, r in allowed if r.startswith("TablesAccounts")} == {
+    assert {(a, r) for a, r in allowed if r.startswith("TablesAccounts.")} == {
         ("dynamodb:GetItem", "TablesAccounts.Arn"),
+        ("dynamodb:BatchGetItem", "TablesAccounts.Arn"),  # GET /admin/accounts: a page's records
         ("dynamodb:PutItem", "TablesAccounts.Arn"),
         ("dynamodb:UpdateItem", "TablesAccounts.Arn"),
     }
+    # Disable and reinstate; list users, their groups and sign-ins. Never create, delete or regroup.
     assert {(a, r) for a, r in allowed if a.startswith("cognito-idp:")} == {
         ("cognito-idp:AdminDisableUser", "IdentityUsers.Arn"),
         ("cognito-idp:AdminUserGlobalSignOut", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminEnableUser", "IdentityUsers.Arn"),
+        ("cognito-idp:ListUsers", "IdentityUsers.Arn"),
+        ("cognito-idp:ListUsersInGroup", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminListGroupsForUser", "IdentityUsers.Arn"),
+        ("cognito-idp:AdminListUserAuthEvents", "IdentityUsers.Arn"),
     }
 
 
@@ -211,7 +218,9 @@ def test_api_function_reserves_the_stages_concurrency(template: Template) -> Non
             assert value == expected
         elif logical_id.startswith("RuntimeMatch"):
             assert value == config.match_concurrency == config.shards * 2
-        elif logical_id.startswith(("RuntimePublishSweeper", "RuntimeAuditDigest")):
+        elif logical_id.startswith(
+            ("RuntimePublishSweeper", "RuntimeAuditDigest", "RuntimeAccountHygiene", "RuntimeRetention")
+        ):
             assert value == 1  # two runs must never overlap
         else:
             assert value is None, logical_id

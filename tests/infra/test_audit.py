@@ -170,6 +170,9 @@ def test_the_api_appends_and_queries_and_verifies_but_never_signs(template: Temp
     assert {(a, r) for a, r in allowed if r.startswith("StorageEvidence")} == {
         ("s3:ListBucketVersions", "StorageEvidence.Arn"),
         ("s3:GetObjectVersion", "StorageEvidence.Arn/audit-digests/*"),
+        # GET /reports/retention (tests/infra/test_retention.py): read only, statements only.
+        ("s3:ListBucket", "StorageEvidence.Arn"),
+        ("s3:GetObject", "StorageEvidence.Arn/retention-statements/*"),
     }
     api = one_resource(template, "AWS::Lambda::Function", "RuntimeApiFunction")["Properties"]
     variables = api["Environment"]["Variables"]

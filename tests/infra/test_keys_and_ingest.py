@@ -27,9 +27,10 @@ from tests.infra.conftest import as_list, one_resource, render, resources
 
 def test_every_encryption_key_is_customer_managed_with_yearly_rotation(template: Template) -> None:
     keys = resources(template, "AWS::KMS::Key")
-    # The audit signing key is asymmetric: KMS cannot rotate those (tests/infra/test_audit.py).
+    # The audit and retention signing keys are asymmetric: KMS cannot rotate those
+    # (tests/infra/test_audit.py, test_retention.py).
     encryption = {k: v for k, v in keys.items() if v["Properties"].get("KeyUsage") != "SIGN_VERIFY"}
-    assert len(encryption) == len(keys) - 1
+    assert len(encryption) == len(keys) - 2
     for logical_id, key in encryption.items():
         assert key["Properties"]["EnableKeyRotation"] is True, logical_id
         assert key["Properties"]["RotationPeriodInDays"] == 365, logical_id
@@ -110,9 +111,9 @@ def test_every_key_grant_to_a_role_holds_only_through_the_service_that_uses_the_
             continue
         [key_arn] = as_list(statement["Resource"])
         key = render(key_arn).removesuffix(".Arn")
-        if key == "AuditSigningKey":
+        if key in ("AuditSigningKey", "RetentionSigningKey"):
             # Used with KMS itself, not through a store: only signature actions, no decrypt or
-            # encrypt; signing is further limited to the digest job by the key policy.
+            # encrypt; signing is further limited to the digest job (retention check) by the key policy.
             assert set(as_list(statement["Action"])) <= {"kms:Sign", "kms:Verify", "kms:GetPublicKey"}
             continue
         assert key in KEY_SERVICES, f"{policy} holds {key}, which no role should"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 
 from tests.infra.conftest import one_resource, resources
 
@@ -91,3 +91,34 @@ def test_every_bucket_policy_denies_plain_http_and_old_tls(template: Template) -
         assert any(s.get("Condition") == {"NumericLessThan": {"s3:TlsVersion": 1.2}} for s in denies)
         covered.add(policy["Properties"]["Bucket"]["Ref"])
     assert covered == set(buckets)
+
+
+def test_packed_images_move_to_glacier_instant_retrieval_after_90_days(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        {
+                            "Id": "images-to-glacier-ir-after-90-days",
+                            "Status": "Enabled",
+                            "Prefix": "images/",
+                            "ObjectSizeGreaterThan": 128 * 1024 - 1,
+                            "Transitions": [{"StorageClass": "GLACIER_IR", "TransitionInDays": 90}],
+                        }
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_tiering_leaves_the_367_day_expiry_and_parquet_rows_alone(template: Template) -> None:
+    bucket = one_resource(template, "AWS::S3::Bucket", "StorageReads")
+    transitions = [r for r in rules(bucket) if "Transitions" in r or "Transition" in r]
+    assert [r.get("Prefix") for r in transitions] == ["images/"]  # reads/ (Parquet) never transitions
+    assert expiry_rule(bucket)["ExpirationInDays"] == 367
+    assert "Prefix" not in expiry_rule(bucket)  # the expiry still covers every class and prefix
+    quarantine = one_resource(template, "AWS::S3::Bucket", "StorageQuarantine")
+    assert not [r for r in rules(quarantine) if "Transitions" in r]

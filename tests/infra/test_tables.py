@@ -17,7 +17,7 @@ def table_for(template: Template, spec: catalogue.TableSpec) -> dict[str, Any]:
     key_schema = [{"AttributeName": spec.partition_key.name, "KeyType": "HASH"}]
     if spec.sort_key:
         key_schema.append({"AttributeName": spec.sort_key.name, "KeyType": "RANGE"})
-    prefix = "Tables" + spec.logical_name.capitalize()
+    prefix = "Tables" + "".join(part.capitalize() for part in spec.logical_name.split("-"))
     matches = [
         t
         for lid, t in resources(template, "AWS::DynamoDB::Table").items()

@@ -18,10 +18,14 @@ from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
-from nas.adapters.signing import KmsVerifier
+from nas.adapters.retention import S3StatementStore, StatementStore
+from nas.adapters.reviews import DynamoReviewStore
+from nas.adapters.signing import KmsVerifier, SignatureVerifier
 from nas.services.accounts import AccountGate, AccountService
+from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
 from nas.services.audit_verification import VerifyPorts
+from nas.services.retention import RetentionReports
 from nas.settings import RuntimeSettings, settings
 
 
@@ -37,6 +41,7 @@ class Services:
     alerts: AlertService
     account_gate: AccountGate
     accounts: AccountService
+    retention: RetentionReports
 
 
 def build_services(
@@ -51,7 +56,9 @@ def build_services(
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
     gate = AccountGate(account_store, monotonic=monotonic)
     directory = CognitoDirectory(
-        session.client("cognito-idp"), config.require(config.user_pool_id, catalogue.USER_POOL_ENV)
+        session.client("cognito-idp"),
+        config.require(config.user_pool_id, catalogue.USER_POOL_ENV),
+        sign_in_events=config.sign_in_events,
     )
 
     def verification() -> VerifyPorts:
@@ -62,12 +69,29 @@ def build_services(
             verifier=KmsVerifier(session.client("kms"), key),
         )
 
+    def retention_ports() -> tuple[StatementStore, SignatureVerifier]:
+        key = config.require(config.retention_signing_key, catalogue.RETENTION_SIGNING_KEY_ENV)
+        statements = S3StatementStore(
+            session.client("s3"),
+            config.bucket(catalogue.Bucket.EVIDENCE),
+            catalogue.RETENTION_STATEMENT_PREFIX,
+        )
+        return statements, KmsVerifier(session.client("kms"), key)
+
     return Services(
         audit=trail,
         audit_verification=cache(verification),
         alerts=AlertService(DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS)), clock=clock),
         account_gate=gate,
-        accounts=AccountService(account_store, directory, gate, clock=clock),
+        accounts=AccountService(
+            account_store,
+            directory,
+            gate,
+            clock=clock,
+            reviews=DynamoReviewStore(dynamodb, config.table(catalogue.ACCOUNT_REVIEWS)),
+            activity=ApiActivity(trail),
+        ),
+        retention=RetentionReports(cache(retention_ports), clock=clock),
     )
 
 

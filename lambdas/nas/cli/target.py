@@ -37,6 +37,8 @@ class AwsTarget(BaseModel):
     audit_signing_key: str | None = None
     queues: dict[str, str] = Field(default_factory=dict)
     read_rows_delivery: str | None = None
+    retention_signing_key: str | None = None
+    user_pool_id: str | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> AwsTarget:

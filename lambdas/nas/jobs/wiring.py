@@ -3,17 +3,30 @@ meet AWS clients. boto3 honours AWS_ENDPOINT_URL, so local mode points the same 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 
 from nas import catalogue
+from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.retention import S3ObjectVersions, S3StatementStore
+from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
+from nas.services.account_hygiene import JOB_NAME as HYGIENE_JOB
+from nas.services.account_hygiene import HygienePorts
+from nas.services.activity import ApiActivity, JobAudit
 from nas.services.audit_digests import DigestPorts
+from nas.services.retention import JOB_NAME as RETENTION_JOB
+from nas.services.retention import RetentionPorts
 from nas.settings import RuntimeSettings, SettingsError
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def build_digest_ports(settings: RuntimeSettings, session: Any = boto3) -> DigestPorts:
@@ -29,4 +42,47 @@ def build_digest_ports(settings: RuntimeSettings, session: Any = boto3) -> Diges
         signer=KmsSigner(kms, key),
         verifier=KmsVerifier(kms, key),
         retention=timedelta(days=days),
+    )
+
+
+def build_hygiene_ports(
+    settings: RuntimeSettings, session: Any = boto3, *, clock: Callable[[], datetime] = wall_clock
+) -> HygienePorts:
+    """R-ACCOUNT daily job: the user pool, the accounts and reviews tables, the audit trail (read
+    for API use, appended for the job's own actions). `clock` stamps the job's audit events."""
+    dynamodb = session.client("dynamodb")
+    trail = DynamoAuditTrail(dynamodb, settings.table(catalogue.AUDIT))
+    return HygienePorts(
+        directory=CognitoDirectory(
+            session.client("cognito-idp"),
+            settings.require(settings.user_pool_id, catalogue.USER_POOL_ENV),
+            sign_in_events=settings.sign_in_events,
+        ),
+        store=DynamoAccountStore(dynamodb, settings.table(catalogue.ACCOUNTS)),
+        reviews=DynamoReviewStore(dynamodb, settings.table(catalogue.ACCOUNT_REVIEWS)),
+        activity=ApiActivity(trail),
+        audit=lambda run_id: JobAudit(trail, HYGIENE_JOB, run_id, clock),
+    )
+
+
+def build_retention_ports(
+    settings: RuntimeSettings, session: Any = boto3, *, clock: Callable[[], datetime] = wall_clock
+) -> RetentionPorts:
+    """R-RET-367 daily check: versions of the retained prefixes (list, delete), the evidence bucket
+    (statements), the retention signing key, and the audit trail for the job's own actions."""
+    key = settings.require(settings.retention_signing_key, catalogue.RETENTION_SIGNING_KEY_ENV)
+    days = settings.retention_statement_lock_days
+    if days is None:
+        raise SettingsError(f"{catalogue.RETENTION_STATEMENT_LOCK_ENV} is not set for this function")
+    s3 = session.client("s3")
+    trail = DynamoAuditTrail(session.client("dynamodb"), settings.table(catalogue.AUDIT))
+    return RetentionPorts(
+        versions=S3ObjectVersions(s3),
+        buckets={p.bucket: settings.bucket(p.bucket) for p in catalogue.RETAINED_PREFIXES},
+        statements=S3StatementStore(
+            s3, settings.bucket(catalogue.Bucket.EVIDENCE), catalogue.RETENTION_STATEMENT_PREFIX
+        ),
+        signer=KmsSigner(session.client("kms"), key),
+        lock=timedelta(days=days),
+        audit=lambda run_id: JobAudit(trail, RETENTION_JOB, run_id, clock),
     )

@@ -41,6 +41,10 @@ class LocalNames:
         """The consumers' on-failure destination (the CDK app's `ConsumerFailures` queue)."""
         return f"{self.prefix}-consumer-failures"
 
+    @property
+    def retention_signing_key(self) -> str:
+        return f"alias/{self.prefix}-retention-statements"
+
     def table(self, spec: catalogue.TableSpec) -> str:
         return f"{self.prefix}-{spec.logical_name}"
 
@@ -71,6 +75,10 @@ def lambda_environment(names: LocalNames, endpoint: str, region: str = REGION) -
         **{spec.env_var: names.table(spec) for spec in catalogue.TABLES},
         **{bucket.env_var: names.bucket(bucket) for bucket in catalogue.Bucket},
         catalogue.AUDIT_SIGNING_KEY_ENV: names.audit_signing_key,
+        catalogue.RETENTION_SIGNING_KEY_ENV: names.retention_signing_key,
+        catalogue.RETENTION_STATEMENT_LOCK_ENV: "1",
+        # moto does not emulate Cognito's auth events (AdminListUserAuthEvents): last sign-in unknown.
+        catalogue.SIGN_IN_EVENTS_ENV: "off",
         # Local digests are locked for a day: enough to see the lock work, short enough to forget.
         catalogue.AUDIT_DIGEST_RETENTION_ENV: "1",
         # No X-Ray daemon and no CloudWatch here: tracing off, EMF metrics not printed.

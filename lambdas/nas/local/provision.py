@@ -39,6 +39,7 @@ def provision(client: ClientFactory, names: LocalNames, *, shards: int = SHARDS)
         )
     client("events").create_event_bus(Name=names.alert_bus)
     create_audit_signing_key(client("kms"), names)
+    create_signing_key(client("kms"), names.retention_signing_key, "NAS retention statements")
     identity = create_identity(client("cognito-idp"), names)
     kinesis.get_waiter("stream_exists").wait(StreamName=names.stream, WaiterConfig={"Delay": 0.2})
     return identity
@@ -50,6 +51,14 @@ def create_audit_signing_key(kms: Any, names: LocalNames) -> None:
         KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY", Description="NAS audit digests"
     )["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName=names.audit_signing_key, TargetKeyId=key_id)
+
+
+def create_signing_key(kms: Any, alias: str, description: str) -> None:
+    """An asymmetric sign-and-verify key like the audit key, found by its alias."""
+    key_id = kms.create_key(
+        KeySpec=catalogue.AUDIT_SIGNING_KEY_SPEC, KeyUsage="SIGN_VERIFY", Description=description
+    )["KeyMetadata"]["KeyId"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key_id)
 
 
 def create_identity(cognito: Any, names: LocalNames) -> Identity:

@@ -22,16 +22,16 @@ from botocore.credentials import Credentials
 
 from nas import catalogue
 from nas.console import CONSOLE_PATH, InvalidTileUrl
-from nas.local import audit_digests, demo, fast_botocore
+from nas.local import demo, fast_botocore, jobs
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.checkpoints import LocalState
 from nas.local.console import ConsoleSite, default_dist
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
-from nas.local.logs import LOG_FILE, LocalLogs, logging_as, service_of
+from nas.local.logs import LOG_FILE, LocalLogs, service_of
 from nas.local.moto_server import MotoProcess, endpoint_url, is_moto
 from nas.local.names import REGION, LocalNames, lambda_environment
-from nas.local.poller import Consumer, LocalLambdaContext, QueueDestination, ShardPoller, start_pollers
+from nas.local.poller import Consumer, QueueDestination, ShardPoller, start_pollers
 from nas.local.provision import (
     Identity,
     ensure_failure_queue,
@@ -40,7 +40,7 @@ from nas.local.provision import (
     provision,
     stream_identity,
 )
-from nas.local.schedules import SCHEDULED_EVENT, ScheduledJob, Schedules
+from nas.local.schedules import Schedules
 from nas.local.sink import FLUSH_INTERVAL_S, ParquetRowSink
 from nas.local.status import PipelineTally, StatusLine
 from nas.local.stream_reader import RawKinesisReader
@@ -77,13 +77,15 @@ class LocalOptions:
     clock: Callable[[], float] = time.time
     """The gateway's clock for token expiry (tests advance it)."""
     names: LocalNames = field(default_factory=LocalNames)
-    audit_digest_interval_s: float = audit_digests.DIGEST_INTERVAL_S
+    audit_digest_interval_s: float = jobs.DIGEST_INTERVAL_S
     console_dist: Path = field(default_factory=default_dist)
     """The built console (`make setup` builds it into console/dist)."""
     tile_url: str = ""
     """The console map's tile URL template (the stage setting `console_tile_url` in AWS)."""
     sweep_interval_s: float = SWEEP_INTERVAL_S
     """How often the publish sweeper runs (an EventBridge schedule of a minute in AWS)."""
+    job_interval_s: float = jobs.JOB_INTERVAL_S
+    """The daily jobs (account hygiene, retention check) run this often locally."""
 
 
 def mute_metrics() -> Callable[[], None]:
@@ -331,23 +333,13 @@ class LocalMode:
         }
 
     def _schedule_jobs(self) -> None:
-        """The scheduled functions of the stack, on timers: the audit digests (R-AUDIT) and the
-        publish sweeper (R-ALERT)."""
-        from handlers import publish_sweeper
-
-        self.schedules.add(audit_digests.job(self.options.audit_digest_interval_s))
-
-        publish_sweeper.service.cache_clear()
-        self._restore_handlers.append(publish_sweeper.service.cache_clear)
-        context = LocalLambdaContext(function_name="nas-local-publish-sweeper")
-
-        def sweep() -> Any:
-            with logging_as(function_name=context.function_name, service=service_of("PublishSweeper")):
-                return publish_sweeper.lambda_handler(dict(SCHEDULED_EVENT), context)
-
-        self.schedules.add(
-            ScheduledJob("publish-sweeper", run=sweep, interval_s=self.options.sweep_interval_s)
-        )
+        """The scheduled functions of the stack, on timers: the audit digests (R-AUDIT), the daily
+        account hygiene (R-ACCOUNT) and retention check (R-RET-367), and the publish sweeper
+        (R-ALERT)."""
+        self.schedules.add(jobs.audit_digests(self.options.audit_digest_interval_s))
+        self.schedules.add(jobs.account_hygiene(self.options.job_interval_s))
+        self.schedules.add(jobs.retention_check(self.options.job_interval_s))
+        self.schedules.add(jobs.publish_sweeper(self.options.sweep_interval_s))
 
     def _gateway(self) -> Gateway:
         from handlers import api
@@ -390,6 +382,7 @@ class LocalMode:
             "audit_signing_key": self.names.audit_signing_key,
             "queues": {"consumer-failures": self.failure_queue},
             "state_dir": str(self.state.directory.resolve()),
+            "retention_signing_key": self.names.retention_signing_key,
         }
         if demo_section is not None:
             config["demo"] = demo_section
