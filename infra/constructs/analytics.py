@@ -1,5 +1,6 @@
-"""Athena over the stored reads: the Glue `reads` table (Parquet, partition projection by capture
-date, no crawler) and a workgroup whose settings callers cannot override."""
+"""Athena over the stored reads: the Glue `reads` table (Parquet, partition projection of the layout
+in `nas.domain.layout`: arrival, day, VRM bucket; no crawler) and a workgroup whose settings callers
+cannot override."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from nas import catalogue
+from nas.domain.layout import VRM_BUCKETS, Arrival
 from nas.domain.policy import SEARCH_RETENTION
 
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
@@ -18,8 +20,27 @@ PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 # Projection stops one day past the 365-day search retention: partitions older than that are never
 # even listed (R-RET-365 holds in the query plan, not only in the WHERE clause), and one day ahead
-# covers the 5-minute clock allowance across midnight.
+# covers the 5-minute clock allowance across midnight. Late reads' days (the day stored) are never
+# earlier than their capture days, so the same range holds for both arrivals.
 PROJECTION_RANGE = f"NOW-{SEARCH_RETENTION.days + 1}DAYS,NOW+1DAYS"
+ARRIVAL, DAY, BUCKET = (
+    catalogue.READ_ARRIVAL_PARTITION,
+    catalogue.READ_DAY_PARTITION,
+    catalogue.READ_BUCKET_PARTITION,
+)
+PROJECTION = {
+    "projection.enabled": "true",
+    f"projection.{ARRIVAL}.type": "enum",
+    f"projection.{ARRIVAL}.values": ",".join(a.value for a in Arrival),
+    f"projection.{DAY}.type": "date",
+    f"projection.{DAY}.format": "yyyy-MM-dd",
+    f"projection.{DAY}.range": PROJECTION_RANGE,
+    f"projection.{DAY}.interval": "1",
+    f"projection.{DAY}.interval.unit": "DAYS",
+    f"projection.{BUCKET}.type": "integer",
+    f"projection.{BUCKET}.range": f"0,{VRM_BUCKETS - 1}",
+}
+PARTITION_PATH = f"{ARRIVAL}=${{{ARRIVAL}}}/{DAY}=${{{DAY}}}/{BUCKET}=${{{BUCKET}}}/"
 
 
 class Analytics(Construct):
@@ -45,7 +66,6 @@ class Analytics(Construct):
                 name=self.database_name, description="NAS stored reads"
             ),
         )
-        partition = catalogue.CAPTURE_DATE_PARTITION
         reads_location = f"s3://{reads_bucket.bucket_name}/{catalogue.READS_PREFIX}"
         self.reads_table = glue.CfnTable(
             self,
@@ -59,15 +79,13 @@ class Analytics(Construct):
                 parameters={
                     "classification": "parquet",
                     "EXTERNAL": "TRUE",
-                    "projection.enabled": "true",
-                    f"projection.{partition}.type": "date",
-                    f"projection.{partition}.format": "yyyy-MM-dd",
-                    f"projection.{partition}.range": PROJECTION_RANGE,
-                    f"projection.{partition}.interval": "1",
-                    f"projection.{partition}.interval.unit": "DAYS",
-                    "storage.location.template": f"{reads_location}{partition}=${{{partition}}}/",
+                    **PROJECTION,
+                    "storage.location.template": f"{reads_location}{PARTITION_PATH}",
                 },
-                partition_keys=[glue.CfnTable.ColumnProperty(name=partition, type="string")],
+                partition_keys=[
+                    glue.CfnTable.ColumnProperty(name=name, type=type_)
+                    for name, type_ in catalogue.READ_PARTITION_KEYS
+                ],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=reads_location,
                     input_format=PARQUET_INPUT,

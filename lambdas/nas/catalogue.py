@@ -149,10 +149,23 @@ class Bucket(StrEnum):
         return f"NAS_BUCKET_{self.name}"
 
 
-# Prefixes inside the reads bucket: Parquet rows (Hive-partitioned by capture date) and packed images.
+# Prefixes inside the reads bucket: Parquet rows (Hive-partitioned, `domain/layout.py`) and packed images.
 READS_PREFIX = "reads/"
 IMAGES_PREFIX = "images/"
-CAPTURE_DATE_PARTITION = "capture_date"
+# The partition keys of stored read rows, in path order (`reads/arrival=…/day=…/vrm_bucket=…/`): Glue
+# partition columns (projected), Firehose dynamic partitioning keys, and fields of the JSON row archive
+# sends (not Parquet columns).
+READ_ARRIVAL_PARTITION = "arrival"
+READ_DAY_PARTITION = "day"
+READ_BUCKET_PARTITION = "vrm_bucket"
+READ_PARTITION_KEYS: tuple[tuple[str, str], ...] = (
+    (READ_ARRIVAL_PARTITION, "string"),
+    (READ_DAY_PARTITION, "string"),
+    (READ_BUCKET_PARTITION, "int"),
+)
+# Where search results are kept for paging (the Athena results bucket, which expires them in a day).
+SEARCH_RESULTS_PREFIX = "searches/"
+ATHENA_OUTPUT_PREFIX = "results/"
 
 # The attributes an outcome (R-HIT) may write on an alert item, beside its key: the API's IAM policy
 # allows UpdateItem on these alone (`dynamodb:Attributes`), so the API can never rewrite the alert.
@@ -187,6 +200,8 @@ READ_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("read_id", "string"),
     ("camera_id", "string"),
     ("vrm", "string"),
+    # R-VRM look-alike classes: the key of OCR-tolerant searches and of the storage bucket.
+    ("vrm_canonical", "string"),
     ("captured_at", "timestamp"),
     ("lea", "string"),
     ("source", "string"),

@@ -118,26 +118,32 @@ class FakeS3:
         self.objects[Key] = Body
 
 
-def test_sink_writes_one_parquet_file_per_capture_date_on_flush() -> None:
+def test_sink_writes_one_parquet_file_per_partition_sorted_by_canonical_vrm() -> None:
     s3 = FakeS3()
     sink = ParquetRowSink(s3, "b", flush_interval_s=60)
+    live = {"arrival": "live", "day": "2026-01-01", "vrm_bucket": 7}
     rows = [
-        {"read_id": "a", "captured_at": 1767225600000, "capture_date": "2026-01-01", "lane": 2},
-        {"read_id": "b", "captured_at": 1767312000000, "capture_date": "2026-01-02", "late": True},
+        {"read_id": "a", "vrm_canonical": "X2", "captured_at": 1767225600000, "lane": 2, **live},
+        {"read_id": "b", "captured_at": 1767312000000, "late": True, "arrival": "late", "day": "2026-01-03"}
+        | {"vrm_bucket": 63},
+        {"read_id": "c", "vrm_canonical": "X1", "captured_at": 1767225700000, **live},
     ]
-    assert sink.put_rows([json.dumps(r).encode() for r in rows] + [b"not json"]) == {2}
+    unpartitioned = {"read_id": "d", "captured_at": 1767225600000}
+    encoded = [json.dumps(r).encode() for r in [*rows, unpartitioned]] + [b"not json"]
+    assert sink.put_rows(encoded) == {3, 4}
     assert s3.objects == {}
-    assert sink.flush() == 2
-    by_date = {
-        key.split("/")[1]: pq.read_table(io.BytesIO(body)).to_pylist() for key, body in s3.objects.items()
+    assert sink.flush() == 3
+    by_partition = {
+        "/".join(key.split("/")[1:4]): pq.read_table(io.BytesIO(body)).to_pylist()
+        for key, body in s3.objects.items()
     }
-    assert set(by_date) == {"capture_date=2026-01-01", "capture_date=2026-01-02"}
-    first = by_date["capture_date=2026-01-01"][0]
-    assert (first["read_id"], first["lane"], first["captured_at"]) == (
-        "a",
-        2,
-        datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    assert set(by_partition) == {
+        "arrival=live/day=2026-01-01/vrm_bucket=7",
+        "arrival=late/day=2026-01-03/vrm_bucket=63",
+    }
+    first, second = by_partition["arrival=live/day=2026-01-01/vrm_bucket=7"]
+    assert (first["read_id"], second["read_id"]) == ("c", "a")  # sorted by vrm_canonical
+    assert (second["lane"], second["captured_at"]) == (2, datetime(2026, 1, 1, tzinfo=UTC))
     assert sink.flush() == 0
 
 

@@ -1,6 +1,8 @@
 """Stands in for the Firehose delivery stream: buffers the archive consumer's JSON rows and writes
-them as Parquet into the reads bucket, Hive-partitioned by capture date, as Firehose's record
-format conversion does in AWS (schema from catalogue.READ_ROW_COLUMNS)."""
+them as Parquet into the reads bucket, Hive-partitioned by arrival, day and VRM bucket (`domain/layout.py`),
+as Firehose's dynamic partitioning and record format conversion do in AWS (schema from
+catalogue.READ_ROW_COLUMNS). Rows are sorted by canonical VRM within each file, so a VRM search
+skips the row groups of other VRMs (Firehose cannot sort; docs/search.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +13,15 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from nas.catalogue import CAPTURE_DATE_PARTITION, READ_ROW_COLUMNS, READS_PREFIX
+from nas.catalogue import READ_ARRIVAL_PARTITION, READ_BUCKET_PARTITION, READ_DAY_PARTITION, READ_ROW_COLUMNS
+from nas.domain.layout import Arrival, Partition
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +38,47 @@ _ARROW_TYPES: dict[str, Any] = {
 }
 
 READ_ROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[type_]) for name, type_ in READ_ROW_COLUMNS])
+# Within a file: one VRM's reads together, so Parquet's min/max statistics of `vrm_canonical` let a
+# search skip every other row group.
+SORT_KEYS = [("vrm_canonical", "ascending"), ("captured_at", "ascending")]
+ROW_GROUP_ROWS = 2048
 
 
-def parquet_key(capture_date: str) -> str:
-    return f"{READS_PREFIX}{CAPTURE_DATE_PARTITION}={capture_date}/part-{uuid.uuid4()}.parquet"
+def parquet_key(partition: Partition) -> str:
+    return f"{partition.prefix}part-{uuid.uuid4()}.parquet"
+
+
+def parquet_table_bytes(table: pa.Table) -> bytes:
+    """A table of READ_ROW_SCHEMA as one Parquet file: sorted by canonical VRM and capture time, in
+    row groups of ROW_GROUP_ROWS with statistics."""
+    buffer = io.BytesIO()
+    pq.write_table(
+        table.sort_by(SORT_KEYS),
+        buffer,
+        compression="snappy",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+    )
+    return buffer.getvalue()
 
 
 def parquet_bytes(rows: Sequence[dict[str, Any]]) -> bytes:
-    """The rows as one Parquet file of READ_ROW_SCHEMA (the partition column stays out of it)."""
+    """The rows as one Parquet file of READ_ROW_SCHEMA (the partition values stay out of it)."""
     table = pa.Table.from_pylist(
         [{name: row.get(name) for name in READ_ROW_SCHEMA.names} for row in rows], schema=READ_ROW_SCHEMA
     )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="snappy")
-    return buffer.getvalue()
+    return parquet_table_bytes(table)
+
+
+def row_partition(row: Any) -> Partition:
+    """The partition a JSON row names (ValueError if it names none)."""
+    if not isinstance(row, dict):
+        raise ValueError("not a row")
+    arrival, day = row.get(READ_ARRIVAL_PARTITION), row.get(READ_DAY_PARTITION)
+    bucket = row.get(READ_BUCKET_PARTITION)
+    if not isinstance(arrival, str) or not isinstance(day, str) or not isinstance(bucket, int):
+        raise ValueError("not a row with partition values")
+    return Partition(Arrival(arrival), date.fromisoformat(day), bucket)
 
 
 class ParquetRowSink:
@@ -70,7 +101,7 @@ class ParquetRowSink:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
-        self._buffer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._buffer: dict[Partition, list[dict[str, Any]]] = defaultdict(list)
         self._buffered = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -79,19 +110,16 @@ class ParquetRowSink:
 
     def put_rows(self, rows: Sequence[bytes]) -> set[int]:
         failed: set[int] = set()
-        decoded: list[dict[str, Any]] = []
+        decoded: list[tuple[Partition, dict[str, Any]]] = []
         for index, raw in enumerate(rows):
             try:
                 row = orjson.loads(raw)
-                if not isinstance(row, dict) or not isinstance(row.get(CAPTURE_DATE_PARTITION), str):
-                    raise ValueError("not a row with a capture date")
+                decoded.append((row_partition(row), row))
             except ValueError:
                 failed.add(index)
-                continue
-            decoded.append(row)
         with self._lock:
-            for row in decoded:
-                self._buffer[row[CAPTURE_DATE_PARTITION]].append(row)
+            for partition, row in decoded:
+                self._buffer[partition].append(row)
             self._buffered += len(decoded)
             full = self._buffered >= self._max_rows
         if full:
@@ -99,27 +127,27 @@ class ParquetRowSink:
         return failed
 
     def flush(self) -> int:
-        """Writes every buffered row (one file per capture date); returns how many were written.
+        """Writes every buffered row (one file per partition); returns how many were written.
         Rows whose file could not be stored go back in the buffer for the next flush."""
         with self._flush_lock:
             with self._lock:
                 pending, self._buffer = self._buffer, defaultdict(list)
                 self._buffered = 0
             written = 0
-            for capture_date, rows in pending.items():
+            for partition, rows in pending.items():
                 try:
                     self._s3.put_object(
                         Bucket=self._bucket,
-                        Key=parquet_key(capture_date),
+                        Key=parquet_key(partition),
                         Body=parquet_bytes(rows),
                         ContentType="application/vnd.apache.parquet",
                     )
                 except Exception:
                     log.exception(
-                        "writing %d row(s) of %s failed; kept for the next flush", len(rows), capture_date
+                        "writing %d row(s) of %s failed; kept for the next flush", len(rows), partition.prefix
                     )
                     with self._lock:
-                        self._buffer[capture_date][:0] = rows
+                        self._buffer[partition][:0] = rows
                         self._buffered += len(rows)
                     continue
                 written += len(rows)
