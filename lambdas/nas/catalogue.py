@@ -103,16 +103,23 @@ SEARCHES = TableSpec(
     "searches",
     partition_key=Key("search_id"),
     sort_key=None,
-    serves="GET /searches/{id}: status, Athena query id, owner",
-    indexes=(Index("by-user", Key("user"), Key("created_at"), "a user's recent searches"),),
+    # A search is kept 31 days; its rows, in the Athena results bucket, one day.
+    ttl_attribute="expires_at",
+    serves="GET /searches/{id}: status, engine execution id, owner",
+    indexes=(Index("by-user", Key("user"), Key("created_at"), "GET /searches: a user's recent searches"),),
 )
+# The attributes the api may update on a search item once its query has finished (beside its key).
+SEARCH_KEY_ATTRIBUTE = "search_id"
+SEARCH_COMPLETION_ATTRIBUTES = ("status", "row_count", "truncated", "failure", "completed_at")
+AUTHORISATION_KEY_ATTRIBUTE = "authorisation_id"
+AUTHORISATION_REVOCATION_ATTRIBUTES = ("revoked_at", "revoked_by")
 AUTHORISATIONS = TableSpec(
     "authorisations",
     partition_key=Key("authorisation_id"),
     sort_key=None,
-    serves="R-AUTHZ lookup when a search names an authorisation",
+    serves="R-AUTHZ lookup when a search names an authorisation; DELETE revokes (never deleted)",
     indexes=(
-        Index("by-grantee", Key("grantee"), Key("expires_at"), "a user's live authorisations"),
+        Index("by-grantee", Key("grantee"), Key("expires_at"), "GET /authorisations?mine=true"),
         Index("by-granted-by", Key("granted_by"), Key("granted_at"), "GET /authorisations for an authoriser"),
     ),
 )
