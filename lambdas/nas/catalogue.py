@@ -192,6 +192,10 @@ READ_STREAM_ENV = "NAS_STREAM_READS"
 ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"
 READ_ROWS_DELIVERY_ENV = "NAS_FIREHOSE_READ_ROWS"
 USER_POOL_ENV = "NAS_USER_POOL_ID"
+# Searches: the engine (`athena` in AWS, `duckdb` in local mode), Athena's workgroup and Glue database.
+SEARCH_ENGINE_ENV = "NAS_SEARCH_ENGINE"
+ATHENA_WORKGROUP_ENV = "NAS_ATHENA_WORKGROUP"
+GLUE_DATABASE_ENV = "NAS_GLUE_DATABASE"
 QUARANTINE_PREFIX = "quarantine/"
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,6 +28,13 @@ class RuntimeSettings(BaseModel):
     alert_bus: str | None = None
     read_rows_delivery: str | None = None
     user_pool_id: str | None = None
+    search_engine: Literal["athena", "duckdb"] = "athena"
+    athena_workgroup: str | None = None
+    glue_database: str | None = None
+    aws_endpoint: str | None = None
+    """Where AWS calls go when not to AWS itself (local mode's moto): boto3 reads it on its own; the
+    DuckDB search engine's pyarrow S3 client is told."""
+    region: str = catalogue.UK_REGION
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -39,6 +47,11 @@ class RuntimeSettings(BaseModel):
             alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
             read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
             user_pool_id=environ.get(catalogue.USER_POOL_ENV),
+            search_engine=environ.get(catalogue.SEARCH_ENGINE_ENV) or "athena",
+            athena_workgroup=environ.get(catalogue.ATHENA_WORKGROUP_ENV),
+            glue_database=environ.get(catalogue.GLUE_DATABASE_ENV),
+            aws_endpoint=environ.get("AWS_ENDPOINT_URL"),
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.UK_REGION,
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

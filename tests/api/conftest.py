@@ -25,6 +25,8 @@ REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
 ACCOUNTS_TABLE = "nas-test-accounts"
+TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in catalogue.TABLES}
+RESULTS_BUCKET = "nas-test-athena-results"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -120,20 +122,21 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         catalogue.STAGE_ENV: "test",
-        catalogue.ALERTS.env_var: ALERTS_TABLE,
-        catalogue.AUDIT.env_var: AUDIT_TABLE,
-        catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
+        **{spec.env_var: TABLE_NAMES[spec.logical_name] for spec in catalogue.TABLES},
+        catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
+        catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
+        catalogue.GLUE_DATABASE_ENV: "nas_test",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv(catalogue.SEARCH_ENGINE_ENV, raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for spec, name in (
-            (catalogue.ALERTS, ALERTS_TABLE),
-            (catalogue.AUDIT, AUDIT_TABLE),
-            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
-        ):
-            create_table(dynamodb, spec, name)
+        for spec in catalogue.TABLES:
+            create_table(dynamodb, spec, TABLE_NAMES[spec.logical_name])
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)

@@ -252,7 +252,7 @@ class SearchPlan:
       `floor` (R-RET-365, 365 days before the plan's `now`).
     - `day_ranges` and `vrm_bucket`: the partitions read; None reads every bucket.
     - convoy: targets are the reads of `vrm` inside the window (bucket `target_bucket`); companions
-      are read from `scan_from`..`scan_to`, the window widened by `within_s`.
+      are read from `scan_from`..`scan_to` (the window itself: never before the allowed `from`).
     """
 
     search_type: SearchType
@@ -329,11 +329,12 @@ def plan_search(
             camera_ids=criteria.camera_ids,
         )
     canonical = canonical_vrm(criteria.vrm)
-    within = timedelta(seconds=criteria.within_s)
-    scan_from, scan_to = max(start - within, floor), min(end + within, now)
+    # Companions are read inside the window too: a search never reaches before the `from` its
+    # lookback was allowed (R-ACCESS), even by `within_s`.
+    scan_from, scan_to = start, end
     return SearchPlan(
         **base,  # type: ignore[arg-type]
-        day_ranges=_ranges(scan_from, scan_to, now) if start <= end else (),
+        day_ranges=_ranges(scan_from, scan_to, now),
         target_day_ranges=_ranges(start, end, now),
         vrm=criteria.vrm,
         vrm_canonical=canonical,

@@ -60,6 +60,8 @@ def lambda_environment(names: LocalNames, endpoint: str, region: str = REGION) -
         catalogue.ALERT_BUS_ENV: names.alert_bus,
         **{spec.env_var: names.table(spec) for spec in catalogue.TABLES},
         **{bucket.env_var: names.bucket(bucket) for bucket in catalogue.Bucket},
+        # Searches run on DuckDB over the same Parquet layout (SPEC §5), not Athena.
+        catalogue.SEARCH_ENGINE_ENV: "duckdb",
         # No X-Ray daemon and no CloudWatch here: tracing off, EMF metrics not printed.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",
