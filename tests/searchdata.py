@@ -18,7 +18,9 @@ from nas.domain.reads import parse_read
 from nas.domain.rows import firehose_json, read_row
 from nas.local.sink import ParquetRowSink
 
-KENT_A = Camera(camera_id="KENT-A2-001", lea="KENT", lat=51.2798, lon=1.0789, source=CameraSource.STATIC, active=True)
+KENT_A = Camera(
+    camera_id="KENT-A2-001", lea="KENT", lat=51.2798, lon=1.0789, source=CameraSource.STATIC, active=True
+)
 KENT_B = Camera(
     camera_id="KENT-M20-J9", lea="KENT", lat=51.1605, lon=0.8617, source=CameraSource.MULTI_LANE, active=True
 )

@@ -212,6 +212,26 @@ def _refusal() -> Response[str] | None:
     return None
 
 
+def _field_name(loc: Any) -> str:
+    """The dotted field of an error's location. In a body that is a union tagged by `type` (POST
+    /searches) pydantic puts the tag first (`partial.pattern`); the caller's field is `pattern`."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    tag = _body_tag()
+    if tag is not None and len(parts) > 1 and parts[0] == tag:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _body_tag() -> str | None:
+    body = app.current_event.raw_event.get("body")
+    try:
+        value = json.loads(body) if isinstance(body, str) else None
+    except (ValueError, RecursionError):
+        return None
+    tag = value.get("type") if isinstance(value, dict) else None
+    return tag if isinstance(tag, str) else None
+
+
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def invalid_request(error: RequestValidationError) -> Response[str]:
     refused = _refusal()
@@ -219,8 +239,8 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
         return refused
     fields = [
         "body"
-        if e.get("type") == "json_invalid"  # its loc is ("body", <offset>)
-        else ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body"
+        if e.get("type") == "json_invalid"
+        else _field_name(e["loc"])  # json_invalid: ("body", <offset>)
         for e in error.errors()
     ]
     fields = list(dict.fromkeys(f[:64] for f in fields))
