@@ -113,7 +113,7 @@ class DuckDbSearchEngine:
         connection = duckdb.connect(config={"threads": self._threads})
         try:
             connection.execute("SET TimeZone = 'UTC'")
-            connection.register("reads", self._dataset(files))
+            connection.register("reads", self.dataset(files))
             rows = connection.execute(query.sql, list(query.parameters)).fetchall()
         finally:
             connection.close()
@@ -143,7 +143,7 @@ class DuckDbSearchEngine:
             infos = self._fs.get_file_info(selector)
         return [i.path for i in infos if i.type == pafs.FileType.File and i.path.endswith(".parquet")]
 
-    def _dataset(self, files: list[str]) -> Any:
+    def dataset(self, files: list[str]) -> Any:
         if not files:
             return pa.Table.from_batches([], schema=DATASET_SCHEMA)
         return ds.dataset(
