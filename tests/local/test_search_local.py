@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -162,3 +164,21 @@ def test_a_100_day_search_needs_serious_complex_and_an_authorisation(local: Loca
     assert page["status"] == "succeeded"
     status, _, mine = local.request("GET", "/authorisations?mine=true", token=investigator)
     assert authorisation["authorisation_id"] in {a["authorisation_id"] for a in mine["authorisations"]}
+
+
+def test_nas_search_prints_what_the_api_found(
+    local: Local, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tag = uuid.uuid4().hex[:5].upper()
+    vrm = f"CL{tag}"
+    put_reads(local, [(f"cli-{tag}", vrm, datetime.now(UTC) - timedelta(minutes=3), "ESSEX-A12-004")])
+    found(local, local.id_token("investigator"), {"type": "vrm", "vrm": vrm}, {f"cli-{tag}"})
+    token_file = tmp_path / "token"
+    token_file.write_text(local.id_token("investigator"))
+    argv = ["search", "vrm", vrm, "--from", "1d", "--purpose", "crime", "--case-ref", CASE]
+    argv += ["--reason", "Vehicle seen at the scene", "--config", str(local.config_path)]
+    assert nas([*argv, "--token-file", str(token_file), "--format", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert [(r["read_id"], r["camera_id"]) for r in document["rows"]] == [(f"cli-{tag}", "ESSEX-A12-004")]
+    assert nas([*argv, "--token-file", str(token_file), "--from", "100d"]) == 1
+    assert "403 lookback-exceeds-level" in capsys.readouterr().err
