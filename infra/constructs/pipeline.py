@@ -399,8 +399,9 @@ class Pipeline(Construct):
                 # are per partition (64 VRM buckets), so at peak (~1.5 MB/s of rows, ~23 KB/s a
                 # bucket) 300 s, not 128 MB, ends each one, and caps how late a read becomes
                 # searchable. Active partitions: live reads of up to 3 capture days (24 hours back and
-                # 5 minutes ahead, across midnight) and late reads of 2 storage days, 5 x 64 = 320,
-                # under the 500 a delivery stream has by default (docs/search.md).
+                # 5 minutes ahead, across midnight) in 64 buckets and late reads of 2 storage days in
+                # 8, 3 x 64 + 2 x 8 = 208, under the 500 a delivery stream has by default
+                # (docs/search.md).
                 buffering_hints=DeliveryStream.BufferingHintsProperty(
                     size_in_m_bs=128, interval_in_seconds=300
                 ),

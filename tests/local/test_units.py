@@ -125,7 +125,7 @@ def test_sink_writes_one_parquet_file_per_partition_sorted_by_canonical_vrm() ->
     rows = [
         {"read_id": "a", "vrm_canonical": "X2", "captured_at": 1767225600000, "lane": 2, **live},
         {"read_id": "b", "captured_at": 1767312000000, "late": True, "arrival": "late", "day": "2026-01-03"}
-        | {"vrm_bucket": 63},
+        | {"vrm_bucket": 7},
         {"read_id": "c", "vrm_canonical": "X1", "captured_at": 1767225700000, **live},
     ]
     unpartitioned = {"read_id": "d", "captured_at": 1767225600000}
@@ -139,7 +139,7 @@ def test_sink_writes_one_parquet_file_per_partition_sorted_by_canonical_vrm() ->
     }
     assert set(by_partition) == {
         "arrival=live/day=2026-01-01/vrm_bucket=7",
-        "arrival=late/day=2026-01-03/vrm_bucket=63",
+        "arrival=late/day=2026-01-03/vrm_bucket=7",
     }
     first, second = by_partition["arrival=live/day=2026-01-01/vrm_bucket=7"]
     assert (first["read_id"], second["read_id"]) == ("c", "a")  # sorted by vrm_canonical

@@ -100,7 +100,18 @@ def test_a_late_read_is_stored_under_the_day_it_was_stored() -> None:
         stored_at=datetime(2026, 11, 2, 0, 1, tzinfo=UTC),
     )
     assert (partition.arrival, partition.day) == (Arrival.LATE, date(2026, 11, 2))
-    assert partition.values() == {"arrival": "late", "day": "2026-11-02", "vrm_bucket": vrm_bucket("Z")}
+    # Late arrivals have 8 buckets: the live bucket (59) modulo 8.
+    assert partition.values() == {"arrival": "late", "day": "2026-11-02", "vrm_bucket": 3}
+    assert vrm_bucket("Z") == 59
+
+
+def test_a_partition_holds_only_its_arrivals_buckets() -> None:
+    Partition(Arrival.LIVE, date(2026, 1, 1), 63)
+    Partition(Arrival.LATE, date(2026, 1, 1), 7)
+    with pytest.raises(ValueError, match=r"0\.\.7"):
+        Partition(Arrival.LATE, date(2026, 1, 1), 8)
+    with pytest.raises(ValueError, match=r"0\.\.63"):
+        Partition(Arrival.LIVE, date(2026, 1, 1), 64)
 
 
 def test_a_search_reads_late_days_from_the_day_after_its_first_to_365_after_its_last() -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from nas.domain.errors import InvalidInput
-from nas.domain.layout import VRM_BUCKETS, Arrival, vrm_bucket
+from nas.domain.layout import LATE_VRM_BUCKETS, VRM_BUCKETS, Arrival, vrm_bucket
 from nas.domain.models import Camera, CameraSource
 from nas.domain.policy import InvestigationLevel
 from nas.domain.search import (
@@ -38,7 +38,9 @@ WHY = Why(Purpose.CRIME, "Burglary enquiry, suspect vehicle", "KENT-2026-001234"
 def test_a_90_day_vrm_search_reads_one_bucket_a_day_of_live_and_late_arrivals() -> None:
     plan = plan_search(VrmCriteria("AB12CDE"), window_from=NOW - timedelta(days=90), window_to=NOW, now=NOW)
     partitions = plan.partitions()
-    assert {p.vrm_bucket for p in partitions} == {vrm_bucket("A812C0E")}
+    bucket = vrm_bucket("A812C0E")
+    assert {p.vrm_bucket for p in partitions if p.arrival is Arrival.LIVE} == {bucket}
+    assert {p.vrm_bucket for p in partitions if p.arrival is Arrival.LATE} == {bucket % LATE_VRM_BUCKETS}
     live = sorted(p.day for p in partitions if p.arrival is Arrival.LIVE)
     late = sorted(p.day for p in partitions if p.arrival is Arrival.LATE)
     assert (live[0], live[-1], len(live)) == (date(2026, 8, 22), date(2026, 11, 20), 91)
@@ -62,8 +64,10 @@ def test_an_ocr_tolerant_search_reads_the_same_bucket_and_drops_the_exact_match(
     ids=["partial", "location", "convoy"],
 )
 def test_searches_without_one_vrm_read_every_bucket(criteria: object) -> None:
-    plan = plan_search(criteria, window_from=NOW - timedelta(hours=5), window_to=NOW, now=NOW)  # type: ignore[arg-type]
-    assert {p.vrm_bucket for p in plan.partitions()} == set(range(VRM_BUCKETS))
+    plan = plan_search(criteria, window_from=NOW - timedelta(days=2), window_to=NOW, now=NOW)  # type: ignore[arg-type]
+    live = {p.vrm_bucket for p in plan.partitions() if p.arrival is Arrival.LIVE}
+    late = {p.vrm_bucket for p in plan.partitions() if p.arrival is Arrival.LATE}
+    assert (live, late) == (set(range(VRM_BUCKETS)), set(range(LATE_VRM_BUCKETS)))
 
 
 def test_the_retention_floor_cuts_the_window_and_the_partitions_listed_whatever_the_request() -> None:

@@ -2,10 +2,11 @@
 and Firehose writes (docs/search.md, "Layout").
 
     reads/arrival=live/day=<capture date>/vrm_bucket=<0..63>/…parquet
-    reads/arrival=late/day=<date stored>/vrm_bucket=<0..63>/…parquet
+    reads/arrival=late/day=<date stored>/vrm_bucket=<0..7>/…parquet
 
 - `vrm_bucket` is a hash of the read's canonical VRM (`vrm.canonical_vrm`), so every search for one
-  VRM, exact or OCR-tolerant, reads one bucket in 64 of each day.
+  VRM, exact or OCR-tolerant, reads one bucket in 64 of each day (one in 8 of the late arrivals, about
+  1 % of reads: fewer, larger files for every search that reads all buckets).
 - `arrival=live` holds reads stored within 24 hours of capture (R-LATE: not late), under their UTC
   capture date. Late reads (up to 365 days old, R-RET-365) would open partitions of any of 365 past
   dates in Firehose's buffer at once, beyond its active-partition limit, so they go to `arrival=late`
@@ -30,9 +31,11 @@ from nas.domain.policy import SEARCH_RETENTION
 from nas.domain.timefmt import utc_date
 
 VRM_BUCKETS = 64
-"""Buckets per day and arrival. A VRM search reads 1/64 of a window (the bench's bytes fraction target
-is 0.02); 64 live and 64 late buckets of two or three days stay under Firehose's 500 active
-partitions (docs/search.md)."""
+"""Buckets per day of live arrivals. A VRM search reads 1/64 of a window (the bench's bytes fraction
+target is 0.02); with the late arrivals' 8, live days (up to 3) and late days (up to 2) make 208 active
+partitions in Firehose, under the 500 a delivery stream has by default (docs/search.md)."""
+LATE_VRM_BUCKETS = 8
+"""Buckets per day of late arrivals: a read's live bucket modulo 8, so one VRM is in one of each."""
 LATE_LAG_DAYS = SEARCH_RETENTION.days
 """A late read is stored at most this many days after its capture date (older ones are quarantined)."""
 
@@ -45,10 +48,19 @@ class Arrival(StrEnum):
 
 
 def vrm_bucket(vrm_canonical: str) -> int:
-    """The storage bucket of a canonical VRM: BLAKE2b, stable across processes and Python versions
-    (unlike `hash`), and spread evenly over `VRM_BUCKETS`."""
+    """The (live) storage bucket of a canonical VRM: BLAKE2b, stable across processes and Python
+    versions (unlike `hash`), and spread evenly over `VRM_BUCKETS`."""
     digest = hashlib.blake2b(vrm_canonical.encode("ascii"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % VRM_BUCKETS
+
+
+def buckets_of(arrival: Arrival) -> int:
+    return VRM_BUCKETS if arrival is Arrival.LIVE else LATE_VRM_BUCKETS
+
+
+def bucket_in(arrival: Arrival, live_bucket: int) -> int:
+    """Where a VRM of live bucket `live_bucket` is stored among `arrival`'s buckets."""
+    return live_bucket % buckets_of(arrival)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -60,8 +72,10 @@ class Partition:
     vrm_bucket: int
 
     def __post_init__(self) -> None:
-        if not 0 <= self.vrm_bucket < VRM_BUCKETS:
-            raise ValueError(f"vrm_bucket must be in 0..{VRM_BUCKETS - 1}")
+        if not 0 <= self.vrm_bucket < buckets_of(self.arrival):
+            raise ValueError(
+                f"vrm_bucket must be in 0..{buckets_of(self.arrival) - 1} for {self.arrival} reads"
+            )
 
     @property
     def prefix(self) -> str:
@@ -84,7 +98,7 @@ def partition_of(*, captured_at: datetime, vrm_canonical: str, late: bool, store
     """Where a read is stored: its arrival by R-LATE, its day by capture (live) or storage (late)."""
     arrival = Arrival.LATE if late else Arrival.LIVE
     day = date.fromisoformat(utc_date(stored_at if late else captured_at))
-    return Partition(arrival, day, vrm_bucket(vrm_canonical))
+    return Partition(arrival, day, bucket_in(arrival, vrm_bucket(vrm_canonical)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,16 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from nas.domain.errors import InvalidInput
-from nas.domain.layout import VRM_BUCKETS, Arrival, DayRange, Partition, ReadRef, day_ranges, vrm_bucket
+from nas.domain.layout import (
+    Arrival,
+    DayRange,
+    Partition,
+    ReadRef,
+    bucket_in,
+    buckets_of,
+    day_ranges,
+    vrm_bucket,
+)
 from nas.domain.models import Camera
 from nas.domain.policy import InvestigationLevel, retention_floor
 from nas.domain.timefmt import utc_date
@@ -250,7 +259,8 @@ class SearchPlan:
 
     - `window_from`..`window_to`: captures returned, both included; `window_from` is never before
       `floor` (R-RET-365, 365 days before the plan's `now`).
-    - `day_ranges` and `vrm_bucket`: the partitions read; None reads every bucket.
+    - `day_ranges` and `vrm_bucket`: the partitions read; `vrm_bucket` is the live bucket (the late
+      arrivals' is it modulo 8: `layout.bucket_in`); None reads every bucket.
     - convoy: targets are the reads of `vrm` inside the window (bucket `target_bucket`); companions
       are read from `scan_from`..`scan_to` (the window itself: never before the allowed `from`).
     """
@@ -279,12 +289,20 @@ class SearchPlan:
         """Nothing can match: the window lies wholly before the retention floor."""
         return not self.day_ranges
 
-    def partitions(self) -> tuple[Partition, ...]:
-        """Every partition the search may read, in order."""
-        buckets = range(VRM_BUCKETS) if self.vrm_bucket is None else (self.vrm_bucket,)
-        return tuple(
-            Partition(r.arrival, day, b) for r in self.day_ranges for day in r.days() for b in buckets
-        )
+    def partitions(self, live_buckets: Iterable[int] | None = None) -> tuple[Partition, ...]:
+        """Every partition the search may read, in order; with `live_buckets`, only those holding the
+        VRMs of those (live) buckets."""
+        chosen = live_buckets
+        if chosen is None and self.vrm_bucket is not None:
+            chosen = (self.vrm_bucket,)
+        found: list[Partition] = []
+        for r in self.day_ranges:
+            if chosen is None:
+                buckets: Iterable[int] = range(buckets_of(r.arrival))
+            else:
+                buckets = sorted({bucket_in(r.arrival, b) for b in chosen})
+            found += [Partition(r.arrival, day, b) for day in r.days() for b in buckets]
+        return tuple(found)
 
 
 def _ranges(first: datetime, last: datetime, now: datetime) -> tuple[DayRange, ...]:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nas.domain.layout import DayRange, ReadRef
+from nas.domain.layout import DayRange, ReadRef, bucket_in
 from nas.domain.search import (
     MAX_CONVOY_SUPPORT,
     ConvoyHit,
@@ -136,13 +136,18 @@ class _Builder:
     def texts(self, values: Sequence[str]) -> str:
         return ", ".join(self.text(v) for v in values)
 
-    def days(self, ranges: Sequence[DayRange], alias: str = "") -> str:
-        """The partitions' days: one (arrival, day range) term per arrival."""
-        terms = [
-            f"({alias}arrival = '{r.arrival.value}' AND {alias}day BETWEEN "
-            f"{self.text(r.first.isoformat())} AND {self.text(r.last.isoformat())})"
-            for r in ranges
-        ]
+    def partitions(self, ranges: Sequence[DayRange], live_bucket: int | None = None, alias: str = "") -> str:
+        """The partitions read: one term per arrival, its days and (given one VRM's live bucket) its
+        bucket among that arrival's (`layout.bucket_in`)."""
+        terms = []
+        for r in ranges:
+            term = (
+                f"{alias}arrival = '{r.arrival.value}' AND {alias}day BETWEEN "
+                f"{self.text(r.first.isoformat())} AND {self.text(r.last.isoformat())}"
+            )
+            if live_bucket is not None:
+                term += f" AND {alias}vrm_bucket = {self.number(bucket_in(r.arrival, live_bucket))}"
+            terms.append(f"({term})")
         return "(" + " OR ".join(terms) + ")"
 
     def between(self, column: str, first: datetime, last: datetime) -> str:
@@ -177,9 +182,7 @@ def _needed[T](value: T | None, name: str) -> T:
 
 def _reads(plan: SearchPlan, b: _Builder) -> str:
     """vrm, partial and location: matching reads, one copy each, newest first."""
-    conditions = [b.days(plan.day_ranges)]
-    if plan.vrm_bucket is not None:
-        conditions.append(f"vrm_bucket = {b.number(plan.vrm_bucket)}")
+    conditions = [b.partitions(plan.day_ranges, plan.vrm_bucket)]
     if plan.search_type is SearchType.VRM:
         vrm, canonical = _needed(plan.vrm, "vrm"), _needed(plan.vrm_canonical, "vrm_canonical")
         conditions.append(f"vrm_canonical = {b.text(canonical)}")
@@ -211,8 +214,7 @@ def _convoy(plan: SearchPlan, b: _Builder) -> str:
     vrm, within_s = _needed(plan.vrm, "vrm"), _needed(plan.within_s, "within_s")
     target_where = "\n        AND ".join(
         [
-            b.days(plan.target_day_ranges),
-            f"vrm_bucket = {b.number(_needed(plan.target_bucket, 'target_bucket'))}",
+            b.partitions(plan.target_day_ranges, _needed(plan.target_bucket, "target_bucket")),
             f"vrm_canonical = {b.text(_needed(plan.vrm_canonical, 'vrm_canonical'))}",
             f"vrm = {b.text(vrm)}",
             b.between("captured_at", plan.window_from, plan.window_to),
@@ -224,7 +226,7 @@ def _convoy(plan: SearchPlan, b: _Builder) -> str:
     b.parameters.append(b.d.number(within_s))
     scan_where = "\n    AND ".join(
         [
-            b.days(plan.day_ranges, "r."),
+            b.partitions(plan.day_ranges, alias="r."),
             f"r.vrm <> {b.text(vrm)}",
             b.between(
                 "r.captured_at", _needed(plan.scan_from, "scan_from"), _needed(plan.scan_to, "scan_to")
