@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from nas.local.demo import DEMO_RATE
 from nas.local.moto_server import MotoStartError
 from nas.local.runtime import CONFIG_FILE, LocalMode, LocalModeError, LocalOptions
+from nas.local.sink import FLUSH_INTERVAL_S
 
 DESCRIPTION = """\
 Run NAS locally: moto on --aws-port holding the stream, tables, buckets, alerts bus and user pool
@@ -58,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     state.add_argument(
         "--reuse", dest="reuse", action="store_true", help="attach to a moto server already on --aws-port"
     )
+    parser.add_argument(
+        "--flush-interval-s",
+        type=float,
+        default=FLUSH_INTERVAL_S,
+        help=f"how often the Parquet sink writes buffered rows: reads are searchable after it"
+        f" (default {FLUSH_INTERVAL_S:g}; Firehose in AWS: up to 300)",
+    )
     parser.add_argument("--config-file", type=Path, default=Path(CONFIG_FILE), help=argparse.SUPPRESS)
     parser.set_defaults(reuse=False)
 
@@ -90,6 +98,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         reuse=args.reuse,
         rate=args.rate,
         config_path=args.config_file,
+        flush_interval_s=args.flush_interval_s,
     )
     stop = threading.Event()
 
