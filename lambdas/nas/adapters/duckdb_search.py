@@ -101,8 +101,6 @@ class DuckDbSearchEngine:
         self.last_files: list[str] = []
         self.last_files_target: list[str] = []
 
-    # --- the port ----------------------------------------------------------------------------------
-
     def start(self, plan: SearchPlan, *, search_id: str) -> str:
         execution_id = self._new_id()
         hits = self.run(plan)
@@ -124,8 +122,6 @@ class DuckDbSearchEngine:
         hits = stored.hits[offset : offset + PAGE_ROWS]
         more = offset + PAGE_ROWS < len(stored.hits)
         return EnginePage(hits, str(offset + PAGE_ROWS) if more else None)
-
-    # --- running a plan ----------------------------------------------------------------------------
 
     def run(self, plan: SearchPlan) -> list[Any]:
         """The plan's hits, at most `plan.limit`, in its order."""

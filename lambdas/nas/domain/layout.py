@@ -125,8 +125,6 @@ def day_ranges(first_capture_day: date, last_capture_day: date, today: date) -> 
     return tuple(r for r in ranges if r.first <= r.last)
 
 
-# --- read references ---------------------------------------------------------------------------------
-
 _REF_PREFIX = "r1."
 _REF_PART = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 

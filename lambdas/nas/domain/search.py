@@ -77,9 +77,6 @@ class SearchStatus(StrEnum):
     """Succeeded, but its rows are gone: results are kept one day (SPEC §4)."""
 
 
-# --- criteria of each type ------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class VrmCriteria:
     vrm: str
@@ -150,9 +147,6 @@ class SearchRequest:
     @property
     def search_type(self) -> SearchType:
         return search_type_of(self.criteria)
-
-
-# --- rules checked before any query -----------------------------------------------------------------
 
 
 def vrm_of(field_name: str, raw: str) -> str:
@@ -248,9 +242,6 @@ def cameras_near(cameras: Iterable[Camera], near: Near) -> tuple[str, ...]:
             f"{len(found)} cameras are within the radius, at most {MAX_LOCATION_CAMERAS} may be (R-LIMIT)",
         )
     return tuple(camera_id for _, camera_id in found)
-
-
-# --- the plan ----------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,9 +355,6 @@ def plan_search(
     )
 
 
-# --- rows ------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True, slots=True)
 class ReadHit:
     """One read a search found (SPEC §6 row). `corrected` stays false until R-CORRECT exists."""
@@ -415,8 +403,6 @@ Hit = ReadHit | ConvoyHit
 def partition_of_row(arrival: str, day: str, bucket: int) -> Partition:
     return Partition(Arrival(arrival), date.fromisoformat(day), int(bucket))
 
-
-# --- the record of a search -------------------------------------------------------------------------
 
 SEARCH_RECORD_DAYS = 31
 """How long the searches table keeps a search (its rows expire after a day; the audit trail keeps

@@ -285,7 +285,6 @@ ORDER BY o.sightings DESC, o.vrm
 LIMIT {plan.limit}"""  # noqa: S608 - code constants and ? placeholders only
 
 
-# --- result rows ------------------------------------------------------------------------------------
 # Athena returns every value as text (NULL as absent); DuckDB returns typed values. Both become hits here.
 
 ResultValue = str | int | float | None

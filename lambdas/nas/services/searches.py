@@ -88,8 +88,6 @@ class SearchService:
         self._clock = clock
         self._new_id = new_id
 
-    # --- start -------------------------------------------------------------------------------------
-
     def start(self, principal: Principal, request: SearchRequest) -> StartedSearch:
         now = self._clock()
         criteria = _normalised(request.criteria)
@@ -144,8 +142,6 @@ class SearchService:
         self._searches.put(record)
         return StartedSearch(record, cameras)
 
-    # --- read ---------------------------------------------------------------------------------------
-
     def page(self, principal: Principal, search_id: str, *, offset: int = 0) -> SearchPage:
         """A page of the caller's own search (404 for anyone else's), refreshed from the engine while
         it runs. `offset` must lie within the result."""
@@ -191,8 +187,6 @@ class SearchService:
             record, status=SearchStatus.SUCCEEDED, row_count=len(kept), truncated=truncated, completed_at=now
         )
         return self._searches.complete(done)
-
-    # --- list ---------------------------------------------------------------------------------------
 
     def list_own(self, principal: Principal, *, limit: int, cursor: Cursor | None) -> SearchListing:
         """The caller's searches, newest first (no rows)."""
