@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -148,7 +147,3 @@ class S3ResultStore:
             except self._s3.exceptions.NoSuchKey:
                 return None
         return decode(body)
-
-
-def page_of(hits: Sequence[Hit], offset: int, size: int) -> list[Hit]:
-    return list(hits[offset : offset + size])
