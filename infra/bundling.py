@@ -18,8 +18,9 @@ import jsii
 
 LAMBDA_PYTHON_VERSION = "3.12"
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
-# Not shipped: the CLI, local mode and the camera simulator run on people's machines, never in Lambda.
-EXCLUDED_FROM_LAYER = ("cli", "local", "simulator", "__pycache__")
+# Not shipped: the CLI, local mode and the camera simulator run on people's machines, never in Lambda,
+# and so does the DuckDB search engine (Lambda searches with Athena; duckdb is not in the layer).
+EXCLUDED_FROM_LAYER = ("cli", "local", "simulator", "duckdb_search.py", "__pycache__")
 
 
 def source_hash(requirements: Path, package_dir: Path) -> str:

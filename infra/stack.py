@@ -187,6 +187,9 @@ class NasStack(cdk.Stack):
         alerts = self.tables.table(catalogue.ALERTS)
         accounts = self.tables.table(catalogue.ACCOUNTS)
         reviews = self.tables.table(catalogue.ACCOUNT_REVIEWS)
+        searches = self.tables.table(catalogue.SEARCHES)
+        authorisations = self.tables.table(catalogue.AUTHORISATIONS)
+        cameras = self.tables.table(catalogue.CAMERAS)
         user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
@@ -198,6 +201,14 @@ class NasStack(cdk.Stack):
                 catalogue.ACCOUNTS.env_var: accounts.table_name,
                 catalogue.ACCOUNT_REVIEWS.env_var: reviews.table_name,
                 catalogue.USER_POOL_ENV: user_pool.user_pool_id,
+                catalogue.SEARCHES.env_var: searches.table_name,
+                catalogue.AUTHORISATIONS.env_var: authorisations.table_name,
+                catalogue.CAMERAS.env_var: cameras.table_name,
+                catalogue.Bucket.READS.env_var: self.storage.reads.bucket_name,
+                catalogue.Bucket.ATHENA_RESULTS.env_var: self.storage.athena_results.bucket_name,
+                catalogue.SEARCH_ENGINE_ENV: "athena",
+                catalogue.ATHENA_WORKGROUP_ENV: self.analytics.workgroup.ref,
+                catalogue.GLUE_DATABASE_ENV: self.analytics.database_name,
             },
             reserved_concurrency=config.api_reserved_concurrency,
         )
@@ -238,6 +249,23 @@ class NasStack(cdk.Stack):
         )
         grant_items(reviews, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         grant_index_queries(reviews, catalogue.ACCOUNT_REVIEWS, function)
+        # Searches: a record per search (completion attributes only updated), the caller's list by
+        # index; authorisations granted, read, listed, revoked (revocation attributes only); the
+        # camera registry scanned for `near` searches; Athena and its stores (`grant_searches`).
+        grant_items(searches, function, "dynamodb:PutItem", "dynamodb:GetItem")
+        grant_item_updates(
+            searches, function, (catalogue.SEARCH_KEY_ATTRIBUTE, *catalogue.SEARCH_COMPLETION_ATTRIBUTES)
+        )
+        grant_index_queries(searches, catalogue.SEARCHES, function)
+        grant_items(authorisations, function, "dynamodb:PutItem", "dynamodb:GetItem")
+        grant_item_updates(
+            authorisations,
+            function,
+            (catalogue.AUTHORISATION_KEY_ATTRIBUTE, *catalogue.AUTHORISATION_REVOCATION_ATTRIBUTES),
+        )
+        grant_index_queries(authorisations, catalogue.AUTHORISATIONS, function)
+        grant_items(cameras, function, "dynamodb:Scan")
+        self.analytics.grant_searches(function)
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
         return function
 

@@ -5,7 +5,8 @@ never delay alerts; `archive` reads the shared throughput. Both report partial b
 bisect failing batches, retry a bounded number of times and then set the failed records' stream
 positions aside in one encrypted on-failure queue, from which an operator replays them
 (R-QUARANTINE: nothing is dropped silently). `archive` sends one JSON row per read to the
-read-rows Firehose stream, which writes Parquet under `reads/capture_date=…/` for Athena.
+read-rows Firehose stream, which writes Parquet under `reads/arrival=…/day=…/vrm_bucket=…/` for
+Athena (`nas.domain.layout`).
 
 Design point for the numbers below (docs/capacity.md): 10,000 reads/s sustained, 20,000 at peak; a
 read is about 38 KB with its images and a shard takes at most 1 MiB/s of writes (about 27 reads/s,
@@ -61,13 +62,15 @@ SWEEP_EVERY = cdk.Duration.minutes(1)
 # (R-RET-367) covers them too; outside `reads/`, so Athena never reads them.
 FIREHOSE_ERRORS_ROOT = "firehose-errors/"
 FIREHOSE_ERRORS_PREFIX = f"{FIREHOSE_ERRORS_ROOT}!{{firehose:error-output-type}}/!{{timestamp:yyyy/MM/dd}}/"
-READ_ROWS_PREFIX = (
-    f"{catalogue.READS_PREFIX}{catalogue.CAPTURE_DATE_PARTITION}"
-    f"=!{{partitionKeyFromQuery:{catalogue.CAPTURE_DATE_PARTITION}}}/"
+# Firehose's partition keys come from the row's `arrival`, `day` and `vrm_bucket`, which archive
+# adds to each row only for this (`nas.domain.layout`); the Glue table's columns do not include them.
+READ_ROWS_PREFIX = catalogue.READS_PREFIX + "".join(
+    f"{name}=!{{partitionKeyFromQuery:{name}}}/" for name, _ in catalogue.READ_PARTITION_KEYS
 )
-# Firehose's partition key comes from the row's `capture_date` ("YYYY-MM-DD", UTC), which archive
-# adds to each row only for this; the Glue table's columns do not include it.
-CAPTURE_DATE_QUERY = f"{{{catalogue.CAPTURE_DATE_PARTITION}: .{catalogue.CAPTURE_DATE_PARTITION}}}"
+# JQ: each key as a string (the bucket is a number in the row).
+PARTITION_KEYS_QUERY = (
+    "{" + ", ".join(f"{name}: (.{name} | tostring)" for name, _ in catalogue.READ_PARTITION_KEYS) + "}"
+)
 # On-failure messages say which shard and sequence range failed, not what the records held; the
 # records stay in the stream for its 7 days. The SQS maximum keeps a failure on record past that,
 # so one noticed late is still listed even when it can no longer be replayed.
@@ -450,10 +453,13 @@ class Pipeline(Construct):
                 error_output_prefix=FIREHOSE_ERRORS_PREFIX,
                 # Parquet compresses itself (SNAPPY below); Firehose requires this with conversion.
                 compression_format="UNCOMPRESSED",
-                # The largest buffer, for few big Parquet files per day (Athena reads them faster and
-                # cheaper): at peak (about 15 MiB/s of rows) 128 MB fills in seconds; at night
-                # 300 s caps how late a read becomes searchable. Buffers are per partition, so reads
-                # around midnight fill two.
+                # The largest buffer, for as few Parquet files per day as the layout allows: buffers
+                # are per partition (64 VRM buckets), so even at peak (about 15 MiB/s of rows, about
+                # 240 KB/s a bucket) 300 s, not 128 MB, ends each one, and caps how late a read
+                # becomes searchable. Active partitions: live reads of up to 3 capture days (24 hours
+                # back and 5 minutes ahead, across midnight) in 64 buckets and late reads of 2 storage
+                # days in 8, 3 x 64 + 2 x 8 = 208, under the 500 a delivery stream has by default
+                # (docs/search.md).
                 buffering_hints=DeliveryStream.BufferingHintsProperty(
                     size_in_m_bs=128, interval_in_seconds=300
                 ),
@@ -492,7 +498,7 @@ class Pipeline(Construct):
                             parameters=[
                                 DeliveryStream.ProcessorParameterProperty(
                                     parameter_name="MetadataExtractionQuery",
-                                    parameter_value=CAPTURE_DATE_QUERY,
+                                    parameter_value=PARTITION_KEYS_QUERY,
                                 ),
                                 DeliveryStream.ProcessorParameterProperty(
                                     parameter_name="JsonParsingEngine", parameter_value="JQ-1.6"

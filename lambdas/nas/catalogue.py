@@ -166,16 +166,23 @@ SEARCHES = TableSpec(
     "searches",
     partition_key=Key("search_id"),
     sort_key=None,
-    serves="GET /searches/{id}: status, Athena query id, owner",
-    indexes=(Index("by-user", Key("user"), Key("created_at"), "a user's recent searches"),),
+    # A search is kept 31 days; its rows, in the Athena results bucket, one day.
+    ttl_attribute="expires_at",
+    serves="GET /searches/{id}: status, engine execution id, owner",
+    indexes=(Index("by-user", Key("user"), Key("created_at"), "GET /searches: a user's recent searches"),),
 )
+# The attributes the api may update on a search item once its query has finished (beside its key).
+SEARCH_KEY_ATTRIBUTE = "search_id"
+SEARCH_COMPLETION_ATTRIBUTES = ("status", "row_count", "truncated", "failure", "completed_at")
+AUTHORISATION_KEY_ATTRIBUTE = "authorisation_id"
+AUTHORISATION_REVOCATION_ATTRIBUTES = ("revoked_at", "revoked_by")
 AUTHORISATIONS = TableSpec(
     "authorisations",
     partition_key=Key("authorisation_id"),
     sort_key=None,
-    serves="R-AUTHZ lookup when a search names an authorisation",
+    serves="R-AUTHZ lookup when a search names an authorisation; DELETE revokes (never deleted)",
     indexes=(
-        Index("by-grantee", Key("grantee"), Key("expires_at"), "a user's live authorisations"),
+        Index("by-grantee", Key("grantee"), Key("expires_at"), "GET /authorisations?mine=true"),
         Index("by-granted-by", Key("granted_by"), Key("granted_at"), "GET /authorisations for an authoriser"),
     ),
 )
@@ -227,10 +234,23 @@ class Bucket(StrEnum):
         return f"NAS_BUCKET_{self.name}"
 
 
-# Prefixes inside the reads bucket: Parquet rows (Hive-partitioned by capture date) and packed images.
+# Prefixes inside the reads bucket: Parquet rows (Hive-partitioned, `domain/layout.py`) and packed images.
 READS_PREFIX = "reads/"
 IMAGES_PREFIX = "images/"
-CAPTURE_DATE_PARTITION = "capture_date"
+# The partition keys of stored read rows, in path order (`reads/arrival=…/day=…/vrm_bucket=…/`): Glue
+# partition columns (projected), Firehose dynamic partitioning keys, and fields of the JSON row archive
+# sends (not Parquet columns).
+READ_ARRIVAL_PARTITION = "arrival"
+READ_DAY_PARTITION = "day"
+READ_BUCKET_PARTITION = "vrm_bucket"
+READ_PARTITION_KEYS: tuple[tuple[str, str], ...] = (
+    (READ_ARRIVAL_PARTITION, "string"),
+    (READ_DAY_PARTITION, "string"),
+    (READ_BUCKET_PARTITION, "int"),
+)
+# Where search results are kept for paging (the Athena results bucket, which expires them in a day).
+SEARCH_RESULTS_PREFIX = "searches/"
+ATHENA_OUTPUT_PREFIX = "results/"
 
 # The attributes an outcome (R-HIT) may write on an alert item, beside its key: the API's IAM policy
 # allows UpdateItem on these alone (`dynamodb:Attributes`), so the API can never rewrite the alert.
@@ -270,6 +290,10 @@ USER_POOL_ENV = "NAS_USER_POOL_ID"
 # R-ACCOUNT: "off" where the user pool keeps no auth events (local mode: moto does not emulate
 # AdminListUserAuthEvents), so last sign-in is shown as unknown rather than asked for.
 SIGN_IN_EVENTS_ENV = "NAS_SIGN_IN_EVENTS"
+# Searches: the engine (`athena` in AWS, `duckdb` in local mode), Athena's workgroup and Glue database.
+SEARCH_ENGINE_ENV = "NAS_SEARCH_ENGINE"
+ATHENA_WORKGROUP_ENV = "NAS_ATHENA_WORKGROUP"
+GLUE_DATABASE_ENV = "NAS_GLUE_DATABASE"
 QUARANTINE_PREFIX = "quarantine/"
 # Records Firehose could not convert or deliver (in the reads bucket; the prefix Firehose writes under).
 FIREHOSE_ERRORS_PREFIX = "firehose-errors/"
@@ -306,6 +330,8 @@ READ_ROW_COLUMNS: tuple[tuple[str, str], ...] = (
     ("read_id", "string"),
     ("camera_id", "string"),
     ("vrm", "string"),
+    # R-VRM look-alike classes: the key of OCR-tolerant searches and of the storage bucket.
+    ("vrm_canonical", "string"),
     ("captured_at", "timestamp"),
     ("lea", "string"),
     ("source", "string"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,13 @@ class RuntimeSettings(BaseModel):
     audit_digest_retention_days: int | None = Field(default=None, ge=1)
     retention_signing_key: str | None = None
     retention_statement_lock_days: int | None = Field(default=None, ge=1)
+    search_engine: Literal["athena", "duckdb"] = "athena"
+    athena_workgroup: str | None = None
+    glue_database: str | None = None
+    aws_endpoint: str | None = None
+    """Where AWS calls go when not to AWS itself (local mode's moto): boto3 reads it on its own; the
+    DuckDB search engine's pyarrow S3 client is told."""
+    region: str = catalogue.UK_REGION
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -50,6 +58,11 @@ class RuntimeSettings(BaseModel):
             audit_digest_retention_days=environ.get(catalogue.AUDIT_DIGEST_RETENTION_ENV) or None,
             retention_signing_key=environ.get(catalogue.RETENTION_SIGNING_KEY_ENV),
             retention_statement_lock_days=environ.get(catalogue.RETENTION_STATEMENT_LOCK_ENV) or None,
+            search_engine=environ.get(catalogue.SEARCH_ENGINE_ENV) or "athena",
+            athena_workgroup=environ.get(catalogue.ATHENA_WORKGROUP_ENV),
+            glue_database=environ.get(catalogue.GLUE_DATABASE_ENV),
+            aws_endpoint=environ.get("AWS_ENDPOINT_URL"),
+            region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.UK_REGION,
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

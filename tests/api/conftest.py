@@ -28,6 +28,8 @@ AUDIT_TABLE = "nas-test-audit"
 ACCOUNTS_TABLE = "nas-test-accounts"
 REVIEWS_TABLE = "nas-test-account-reviews"
 EVIDENCE_BUCKET = "nas-test-evidence"
+TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in catalogue.TABLES}
+RESULTS_BUCKET = "nas-test-athena-results"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -132,23 +134,22 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         catalogue.STAGE_ENV: "test",
-        catalogue.ALERTS.env_var: ALERTS_TABLE,
-        catalogue.AUDIT.env_var: AUDIT_TABLE,
-        catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
-        catalogue.ACCOUNT_REVIEWS.env_var: REVIEWS_TABLE,
+        **{spec.env_var: TABLE_NAMES[spec.logical_name] for spec in catalogue.TABLES},
         catalogue.SIGN_IN_EVENTS_ENV: "off",  # moto keeps no Cognito auth events
+        catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
+        catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
+        catalogue.GLUE_DATABASE_ENV: "nas_test",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv(catalogue.SEARCH_ENGINE_ENV, raising=False)
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for spec, name in (
-            (catalogue.ALERTS, ALERTS_TABLE),
-            (catalogue.AUDIT, AUDIT_TABLE),
-            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
-            (catalogue.ACCOUNT_REVIEWS, REVIEWS_TABLE),
-        ):
-            create_table(dynamodb, spec, name)
+        for spec in catalogue.TABLES:
+            create_table(dynamodb, spec, TABLE_NAMES[spec.logical_name])
+        boto3.client("s3", region_name=REGION).create_bucket(
+            Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
         boto3.client("s3", region_name=REGION).create_bucket(
             Bucket=EVIDENCE_BUCKET,
             CreateBucketConfiguration={"LocationConstraint": REGION},

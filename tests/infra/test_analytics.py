@@ -8,19 +8,32 @@ from nas import catalogue
 from tests.infra.conftest import one_resource
 
 
-def test_reads_table_is_parquet_partitioned_by_capture_date_with_projection(template: Template) -> None:
+def test_reads_table_projects_arrival_day_and_vrm_bucket_partitions(template: Template) -> None:
     table = one_resource(template, "AWS::Glue::Table", "AnalyticsReadsTable")["Properties"]["TableInput"]
     params = table["Parameters"]
     assert table["Name"] == "reads"
-    assert table["PartitionKeys"] == [{"Name": "capture_date", "Type": "string"}]
+    assert table["PartitionKeys"] == [
+        {"Name": "arrival", "Type": "string"},
+        {"Name": "day", "Type": "string"},
+        {"Name": "vrm_bucket", "Type": "int"},
+    ]
     assert params["projection.enabled"] == "true"
-    assert params["projection.capture_date.type"] == "date"
-    assert params["projection.capture_date.format"] == "yyyy-MM-dd"
-    assert params["projection.capture_date.range"] == "NOW-366DAYS,NOW+1DAYS"
-    assert "reads/capture_date=${capture_date}/" in str(params["storage.location.template"])
+    assert (params["projection.arrival.type"], params["projection.arrival.values"]) == ("enum", "live,late")
+    assert params["projection.day.type"] == "date"
+    assert params["projection.day.format"] == "yyyy-MM-dd"
+    # R-RET-365 in the partitions listed: nothing older than 366 days is ever projected.
+    assert params["projection.day.range"] == "NOW-366DAYS,NOW+1DAYS"
+    assert (params["projection.vrm_bucket.type"], params["projection.vrm_bucket.range"]) == (
+        "integer",
+        "0,63",
+    )
+    assert "reads/arrival=${arrival}/day=${day}/vrm_bucket=${vrm_bucket}/" in str(
+        params["storage.location.template"]
+    )
     descriptor = table["StorageDescriptor"]
     assert descriptor["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
     assert [(c["Name"], c["Type"]) for c in descriptor["Columns"]] == list(catalogue.READ_ROW_COLUMNS)
+    assert ("vrm_canonical", "string") in catalogue.READ_ROW_COLUMNS
 
 
 def test_reads_table_has_no_image_bytes_column(template: Template) -> None:

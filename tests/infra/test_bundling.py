@@ -16,14 +16,19 @@ def package(tmp_path: Path) -> Path:
     (root / "domain").mkdir(parents=True)
     (root / "cli").mkdir()
     (root / "simulator").mkdir()
+    (root / "adapters").mkdir()
     (root / "__init__.py").write_text("")
+    (root / "adapters" / "athena.py").write_text("ENGINE = 'athena'\n")
+    (root / "adapters" / "duckdb_search.py").write_text("import duckdb\n")
     (root / "domain" / "rules.py").write_text("LIMIT = 1\n")
     (root / "cli" / "main.py").write_text("print('cli')\n")
     (root / "simulator" / "reads.py").write_text("print('simulator')\n")
     return root
 
 
-def test_layer_holds_platform_wheels_and_the_package_without_the_cli(tmp_path: Path, package: Path) -> None:
+def test_layer_holds_platform_wheels_and_the_package_without_the_cli_or_duckdb_engine(
+    tmp_path: Path, package: Path
+) -> None:
     requirements = tmp_path / "requirements.txt"
     requirements.write_text("six==1.17.0\n")  # a tiny pure wheel: proves the --platform install path
     out = tmp_path / "out"
@@ -37,6 +42,8 @@ def test_layer_holds_platform_wheels_and_the_package_without_the_cli(tmp_path: P
     assert (out / "python" / "nas" / "domain" / "rules.py").read_text() == "LIMIT = 1\n"
     assert not (out / "python" / "nas" / "cli").exists()
     assert not (out / "python" / "nas" / "simulator").exists()
+    assert (out / "python" / "nas" / "adapters" / "athena.py").is_file()
+    assert not (out / "python" / "nas" / "adapters" / "duckdb_search.py").exists()  # Lambda uses Athena
 
 
 def test_failed_install_fails_the_build(tmp_path: Path, package: Path) -> None:

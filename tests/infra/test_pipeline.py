@@ -3,6 +3,7 @@ and the read-rows Firehose stream that writes Parquet for Athena."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import boto3
@@ -393,21 +394,24 @@ def test_read_rows_stream_is_encrypted_with_a_customer_managed_key(template: Tem
     )
 
 
-def test_read_rows_land_in_the_capture_date_partitions_athena_projects(template: Template) -> None:
+def test_read_rows_land_in_the_partitions_athena_projects(template: Template) -> None:
     destination = delivery(template)["ExtendedS3DestinationConfiguration"]
     assert render(destination["BucketARN"]) == "StorageReads.Arn"
-    assert destination["Prefix"] == "reads/capture_date=!{partitionKeyFromQuery:capture_date}/"
+    assert destination["Prefix"] == (
+        "reads/arrival=!{partitionKeyFromQuery:arrival}/day=!{partitionKeyFromQuery:day}"
+        "/vrm_bucket=!{partitionKeyFromQuery:vrm_bucket}/"
+    )
     # The Glue table's projection template must name the same objects, or searches find nothing.
     glue = one_resource(template, "AWS::Glue::Table", "AnalyticsReadsTable")["Properties"]["TableInput"]
     location = render(glue["Parameters"]["storage.location.template"])
-    firehose_path = destination["Prefix"].replace("!{partitionKeyFromQuery:capture_date}", "${capture_date}")
+    firehose_path = re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", r"${\1}", destination["Prefix"])
     assert location == f"s3://StorageReads/{firehose_path}"
     assert destination["ErrorOutputPrefix"] == (
         "firehose-errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/"
     )
 
 
-def test_read_rows_are_partitioned_by_a_jq_query_on_capture_date(template: Template) -> None:
+def test_read_rows_are_partitioned_by_a_jq_query_on_the_rows_partition_values(template: Template) -> None:
     destination = delivery(template)["ExtendedS3DestinationConfiguration"]
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
     processing = destination["ProcessingConfiguration"]
@@ -426,7 +430,8 @@ def test_read_rows_are_partitioned_by_a_jq_query_on_capture_date(template: Templ
         p["ParameterName"]: p["ParameterValue"] for p in processors["MetadataExtraction"]["Parameters"]
     }
     assert parameters == {
-        "MetadataExtractionQuery": "{capture_date: .capture_date}",
+        "MetadataExtractionQuery": "{arrival: (.arrival | tostring), day: (.day | tostring),"
+        " vrm_bucket: (.vrm_bucket | tostring)}",
         "JsonParsingEngine": "JQ-1.6",
     }
 

@@ -106,8 +106,11 @@ def test_oldest_read_age_above_367_days_raises_an_alarm(template: Template) -> N
 def test_the_api_reads_statements_and_verifies_but_never_signs(template: Template) -> None:
     allowed = granted(template, API_POLICY)
     assert {a for a, r in allowed if r.startswith("RetentionSigningKey")} == {"kms:Verify"}
-    reads = [s for s in statements(template, API_POLICY) if s["Action"] == "s3:ListBucket"]
-    assert [s["Condition"] for s in reads] == [{"StringLike": {"s3:prefix": ["retention-statements/*"]}}]
+    listings = [s for s in statements(template, API_POLICY) if s["Action"] == "s3:ListBucket"]
+    on_evidence = [s for s in listings if render(s["Resource"]).startswith("StorageEvidence")]
+    assert [s["Condition"] for s in on_evidence] == [
+        {"StringLike": {"s3:prefix": ["retention-statements/*"]}}
+    ]
     outputs = template.find_outputs("RetentionSigningKeyArn")
     [output] = outputs.values()
     assert render(output["Value"]) == "RetentionSigningKey.Arn"

@@ -16,8 +16,10 @@ import pytest
 
 from nas.adapters.alerts import DynamoAlertStore
 from nas.adapters.dynamo import from_item, to_item
+from nas.domain.layout import vrm_bucket
 from nas.domain.models import Alert, alert_id_for
 from nas.domain.timefmt import iso_utc
+from nas.domain.vrm import canonical_vrm
 from tests.local.conftest import Local, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -85,10 +87,13 @@ def test_hits_raise_alerts_and_every_read_lands_as_parquet(local: Local) -> None
     assert hit["captured_at"] == captured
     assert hit["lat"] == pytest.approx(51.2798)
     assert (hit["confidence"], hit["direction"], hit["late"], hit["lane"]) == (93, "N", False, None)
-    assert hit["_key"].startswith(f"reads/capture_date={captured.date().isoformat()}/part-")
+    bucket = vrm_bucket(canonical_vrm("KN19ABC"))
+    assert hit["_key"].startswith(
+        f"reads/arrival=live/day={captured.date().isoformat()}/vrm_bucket={bucket}/part-"
+    )
     assert hit["_key"].endswith(".parquet")
     schema: pa.Schema = hit["_schema"]
-    assert "capture_date" not in schema.names
+    assert not {"arrival", "day", "vrm_bucket"} & set(schema.names)  # partition values stay in the path
     assert schema.field("captured_at").type == pa.timestamp("ms", tz="UTC")
     assert schema.field("ingested_at").type == pa.timestamp("ms", tz="UTC")
     assert schema.field("lane").type == pa.int32()

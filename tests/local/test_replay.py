@@ -19,9 +19,11 @@ import pytest
 from nas.adapters.cameras import NEGATIVE_CACHE_TTL_S, DynamoCameraRegistry
 from nas.adapters.dynamo import from_item, to_item
 from nas.cli.main import main
+from nas.domain.layout import partition_of
 from nas.domain.models import Camera, CameraSource, alert_id_for
 from nas.domain.replay import on_failure_record
 from nas.domain.timefmt import epoch_millis
+from nas.domain.vrm import canonical_vrm
 from nas.local.poller import function_arn, stream_arn
 from tests.local.conftest import Local, wait_for
 
@@ -211,7 +213,10 @@ def test_rows_firehose_could_not_convert_are_delivered_again_once(
         "lon": 1.0789,
         "late": False,
         "ingested_at": epoch_millis(captured),
-        "capture_date": captured.date().isoformat(),
+        "vrm_canonical": canonical_vrm("AB12CDE"),
+        **partition_of(
+            captured_at=captured, vrm_canonical=canonical_vrm("AB12CDE"), late=False, stored_at=captured
+        ).values(),
     }
     # What Firehose writes for a row its conversion refused (a schema since fixed).
     error = {

@@ -258,36 +258,43 @@ class FakeS3:
         self.objects[Key] = Body
 
 
+LIVE = {"arrival": "live", "day": "2026-01-01", "vrm_bucket": 7}
 ROWS = [
-    {"read_id": "a", "captured_at": 1767225600000, "capture_date": "2026-01-01", "lane": 2},
-    {"read_id": "b", "captured_at": 1767312000000, "capture_date": "2026-01-02", "late": True},
+    {"read_id": "a", "vrm_canonical": "X2", "captured_at": 1767225600000, "lane": 2, **LIVE},
+    {"read_id": "b", "captured_at": 1767312000000, "late": True, "arrival": "late", "day": "2026-01-03"}
+    | {"vrm_bucket": 7},
+    {"read_id": "c", "vrm_canonical": "X1", "captured_at": 1767225700000, **LIVE},
 ]
 
 
 def parquet_rows(s3: FakeS3) -> dict[str, list[dict[str, Any]]]:
     return {
-        key.split("/")[1]: pq.read_table(io.BytesIO(body)).to_pylist()
+        "/".join(key.split("/")[1:4]): pq.read_table(io.BytesIO(body)).to_pylist()
         for key, body in s3.objects.items()
         if key.endswith(".parquet")
     }
 
 
-def test_rows_are_written_only_once_committed_one_parquet_file_per_capture_date(tmp_path: Path) -> None:
+def test_rows_are_written_only_once_committed_one_file_per_partition_sorted_by_canonical_vrm(
+    tmp_path: Path,
+) -> None:
     s3 = FakeS3()
     sink = ParquetRowSink(s3, "b", journal_dir=tmp_path, flush_interval_s=60)
-    assert sink.put_rows([json.dumps(r).encode() for r in ROWS] + [b"not json"]) == {2}
+    unpartitioned = {"read_id": "d", "captured_at": 1767225600000}
+    encoded = [json.dumps(r).encode() for r in [*ROWS, unpartitioned]] + [b"not json"]
+    assert sink.put_rows(encoded) == {3, 4}
     assert sink.flush() == 0  # staged, not acknowledged: nothing to write yet
     sink.commit("shardId-0", "7")
     assert s3.objects == {}
-    assert sink.flush() == 2
-    by_date = parquet_rows(s3)
-    assert set(by_date) == {"capture_date=2026-01-01", "capture_date=2026-01-02"}
-    first = by_date["capture_date=2026-01-01"][0]
-    assert (first["read_id"], first["lane"], first["captured_at"]) == (
-        "a",
-        2,
-        datetime(2026, 1, 1, tzinfo=UTC),
-    )
+    assert sink.flush() == 3
+    by_partition = parquet_rows(s3)
+    assert set(by_partition) == {
+        "arrival=live/day=2026-01-01/vrm_bucket=7",
+        "arrival=late/day=2026-01-03/vrm_bucket=7",
+    }
+    first, second = by_partition["arrival=live/day=2026-01-01/vrm_bucket=7"]
+    assert (first["read_id"], second["read_id"]) == ("c", "a")  # sorted by vrm_canonical
+    assert (second["lane"], second["captured_at"]) == (2, datetime(2026, 1, 1, tzinfo=UTC))
     assert sink.flush() == 0
     assert sink.position("shardId-0") == "7"
 
@@ -315,10 +322,10 @@ def test_journaled_rows_survive_a_crash_and_are_stored_once(tmp_path: Path) -> N
     assert crashed.flush() == 0  # S3 failed: the segment stays, its keys recorded
 
     restarted = ParquetRowSink(s3, "b", journal_dir=tmp_path)
-    assert restarted.recover() == 2
+    assert restarted.recover() == 3
     assert restarted.position("shardId-0") == "7"  # the cut commit was never acknowledged
-    assert sorted(r["read_id"] for rows in parquet_rows(s3).values() for r in rows) == ["a", "b"]
-    assert len(s3.objects) == 2  # the same keys as the failed attempt: written once
+    assert sorted(r["read_id"] for rows in parquet_rows(s3).values() for r in rows) == ["a", "b", "c"]
+    assert len(s3.objects) == 2  # one per partition, the same keys as the failed attempt: written once
     assert list(tmp_path.glob("segment-*")) == []
 
 

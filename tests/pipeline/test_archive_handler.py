@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from handlers.archive import lambda_handler
-from nas.catalogue import READ_ROW_COLUMNS
+from nas.catalogue import READ_PARTITION_KEYS, READ_ROW_COLUMNS
+from nas.domain.layout import vrm_bucket
 from nas.pipeline.records import StreamRecord
 from nas.pipeline.wiring import build_archive_service
 from nas.settings import settings
@@ -70,7 +71,7 @@ def test_good_reads_become_rows_with_images_packed_in_one_object(
     assert rows["r-4"]["plate_image_key"] is None
 
 
-def test_rows_match_the_glue_schema_and_partition_by_capture_date(
+def test_rows_match_the_glue_schema_and_name_their_partition(
     account: PipelineAccount, lambda_context: Any
 ) -> None:
     late = datetime.now(UTC) - timedelta(hours=30)
@@ -87,7 +88,7 @@ def test_rows_match_the_glue_schema_and_partition_by_capture_date(
     )
     rows = {r["read_id"]: r for r in account.firehose_rows()}
     for row in rows.values():
-        assert list(row) == [name for name, _ in READ_ROW_COLUMNS] + ["capture_date"]
+        assert list(row) == [name for name, _ in READ_ROW_COLUMNS] + [name for name, _ in READ_PARTITION_KEYS]
     fixed, mobile = rows["fixed"], rows["mobile"]
     assert (fixed["vrm"], fixed["lea"], fixed["direction"], fixed["late"]) == ("AB12CDE", "KENT", "NE", False)
     assert (fixed["lat"], fixed["lon"]) == (KENT.lat, KENT.lon)  # fixed cameras: the registered site
@@ -96,24 +97,29 @@ def test_rows_match_the_glue_schema_and_partition_by_capture_date(
         KENT_MOBILE.lon - 0.01,
     )  # its own position
     assert (mobile["late"], mobile["lane"], mobile["confidence"]) == (True, 2, 88)
-    assert mobile["capture_date"] == late.strftime("%Y-%m-%d")
+    # Live reads under their capture date; late ones under the day they were stored (domain/layout.py).
+    assert (fixed["arrival"], fixed["day"]) == ("live", datetime.now(UTC).strftime("%Y-%m-%d"))
+    assert (mobile["arrival"], mobile["day"]) == ("late", datetime.now(UTC).strftime("%Y-%m-%d"))
+    assert fixed["vrm_canonical"] == "A812C0E"  # R-VRM look-alikes: B→8, D→0
+    assert fixed["vrm_bucket"] == vrm_bucket("A812C0E")
     assert isinstance(fixed["captured_at"], int)  # epoch milliseconds for the Hive JSON SerDe
     assert abs(fixed["captured_at"] / 1000 - datetime.now(UTC).timestamp()) < 120
     assert isinstance(fixed["ingested_at"], int)
 
 
-def test_capture_date_is_the_utc_date_not_the_cameras_local_date(
+def test_a_live_reads_day_is_the_utc_capture_date_not_the_cameras_local_date(
     account: PipelineAccount, lambda_context: Any
 ) -> None:
-    # Yesterday 23:30 UTC, sent as today 00:30 British Summer Time (+01:00).
-    yesterday_late = (datetime.now(UTC) - timedelta(days=1)).replace(
-        hour=23, minute=30, second=0, microsecond=0
-    )
+    # The last 23:30 UTC (within 24 hours, so a live read), sent as 00:30 British Summer Time (+01:00).
+    now = datetime.now(UTC)
+    yesterday_late = now.replace(hour=23, minute=30, second=0, microsecond=0)
+    if yesterday_late > now:
+        yesterday_late -= timedelta(days=1)
     as_bst = yesterday_late.astimezone(timezone(timedelta(hours=1)))
     assert as_bst.date() != yesterday_late.date()
     run(kinesis_event([read_payload(KENT, read_id="bst", captured_at=as_bst)]), lambda_context)
     [row] = account.firehose_rows()
-    assert row["capture_date"] == yesterday_late.strftime("%Y-%m-%d")
+    assert (row["arrival"], row["day"]) == ("live", yesterday_late.strftime("%Y-%m-%d"))
 
 
 def test_poison_records_are_quarantined_whole_with_reasons_and_good_ones_stored(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from nas.domain.errors import AccessDenied
 from nas.domain.models import Alert, Authorisation, Read, VoiAction, VoiEntry, VoiSource
-from nas.domain.policy import InvestigationLevel, search_lookback
+from nas.domain.policy import InvestigationLevel, require_lookback
 from nas.domain.reads import problems_of
 from nas.domain.roles import Principal, Role
 
@@ -286,6 +286,8 @@ def authorisation_record(**overrides: Any) -> dict[str, Any]:
         "max_lookback_days": 200,
         "granted_at": "2024-05-01T09:00:00Z",
         "expires_at": "2024-05-31T09:00:00Z",
+        "granted_by_lea": "KENT",
+        "reason": "Operation Kestrel: pattern of thefts since January",
     }
     record.update(overrides)
     return record
@@ -309,7 +311,10 @@ def test_max_lookback_days_from_1_to_365(days: int) -> None:
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        pytest.param({"granted_by": "ivy.investigator"}, "granted_by", id="self-authorisation"),
+        pytest.param({"granted_by": "ivy.investigator"}, "grantee", id="self-authorisation"),
+        pytest.param({"investigation_level": "priority-volume"}, "investigation_level", id="priority-volume"),
+        pytest.param({"reason": "because"}, "reason", id="reason-too-short"),
+        pytest.param({"revoked_at": "2024-05-02T09:00:00Z"}, "revoked_by", id="revoked-by-nobody"),
         pytest.param({"expires_at": "2024-05-31T09:00:00.000001Z"}, "expires_at", id="30-days-and-1us"),
         pytest.param({"expires_at": "2024-06-30T09:00:00Z"}, "expires_at", id="two-months"),
         pytest.param({"expires_at": "2024-05-01T09:00:00Z"}, "expires_at", id="expires-when-granted"),
@@ -337,16 +342,26 @@ def test_as_live_carries_the_facts_the_lookback_rule_needs() -> None:
     assert live.expires_at == utc(2024, 5, 20, 9)
 
 
-def test_a_stored_authorisation_extends_a_search_lookback() -> None:
+def test_a_stored_authorisation_extends_a_search_lookback_until_revoked() -> None:
     principal = Principal.from_claims("ivy.investigator", ["investigator"], "KENT")
-    lookback = search_lookback(
-        principal=principal,
-        level=InvestigationLevel.SERIOUS_COMPLEX,
-        case_ref="KENT-2024-000123",
-        now=utc(2024, 5, 30),
-        authorisation=authorisation().as_live(),
-    )
-    assert lookback.earliest == utc(2023, 11, 12)
+    grant = authorisation()
+
+    def check(reaches_back_to: datetime, stored: Authorisation) -> None:
+        require_lookback(
+            principal=principal,
+            level=InvestigationLevel.SERIOUS_COMPLEX,
+            case_ref="KENT-2024-000123",
+            reaches_back_to=reaches_back_to,
+            now=utc(2024, 5, 30),
+            authorisation_named=True,
+            authorisation=stored.as_live(),
+        )
+
+    check(utc(2023, 11, 12), grant)  # 200 days before 2024-05-30, across 29 February
+    revoked = authorisation(revoked_at="2024-05-29T09:00:00Z", revoked_by="sam.superintendent")
+    with pytest.raises(AccessDenied) as denied:
+        check(utc(2023, 11, 12), revoked)
+    assert denied.value.rule == "authorisation-not-valid"
 
 
 # --- R-ROLE ---------------------------------------------------------------------------------------

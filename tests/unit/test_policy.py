@@ -13,17 +13,16 @@ from nas.domain.errors import AccessDenied
 from nas.domain.policy import (
     InvestigationLevel,
     LiveAuthorisation,
-    Lookback,
     Timeliness,
     capture_timeliness,
+    require_lookback,
     retention_floor,
-    search_lookback,
     voi_expires_at,
     voi_is_live,
     voi_review_due_at,
     voi_review_overdue,
 )
-from nas.domain.roles import Principal, Role
+from nas.domain.roles import Principal
 
 
 def utc(
@@ -140,10 +139,10 @@ def test_retention_floor_refuses_naive_now() -> None:
         retention_floor(datetime(2024, 3, 1))
 
 
-# --- R-ACCESS -----------------------------------------------------------------------------------
+# --- R-ACCESS / R-AUTHZ ----------------------------------------------------------------------------
 
 NOW = utc(2024, 5, 30)
-NINETY_DAYS_AGO = utc(2024, 3, 1)
+NINETY_DAYS_AGO = utc(2024, 3, 1)  # across 29 February
 CASE = "KENT-2024-000123"
 INVESTIGATOR = Principal.from_claims("ivy.investigator", ["investigator"], "KENT")
 LIVE_GRANT = LiveAuthorisation(
@@ -155,18 +154,35 @@ LIVE_GRANT = LiveAuthorisation(
     valid_from=utc(2024, 5, 20),
     expires_at=utc(2024, 6, 10),
 )
+TWO_HUNDRED_DAYS_AGO = utc(2023, 11, 12)
+US = timedelta(microseconds=1)
 
 
-def lookback_with(authorisation: LiveAuthorisation | None, **changes: object) -> Lookback:
-    if authorisation is not None and changes:
-        authorisation = dataclasses.replace(authorisation, **changes)  # type: ignore[arg-type]
-    return search_lookback(
-        principal=INVESTIGATOR,
-        level=InvestigationLevel.SERIOUS_COMPLEX,
-        case_ref=CASE,
-        now=NOW,
-        authorisation=authorisation,
-    )
+def check(
+    reaches_back_to: datetime,
+    *,
+    level: InvestigationLevel = InvestigationLevel.SERIOUS_COMPLEX,
+    grant: LiveAuthorisation | None = None,
+    named: bool | None = None,
+    principal: Principal = INVESTIGATOR,
+    **changes: object,
+) -> str | None:
+    """The rule that refuses the search, or None when it may run."""
+    if grant is not None and changes:
+        grant = dataclasses.replace(grant, **changes)  # type: ignore[arg-type]
+    try:
+        require_lookback(
+            principal=principal,
+            level=level,
+            case_ref=CASE,
+            reaches_back_to=reaches_back_to,
+            now=NOW,
+            authorisation_named=grant is not None if named is None else named,
+            authorisation=grant,
+        )
+    except AccessDenied as denied:
+        return denied.rule
+    return None
 
 
 @pytest.mark.parametrize(
@@ -181,121 +197,88 @@ def lookback_with(authorisation: LiveAuthorisation | None, **changes: object) ->
 )
 def test_only_search_roles_may_search(roles: list[str]) -> None:
     principal = Principal.from_claims("someone", roles, "KENT")
-    with pytest.raises(AccessDenied) as denied:
-        search_lookback(principal=principal, level=InvestigationLevel.PRIORITY_VOLUME, case_ref=CASE, now=NOW)
-    assert denied.value.rule == "role-cannot-search"
+    assert check(NOW, principal=principal) == "role-cannot-search"
 
 
 @pytest.mark.parametrize("role", ["investigator", "senior-investigator"])
 @pytest.mark.parametrize("level", list(InvestigationLevel))
-def test_without_authorisation_every_level_reaches_back_90_days(role: str, level: InvestigationLevel) -> None:
+def test_every_level_reaches_back_exactly_90_days_without_authorisation(
+    role: str, level: InvestigationLevel
+) -> None:
     principal = Principal.from_claims("ivy.investigator", [role, "operator"], "NATIONAL")
-    lookback = search_lookback(principal=principal, level=level, case_ref=CASE, now=NOW)
-    assert lookback.earliest == NINETY_DAYS_AGO
-    assert lookback.rule == "lookback-exceeds-role"
+    assert check(NINETY_DAYS_AGO, level=level, principal=principal) is None
 
 
-def test_lookback_covers_exactly_its_earliest_instant_and_no_further() -> None:
-    lookback = lookback_with(None)
-    lookback.require_covers(utc(2024, 3, 1))
-    lookback.require_covers(utc(2024, 5, 29))
-    with pytest.raises(AccessDenied) as denied:
-        lookback.require_covers(utc(2024, 2, 29, 23, 59, 59, 999999))
-    assert denied.value.rule == "lookback-exceeds-role"
+def test_priority_volume_beyond_90_days_exceeds_its_level_with_or_without_authorisation() -> None:
+    level = InvestigationLevel.PRIORITY_VOLUME
+    assert check(NINETY_DAYS_AGO - US, level=level) == "lookback-exceeds-level"
+    grant = dataclasses.replace(LIVE_GRANT, investigation_level=level)
+    assert check(NINETY_DAYS_AGO - US, level=level, grant=grant) == "lookback-exceeds-level"
 
 
-def test_search_lookback_refuses_naive_now() -> None:
-    with pytest.raises(ValueError, match="timezone-aware"):
-        search_lookback(
-            principal=INVESTIGATOR,
-            level=InvestigationLevel.PRIORITY_VOLUME,
-            case_ref=CASE,
-            now=datetime(2024, 5, 30),
-        )
+@pytest.mark.parametrize("level", [InvestigationLevel.SERIOUS_COMPLEX, InvestigationLevel.MAJOR])
+def test_serious_levels_beyond_90_days_require_an_authorisation(level: InvestigationLevel) -> None:
+    assert check(NINETY_DAYS_AGO - US, level=level) == "authorisation-required"
+    assert check(utc(2023, 5, 31), level=level) == "authorisation-required"  # exactly 365 days
 
 
-def test_priority_volume_cannot_use_an_authorisation() -> None:
-    grant = dataclasses.replace(LIVE_GRANT, investigation_level=InvestigationLevel.PRIORITY_VOLUME)
-    with pytest.raises(AccessDenied) as denied:
-        search_lookback(
-            principal=INVESTIGATOR,
-            level=InvestigationLevel.PRIORITY_VOLUME,
-            case_ref=CASE,
-            now=NOW,
-            authorisation=grant,
-        )
-    assert denied.value.rule == "level-not-authorisable"
+def test_an_authorisation_covers_exactly_its_maximum_lookback() -> None:
+    assert check(TWO_HUNDRED_DAYS_AGO, grant=LIVE_GRANT) is None
+    assert check(TWO_HUNDRED_DAYS_AGO - US, grant=LIVE_GRANT) == "authorisation-not-valid"
 
 
-@pytest.mark.parametrize(
-    ("changes", "rule"),
-    [
-        pytest.param({"grantee": "olly.other"}, "authorisation-not-for-user", id="other-grantee"),
-        pytest.param({"granted_by": "ivy.investigator"}, "self-authorisation", id="self-authorised"),
-        pytest.param({"case_ref": "KENT-2024-000999"}, "authorisation-wrong-case", id="other-case"),
-        pytest.param(
-            {"investigation_level": InvestigationLevel.MAJOR}, "authorisation-wrong-level", id="other-level"
-        ),
-        pytest.param(
-            {"valid_from": utc(2024, 5, 30, 0, 0, 0, 1)}, "authorisation-not-live", id="1us-before-valid-from"
-        ),
-        pytest.param({"expires_at": utc(2024, 5, 30)}, "authorisation-not-live", id="at-expiry"),
-        pytest.param({"expires_at": utc(2024, 5, 29)}, "authorisation-not-live", id="expired"),
-    ],
-)
-def test_an_authorisation_that_does_not_apply_is_refused(changes: dict[str, object], rule: str) -> None:
-    with pytest.raises(AccessDenied) as denied:
-        lookback_with(LIVE_GRANT, **changes)
-    assert denied.value.rule == rule
+@pytest.mark.parametrize("level", [InvestigationLevel.SERIOUS_COMPLEX, InvestigationLevel.MAJOR])
+def test_no_search_reaches_beyond_365_days_even_with_a_365_day_authorisation(
+    level: InvestigationLevel,
+) -> None:
+    grant = dataclasses.replace(LIVE_GRANT, investigation_level=level, max_lookback=timedelta(days=365))
+    assert check(utc(2023, 5, 31), level=level, grant=grant) is None  # 365 days, not a calendar year
+    assert check(utc(2023, 5, 31) - US, level=level, grant=grant) == "lookback-exceeds-level"
 
 
 @pytest.mark.parametrize(
     "changes",
     [
-        pytest.param({"valid_from": utc(2024, 5, 30)}, id="from-now"),
-        pytest.param({"expires_at": utc(2024, 5, 30, 0, 0, 0, 1)}, id="1us-before-expiry"),
+        pytest.param({"grantee": "olly.other"}, id="other-grantee"),
+        pytest.param({"granted_by": "ivy.investigator"}, id="self-authorised"),
+        pytest.param({"case_ref": "KENT-2024-000999"}, id="other-case"),
+        pytest.param({"investigation_level": InvestigationLevel.MAJOR}, id="other-level"),
+        pytest.param({"valid_from": utc(2024, 5, 30, 0, 0, 0, 1)}, id="1us-before-valid-from"),
+        pytest.param({"expires_at": utc(2024, 5, 30)}, id="at-expiry"),
+        pytest.param({"expires_at": utc(2024, 5, 29)}, id="expired"),
+        pytest.param({"revoked_at": utc(2024, 5, 30)}, id="revoked-now"),
+        pytest.param({"revoked_at": utc(2024, 5, 21)}, id="revoked-earlier"),
     ],
 )
-def test_an_authorisation_is_live_from_valid_from_until_just_before_expiry(
+def test_an_authorisation_that_does_not_apply_is_not_valid(changes: dict[str, object]) -> None:
+    assert check(TWO_HUNDRED_DAYS_AGO, grant=LIVE_GRANT, **changes) == "authorisation-not-valid"
+
+
+def test_a_named_authorisation_that_does_not_exist_is_not_valid_even_within_90_days() -> None:
+    assert check(NOW - timedelta(days=1), named=True) == "authorisation-not-valid"
+    assert check(NOW - timedelta(days=1), grant=LIVE_GRANT, grantee="olly.other") == "authorisation-not-valid"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"valid_from": NOW}, id="from-now"),
+        pytest.param({"expires_at": NOW + US}, id="1us-before-expiry"),
+        pytest.param({"revoked_at": NOW + US}, id="revoked-from-1us-later"),
+    ],
+)
+def test_an_authorisation_is_live_from_valid_from_until_expiry_or_revocation(
     changes: dict[str, object],
 ) -> None:
-    assert lookback_with(LIVE_GRANT, **changes).earliest == utc(2023, 11, 12)
+    assert check(TWO_HUNDRED_DAYS_AGO, grant=LIVE_GRANT, **changes) is None
 
 
-def test_authorisation_extends_the_lookback_to_its_maximum() -> None:
-    lookback = lookback_with(LIVE_GRANT)
-    assert lookback.earliest == utc(2023, 11, 12)  # 200 days before 2024-05-30, across 29 February
-    assert lookback.rule == "lookback-exceeds-authorisation"
-    lookback.require_covers(utc(2023, 11, 12))
-    with pytest.raises(AccessDenied) as denied:
-        lookback.require_covers(utc(2023, 11, 11, 23, 59, 59, 999999))
-    assert denied.value.rule == "lookback-exceeds-authorisation"
-
-
-@pytest.mark.parametrize("level", [InvestigationLevel.SERIOUS_COMPLEX, InvestigationLevel.MAJOR])
-def test_authorisation_never_reaches_beyond_retention(level: InvestigationLevel) -> None:
-    grant = dataclasses.replace(LIVE_GRANT, investigation_level=level, max_lookback=timedelta(days=365))
-    lookback = search_lookback(
-        principal=INVESTIGATOR, level=level, case_ref=CASE, now=NOW, authorisation=grant
-    )
-    assert lookback.earliest == utc(2023, 5, 31)
-    assert lookback.rule == "lookback-exceeds-retention"
-    with pytest.raises(AccessDenied) as denied:
-        lookback.require_covers(utc(2023, 5, 30, 23, 59, 59, 999999))
-    assert denied.value.rule == "lookback-exceeds-retention"
-
-
-@pytest.mark.parametrize("days", [60, 90])
-def test_authorisation_shorter_than_90_days_leaves_the_standard_lookback(days: int) -> None:
-    lookback = lookback_with(LIVE_GRANT, max_lookback=timedelta(days=days))
-    assert lookback.earliest == NINETY_DAYS_AGO
-    assert lookback.rule == "lookback-exceeds-role"
-
-
-def test_senior_investigator_uses_an_authorisation_like_an_investigator() -> None:
-    senior = Principal.from_claims("ivy.investigator", [Role.SENIOR_INVESTIGATOR.value], "KENT")
-    grant = dataclasses.replace(LIVE_GRANT, investigation_level=InvestigationLevel.MAJOR)
-    lookback = search_lookback(
-        principal=senior, level=InvestigationLevel.MAJOR, case_ref=CASE, now=NOW, authorisation=grant
-    )
-    assert lookback.earliest == utc(2023, 11, 12)
+def test_require_lookback_refuses_naive_instants() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        require_lookback(
+            principal=INVESTIGATOR,
+            level=InvestigationLevel.PRIORITY_VOLUME,
+            case_ref=CASE,
+            reaches_back_to=datetime(2024, 5, 1),
+            now=NOW,
+        )

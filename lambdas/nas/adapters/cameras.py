@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Protocol
 
 from pydantic import ValidationError
 
-from nas.adapters.dynamo import batch_get, batch_put
+from nas.adapters import store_call
+from nas.adapters.dynamo import batch_get, batch_put, from_item
 from nas.domain.models import Camera
 from nas.observability import logger
 
@@ -94,3 +95,69 @@ class DynamoCameraRegistry:
 
     def put_many(self, cameras: Iterable[Camera]) -> int:
         return batch_put(self._client, self._table, (c.model_dump(mode="json") for c in cameras))
+
+
+class CameraDirectory(Protocol):
+    def all(self) -> list[Camera]:
+        """Every registered camera (active or not: a camera switched off may hold reads still)."""
+        ...
+
+
+DIRECTORY_TTL_S = 600.0
+"""How long an execution environment keeps the national camera list for location searches."""
+
+
+class DynamoCameraDirectory:
+    """The whole registry for `near` searches: about 18,000 cameras, some 150 bytes each, is a few
+    Scan pages (under 3 MB); kept 10 minutes per execution environment, so a location search costs
+    no read most of the time and a camera registered since is found within 10 minutes."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        *,
+        ttl_s: float = DIRECTORY_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._ttl = ttl_s
+        self._clock = clock
+        self._cached: tuple[list[Camera], float] | None = None
+
+    def all(self) -> list[Camera]:
+        now = self._clock()
+        if self._cached is not None and now - self._cached[1] <= self._ttl:
+            return self._cached[0]
+        cameras: list[Camera] = []
+        request: dict[str, object] = {
+            "TableName": self._table,
+            "ProjectionExpression": "camera_id, lea, lat, lon, #source, active",
+            "ExpressionAttributeNames": {"#source": "source"},
+        }
+        with store_call("scan cameras"):
+            while True:
+                response = self._client.scan(**request)  # type: ignore[arg-type]
+                for item in response.get("Items", []):
+                    try:
+                        cameras.append(Camera.model_validate(from_item(item), strict=False))
+                    except ValidationError as exc:
+                        logger.error(
+                            "invalid camera registry item",
+                            extra={"camera_id": from_item(item).get("camera_id"), "error": str(exc)},
+                        )
+                last = response.get("LastEvaluatedKey")
+                if last is None:
+                    break
+                request["ExclusiveStartKey"] = last
+        self._cached = (cameras, now)
+        return cameras
+
+
+class InMemoryCameraDirectory:
+    def __init__(self, cameras: Iterable[Camera] = ()) -> None:
+        self.cameras = list(cameras)
+
+    def all(self) -> list[Camera]:
+        return list(self.cameras)

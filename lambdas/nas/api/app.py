@@ -25,7 +25,7 @@ from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise, is_public, requires
 from nas.api.docs import responses
 from nas.api.errors import ApiError, BadRequest, Unauthenticated, error_response, raw_error
-from nas.api.routes import admin, alerts, audit, meta, retention
+from nas.api.routes import admin, alerts, audit, authorisations, meta, retention, searches
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from nas.observability import logger
@@ -92,6 +92,8 @@ app.include_router(alerts.router)
 app.include_router(audit.router)
 app.include_router(admin.router)
 app.include_router(retention.router)
+app.include_router(searches.router)
+app.include_router(authorisations.router)
 
 TITLE = "NAS: National ANPR Service API"
 VERSION = "1"
@@ -211,6 +213,26 @@ def _refusal() -> Response[str] | None:
     return None
 
 
+def _field_name(loc: Any) -> str:
+    """The dotted field of an error's location. In a body that is a union tagged by `type` (POST
+    /searches) pydantic puts the tag first (`partial.pattern`); the caller's field is `pattern`."""
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")]
+    tag = _body_tag()
+    if tag is not None and len(parts) > 1 and parts[0] == tag:
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+def _body_tag() -> str | None:
+    body = app.current_event.raw_event.get("body")
+    try:
+        value = json.loads(body) if isinstance(body, str) else None
+    except (ValueError, RecursionError):
+        return None
+    tag = value.get("type") if isinstance(value, dict) else None
+    return tag if isinstance(tag, str) else None
+
+
 @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def invalid_request(error: RequestValidationError) -> Response[str]:
     refused = _refusal()
@@ -218,8 +240,8 @@ def invalid_request(error: RequestValidationError) -> Response[str]:
         return refused
     fields = [
         "body"
-        if e.get("type") == "json_invalid"  # its loc is ("body", <offset>)
-        else ".".join(str(p) for p in e["loc"] if p not in ("body", "query", "path")) or "body"
+        if e.get("type") == "json_invalid"
+        else _field_name(e["loc"])  # json_invalid: ("body", <offset>)
         for e in error.errors()
     ]
     fields = list(dict.fromkeys(f[:64] for f in fields))

@@ -88,7 +88,7 @@ def _redacted(value: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
+        return value.model_dump(mode="json", by_alias=True)  # `from`, as the caller sent it
     return to_jsonable_python(value, fallback=str)
 
 

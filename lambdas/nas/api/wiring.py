@@ -16,16 +16,24 @@ import boto3
 from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
+from nas.adapters.athena import AthenaSearchEngine
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
+from nas.adapters.authorisations import DynamoAuthorisationStore
+from nas.adapters.cameras import DynamoCameraDirectory
 from nas.adapters.digests import S3DigestStore
 from nas.adapters.retention import S3StatementStore, StatementStore
 from nas.adapters.reviews import DynamoReviewStore
+from nas.adapters.search import SearchEngine
+from nas.adapters.search_results import S3ResultStore
+from nas.adapters.searches import DynamoSearchStore
 from nas.adapters.signing import KmsVerifier, SignatureVerifier
 from nas.services.accounts import AccountGate, AccountService
 from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
 from nas.services.audit_verification import VerifyPorts
+from nas.services.authorisations import AuthorisationService
 from nas.services.retention import RetentionReports
+from nas.services.searches import SearchService
 from nas.settings import RuntimeSettings, settings
 
 
@@ -42,6 +50,30 @@ class Services:
     account_gate: AccountGate
     accounts: AccountService
     retention: RetentionReports
+    searches: SearchService
+    authorisations: AuthorisationService
+
+
+def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
+    """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
+    in the Lambda layer)."""
+    if config.search_engine == "duckdb":
+        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+
+        return DuckDbSearchEngine(
+            s3_filesystem(config.aws_endpoint, config.region),
+            config.bucket(catalogue.Bucket.READS),
+            results=S3ResultStore(
+                session.client("s3"),
+                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
+                f"{catalogue.ATHENA_OUTPUT_PREFIX}duckdb/",
+            ),
+        )
+    return AthenaSearchEngine(
+        session.client("athena"),
+        workgroup=config.require(config.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
+        database=config.require(config.glue_database, catalogue.GLUE_DATABASE_ENV),
+    )
 
 
 def build_services(
@@ -50,11 +82,14 @@ def build_services(
     *,
     clock: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
+    engine: SearchEngine | None = None,
 ) -> Services:
+    """`engine` replaces the configured search engine (tests)."""
     dynamodb = session.client("dynamodb")
     trail = DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT))
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
     gate = AccountGate(account_store, monotonic=monotonic)
+    authorisations = DynamoAuthorisationStore(dynamodb, config.table(catalogue.AUTHORISATIONS))
     directory = CognitoDirectory(
         session.client("cognito-idp"),
         config.require(config.user_pool_id, catalogue.USER_POOL_ENV),
@@ -92,6 +127,19 @@ def build_services(
             activity=ApiActivity(trail),
         ),
         retention=RetentionReports(cache(retention_ports), clock=clock),
+        searches=SearchService(
+            searches=DynamoSearchStore(dynamodb, config.table(catalogue.SEARCHES)),
+            authorisations=authorisations,
+            cameras=DynamoCameraDirectory(dynamodb, config.table(catalogue.CAMERAS)),
+            engine=engine or search_engine(config, session),
+            results=S3ResultStore(
+                session.client("s3"),
+                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
+                catalogue.SEARCH_RESULTS_PREFIX,
+            ),
+            clock=clock,
+        ),
+        authorisations=AuthorisationService(authorisations, clock=clock),
     )
 
 

@@ -68,9 +68,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="",
         help="map tiles for the console, as https://host/{z}/{x}/{y}.png (default: none, a plain projection)",
     )
+    parser.add_argument(
+        "--flush-interval-s",
+        type=float,
+        default=FLUSH_INTERVAL_S,
+        help=f"how often the Parquet sink writes buffered rows: reads are searchable after it"
+        f" (default {FLUSH_INTERVAL_S:g}; Firehose in AWS: up to 300)",
+    )
     parser.add_argument("--config-file", type=Path, default=Path(CONFIG_FILE), help=argparse.SUPPRESS)
-    # For tests: write rows sooner than every 10 s.
-    parser.add_argument("--flush-interval-s", type=float, default=FLUSH_INTERVAL_S, help=argparse.SUPPRESS)
     parser.set_defaults(reuse=False)
 
 

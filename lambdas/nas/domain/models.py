@@ -244,25 +244,36 @@ class Alert(StrictModel):
 
 
 class Authorisation(StrictModel):
-    """A senior officer's time-limited grant of lookback beyond 90 days for one user and case."""
+    """A senior officer's time-limited grant of lookback beyond 90 days for one user and case (R-AUTHZ).
+    `revoked_at` is set when it is revoked; it is never deleted (it is the record of what was allowed)."""
 
     authorisation_id: Identifier
     grantee: Annotated[str, Field(min_length=1, max_length=128)]
     granted_by: Annotated[str, Field(min_length=1, max_length=128)]
+    granted_by_lea: LeaOrNational
     case_ref: CaseRef
     investigation_level: InvestigationLevel
     max_lookback_days: Annotated[int, Field(ge=1, le=365)]
     granted_at: UtcDatetime
     expires_at: UtcDatetime
+    reason: Annotated[str, Field(min_length=10, max_length=1000)]
+    revoked_at: UtcDatetime | None = None
+    revoked_by: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
     @model_validator(mode="after")
     def _rules(self) -> Authorisation:
         if self.grantee == self.granted_by:
-            raise FieldRuleError("granted_by", "nobody may authorise themselves (R-AUTHZ)")
+            raise FieldRuleError("grantee", "nobody may authorise themselves (R-AUTHZ)")
+        if self.investigation_level not in policy.LEVELS_ALLOWING_AUTHORISED_LOOKBACK:
+            raise FieldRuleError(
+                "investigation_level", "only serious-complex and major searches may reach beyond 90 days"
+            )
         if not self.granted_at < self.expires_at <= self.granted_at + policy.MAX_AUTHORISATION_VALIDITY:
             raise FieldRuleError(
                 "expires_at", "expires_at must be after granted_at and at most 30 days later (R-AUTHZ)"
             )
+        if (self.revoked_at is None) != (self.revoked_by is None):
+            raise FieldRuleError("revoked_by", "a revocation names who revoked it and when")
         return self
 
     def as_live(self) -> LiveAuthorisation:
@@ -274,4 +285,5 @@ class Authorisation(StrictModel):
             max_lookback=timedelta(days=self.max_lookback_days),
             valid_from=self.granted_at,
             expires_at=self.expires_at,
+            revoked_at=self.revoked_at,
         )

@@ -122,58 +122,72 @@ class LiveAuthorisation:
     max_lookback: timedelta
     valid_from: datetime
     expires_at: datetime
+    revoked_at: datetime | None = None
+
+    def is_live(self, now: datetime) -> bool:
+        """Granted, not yet expired, not revoked (a revocation takes effect at once)."""
+        return self.valid_from <= now < self.expires_at and (self.revoked_at is None or now < self.revoked_at)
+
+    def covers(
+        self, *, user: str, case_ref: str, level: InvestigationLevel, lookback: timedelta, now: datetime
+    ) -> bool:
+        """R-AUTHZ: granted by someone else to `user`, for this case and level, live at `now`, and
+        reaching back at least `lookback`."""
+        return (
+            self.grantee == user
+            and self.granted_by != user
+            and self.case_ref == case_ref
+            and self.investigation_level == level
+            and self.is_live(now)
+            and lookback <= self.max_lookback
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class Lookback:
-    """The oldest `captured_at` a search may reach, and the rule to name when a request goes further."""
-
-    earliest: datetime
-    rule: str
-
-    def require_covers(self, requested_from: datetime) -> None:
-        if requested_from < self.earliest:
-            raise AccessDenied(
-                self.rule, f"searches may reach back to {self.earliest.isoformat()} at the earliest"
-            )
-
-
-def search_lookback(
+def require_lookback(
     *,
     principal: Principal,
     level: InvestigationLevel,
     case_ref: str,
+    reaches_back_to: datetime,
     now: datetime,
+    authorisation_named: bool = False,
     authorisation: LiveAuthorisation | None = None,
-) -> Lookback:
-    """R-ACCESS: the lookback a principal has for a search at `level` on `case_ref`.
+) -> None:
+    """R-ACCESS / R-AUTHZ: may `principal` search back to `reaches_back_to` (lookback = now - it) at
+    `level` on `case_ref`? Refuses with the rule that stops it:
 
-    Without an authorisation every level reaches 90 days. Beyond that only `serious-complex` and
-    `major`, with an authorisation granted by someone else to this user for this case and level, live
-    at `now`, up to its maximum; never beyond the 365-day retention (R-RET-365).
+    - `lookback-exceeds-level`: beyond 365 days at any level (R-RET-365), or beyond 90 days at
+      `priority-volume`;
+    - `authorisation-not-valid`: an authorisation was named (`authorisation_named`) but is unknown
+      (`authorisation` None), not for this user, case and level, granted by the searcher, not live
+      (expired, revoked) or shorter than the lookback;
+    - `authorisation-required`: `serious-complex` or `major` beyond 90 days without one.
+
+    A named authorisation is checked even when the lookback would not need it.
     """
     _require_aware(now, "now")
+    _require_aware(reaches_back_to, "reaches_back_to")
     if not principal.has_any(SEARCH_ROLES):
         raise AccessDenied("role-cannot-search", "only investigators and senior investigators may search")
-    standard = Lookback(now - STANDARD_LOOKBACK, "lookback-exceeds-role")
-    if authorisation is None:
-        return standard
-    if level not in LEVELS_ALLOWING_AUTHORISED_LOOKBACK:
-        raise AccessDenied("level-not-authorisable", f"{level} searches are limited to 90 days")
-    if authorisation.grantee != principal.user:
-        raise AccessDenied("authorisation-not-for-user", "the authorisation was granted to someone else")
-    if authorisation.granted_by == principal.user:
-        raise AccessDenied("self-authorisation", "nobody may authorise their own search")
-    if authorisation.case_ref != case_ref:
-        raise AccessDenied("authorisation-wrong-case", "the authorisation is for another case")
-    if authorisation.investigation_level != level:
+    lookback = now - reaches_back_to
+    if lookback > SEARCH_RETENTION:
+        raise AccessDenied("lookback-exceeds-level", "no search reaches back more than 365 days (R-RET-365)")
+    if lookback > STANDARD_LOOKBACK and level not in LEVELS_ALLOWING_AUTHORISED_LOOKBACK:
         raise AccessDenied(
-            "authorisation-wrong-level", "the authorisation is for another investigation level"
+            "lookback-exceeds-level", f"{level} searches reach back at most 90 days (R-ACCESS)"
         )
-    if not authorisation.valid_from <= now < authorisation.expires_at:
-        raise AccessDenied("authorisation-not-live", "the authorisation is not live")
-    if authorisation.max_lookback <= STANDARD_LOOKBACK:
-        return standard
-    if authorisation.max_lookback >= SEARCH_RETENTION:
-        return Lookback(retention_floor(now), "lookback-exceeds-retention")
-    return Lookback(now - authorisation.max_lookback, "lookback-exceeds-authorisation")
+    if authorisation_named:
+        if authorisation is None or not authorisation.covers(
+            user=principal.user, case_ref=case_ref, level=level, lookback=lookback, now=now
+        ):
+            raise AccessDenied(
+                "authorisation-not-valid",
+                "the authorisation is unknown, not for this user, case and level, not live, or shorter"
+                " than the lookback (R-AUTHZ)",
+            )
+        return
+    if lookback > STANDARD_LOOKBACK:
+        raise AccessDenied(
+            "authorisation-required",
+            f"{level} searches beyond 90 days need an authorisation_id for this case (R-AUTHZ)",
+        )

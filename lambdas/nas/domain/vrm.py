@@ -24,3 +24,25 @@ def normalise_vrm(raw: str) -> str:
     if not _NORMALISED.fullmatch(vrm):
         raise InvalidVrm("VRM must be 1-10 letters or digits once spaces and hyphens are removed")
     return vrm
+
+
+# R-VRM (OCR look-alikes): characters that plate readers confuse with one another, one class per row,
+# the first character of a class standing for all of them. Every stored read keeps its VRM in this
+# canonical form (`vrm_canonical`), so an OCR-tolerant search is an equality lookup on it, and the
+# read's storage bucket is derived from it (exact and tolerant searches of one VRM land in one
+# bucket). Changing this table changes where reads are stored: add a class only with a migration.
+LOOKALIKE_CLASSES: tuple[str, ...] = (
+    "0ODQ",  # round shapes: zero, O, D, Q
+    "1I",  # vertical strokes: one, I
+    "2Z",
+    "5S",
+    "6G",
+    "8B",
+)
+_CANONICAL = str.maketrans({ch: cls[0] for cls in LOOKALIKE_CLASSES for ch in cls[1:]})
+
+
+def canonical_vrm(vrm: str) -> str:
+    """The VRM with each character replaced by its look-alike class's representative (`LOOKALIKE_CLASSES`):
+    `"AB12CDE"` and `"A812C0E"` share the canonical form `"A812C0E"`. `vrm` must be normalised."""
+    return vrm.translate(_CANONICAL)

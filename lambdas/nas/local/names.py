@@ -81,6 +81,8 @@ def lambda_environment(names: LocalNames, endpoint: str, region: str = REGION) -
         catalogue.SIGN_IN_EVENTS_ENV: "off",
         # Local digests are locked for a day: enough to see the lock work, short enough to forget.
         catalogue.AUDIT_DIGEST_RETENTION_ENV: "1",
+        # Searches run on DuckDB over the same Parquet layout (SPEC §5), not Athena.
+        catalogue.SEARCH_ENGINE_ENV: "duckdb",
         # No X-Ray daemon and no CloudWatch here: tracing off, EMF metrics not printed.
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_DISABLED": "true",

@@ -1,6 +1,8 @@
 """Stands in for the Firehose delivery stream: takes the archive consumer's JSON rows and writes them
-as Parquet into the reads bucket, Hive-partitioned by capture date, as Firehose's record format
-conversion does in AWS (schema from catalogue.READ_ROW_COLUMNS).
+as Parquet into the reads bucket, Hive-partitioned by arrival, day and VRM bucket
+(`domain/layout.py`), as Firehose's dynamic partitioning and record format conversion do in AWS
+(schema from catalogue.READ_ROW_COLUMNS). Rows are sorted by canonical VRM within each file, so a
+VRM search skips the row groups of other VRMs (Firehose cannot sort; docs/search.md).
 
 Rows are acknowledged only once they are durable. A row is first staged by the poller thread whose
 batch sent it; when the poller commits its stream position, the batch's rows and the position go to
@@ -25,7 +27,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,14 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from nas.catalogue import CAPTURE_DATE_PARTITION, GLUE_READS_TABLE, READ_ROW_COLUMNS, READS_PREFIX
+from nas.catalogue import (
+    GLUE_READS_TABLE,
+    READ_ARRIVAL_PARTITION,
+    READ_BUCKET_PARTITION,
+    READ_DAY_PARTITION,
+    READ_ROW_COLUMNS,
+)
+from nas.domain.layout import Arrival, Partition
 from nas.domain.timefmt import epoch_millis, utc_date
 from nas.local.checkpoints import write_atomically
 
@@ -53,6 +62,10 @@ _ARROW_TYPES: dict[str, Any] = {
 }
 
 READ_ROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[type_]) for name, type_ in READ_ROW_COLUMNS])
+# Within a file: one VRM's reads together, so Parquet's min/max statistics of `vrm_canonical` let a
+# search skip every other row group.
+SORT_KEYS = [("vrm_canonical", "ascending"), ("captured_at", "ascending")]
+ROW_GROUP_ROWS = 2048
 
 
 # The layout (where a row's file goes) is these two functions alone; the journal and the flush
@@ -60,24 +73,42 @@ READ_ROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[type_]) for name, type_
 
 
 def row_partition(row: dict[str, Any]) -> str | None:
-    """The partition a row is written under (one Parquet file per partition per flush), or None
-    when the row does not say: its capture date."""
-    value = row.get(CAPTURE_DATE_PARTITION)
-    return value if isinstance(value, str) else None
+    """The prefix of the partition a row is written under (one Parquet file per partition per
+    flush), or None when the row names none: its arrival, day and VRM bucket (`domain/layout.py`)."""
+    arrival, day = row.get(READ_ARRIVAL_PARTITION), row.get(READ_DAY_PARTITION)
+    bucket = row.get(READ_BUCKET_PARTITION)
+    if not isinstance(arrival, str) or not isinstance(day, str) or not isinstance(bucket, int):
+        return None
+    try:
+        return Partition(Arrival(arrival), date.fromisoformat(day), bucket).prefix
+    except ValueError:
+        return None
 
 
-def parquet_key(capture_date: str) -> str:
-    return f"{READS_PREFIX}{CAPTURE_DATE_PARTITION}={capture_date}/part-{uuid.uuid4()}.parquet"
+def parquet_key(partition_prefix: str) -> str:
+    return f"{partition_prefix}part-{uuid.uuid4()}.parquet"
+
+
+def parquet_table_bytes(table: pa.Table) -> bytes:
+    """A table of READ_ROW_SCHEMA as one Parquet file: sorted by canonical VRM and capture time, in
+    row groups of ROW_GROUP_ROWS with statistics."""
+    buffer = io.BytesIO()
+    pq.write_table(
+        table.sort_by(SORT_KEYS),
+        buffer,
+        compression="snappy",
+        row_group_size=ROW_GROUP_ROWS,
+        write_statistics=True,
+    )
+    return buffer.getvalue()
 
 
 def parquet_bytes(rows: Sequence[dict[str, Any]]) -> bytes:
-    """The rows as one Parquet file of READ_ROW_SCHEMA (the partition column stays out of it)."""
+    """The rows as one Parquet file of READ_ROW_SCHEMA (the partition values stay out of it)."""
     table = pa.Table.from_pylist(
         [{name: row.get(name) for name in READ_ROW_SCHEMA.names} for row in rows], schema=READ_ROW_SCHEMA
     )
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="snappy")
-    return buffer.getvalue()
+    return parquet_table_bytes(table)
 
 
 def convertible(row: dict[str, Any]) -> str | None:
@@ -315,7 +346,7 @@ class ParquetRowSink:
             return sum(self._store(segment) for segment in self.journal.load())
 
     def flush(self) -> int:
-        """Writes every journaled row (one file per capture date); returns how many were written.
+        """Writes every journaled row (one file per partition); returns how many were written.
         A segment whose objects could not all be stored stays, and is tried again next time."""
         with self._flush_lock:
             self.journal.rotate()

@@ -2,8 +2,9 @@
 
 Per batch: one object holding every image of the batch (SPEC §4: packed images), one object holding
 every refused record whole and raw with its reason, and the metadata rows to Firehose, which writes
-them as Parquet partitioned by capture date. Object keys derive from the batch's shard and sequence
-numbers, so a retried batch overwrites its own objects instead of leaving copies.
+them as Parquet partitioned by arrival, day and VRM bucket (`domain/layout.py`). Object keys derive
+from the batch's shard and sequence numbers, so a retried batch overwrites its own objects instead
+of leaving copies.
 """
 
 from __future__ import annotations
@@ -106,7 +107,12 @@ class ArchiveService:
             plate = pack.add(read.plate_image) if read.plate_image else None
             overview = pack.add(read.overview_image) if read.overview_image else None
             row = read_row(
-                item.accepted, item.camera, ingested_at=item.record.arrived_at, plate=plate, overview=overview
+                item.accepted,
+                item.camera,
+                ingested_at=item.record.arrived_at,
+                stored_at=now,
+                plate=plate,
+                overview=overview,
             )
             encoded.append(orjson.dumps(firehose_json(row), option=orjson.OPT_APPEND_NEWLINE))
         if not pack.empty:
