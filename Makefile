@@ -106,5 +106,5 @@ openapi: $(STAMP)
 
 # The long fuzzing run: schemathesis against local mode, every phase, many examples per operation.
 fuzz: $(STAMP)
-	NAS_FUZZ_EXAMPLES=$${NAS_FUZZ_EXAMPLES:-150} NAS_FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+	NAS_FUZZ_EXAMPLES=$${NAS_FUZZ_EXAMPLES:-150} NAS_FUZZ_PHASES=examples,coverage,fuzzing,stateful NAS_FUZZ_ALL_PATHS=1 \
 		$(BIN)/python -m pytest -p no:cacheprovider tests/fuzz
