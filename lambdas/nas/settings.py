@@ -27,6 +27,7 @@ class RuntimeSettings(BaseModel):
     alert_bus: str | None = None
     read_rows_delivery: str | None = None
     user_pool_id: str | None = None
+    voi_import_state_machine: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -39,6 +40,7 @@ class RuntimeSettings(BaseModel):
             alert_bus=environ.get(catalogue.ALERT_BUS_ENV),
             read_rows_delivery=environ.get(catalogue.READ_ROWS_DELIVERY_ENV),
             user_pool_id=environ.get(catalogue.USER_POOL_ENV),
+            voi_import_state_machine=environ.get(catalogue.VOI_IMPORT_STATE_MACHINE_ENV),
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:
