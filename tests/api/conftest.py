@@ -25,6 +25,8 @@ REGION = "eu-west-2"
 ALERTS_TABLE = "nas-test-alerts"
 AUDIT_TABLE = "nas-test-audit"
 ACCOUNTS_TABLE = "nas-test-accounts"
+VOI_TABLE = "nas-test-voi"
+IMPORTS_BUCKET = "nas-test-imports"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -52,6 +54,7 @@ class ApiAccount:
     dynamodb: Any
     cognito: Any
     user_pool_id: str
+    s3: Any
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -123,6 +126,8 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         catalogue.ALERTS.env_var: ALERTS_TABLE,
         catalogue.AUDIT.env_var: AUDIT_TABLE,
         catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
+        catalogue.VOI.env_var: VOI_TABLE,
+        catalogue.Bucket.IMPORTS.env_var: IMPORTS_BUCKET,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -132,13 +137,16 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
             (catalogue.ALERTS, ALERTS_TABLE),
             (catalogue.AUDIT, AUDIT_TABLE),
             (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
+            (catalogue.VOI, VOI_TABLE),
         ):
             create_table(dynamodb, spec, name)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=IMPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
-        yield ApiAccount(dynamodb, cognito, pool_id)
+        yield ApiAccount(dynamodb, cognito, pool_id, s3)
         wiring.reset()
         settings.cache_clear()

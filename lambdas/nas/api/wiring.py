@@ -19,6 +19,9 @@ from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.services.accounts import AccountGate, AccountService
 from nas.services.alerts import AlertService
+from nas.services.voi import VoiService
+from nas.services.voi_imports import VoiImportService
+from nas.services.wiring import build_import_service, build_voi_service
 from nas.settings import RuntimeSettings, settings
 
 
@@ -32,6 +35,8 @@ class Services:
     alerts: AlertService
     account_gate: AccountGate
     accounts: AccountService
+    voi: VoiService
+    voi_imports: VoiImportService
 
 
 def build_services(
@@ -52,6 +57,8 @@ def build_services(
         alerts=AlertService(DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS)), clock=clock),
         account_gate=gate,
         accounts=AccountService(account_store, directory, gate, clock=clock),
+        voi=build_voi_service(config, session, clock=clock),
+        voi_imports=build_import_service(config, session, clock=clock),
     )
 
 
