@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nas import __version__
-from nas.cli import admin, cameras, login, simulate
+from nas.cli import admin, cameras, login, simulate, voi
 from nas.cli import local as local_mode
 from nas.cli.audit import add_verify_arguments, verify_command
 from nas.cli.target import TargetError
@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_verify_arguments(audit_actions.add_parser("verify", help="verify the audit hash chain"))
     admin.add_arguments(commands.add_parser("admin", help="account administration (admin token)"))
+    voi.add_arguments(
+        commands.add_parser("voi", help="VOI entries and bulk list imports (voi-manager token)")
+    )
     return parser
 
 
@@ -92,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return verify_command(args, sys.stdout, sys.stderr)
         if args.command == "admin":
             return admin.command(args, sys.stdout, sys.stderr)
+        if args.command == "voi":
+            return voi.command(args, sys.stdout, sys.stderr)
     except TargetError as exc:
         print(f"nas {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import boto3
 from botocore.credentials import Credentials
 
 from nas import catalogue
-from nas.local import demo, fast_botocore
+from nas.local import demo, fast_botocore, voi
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.demo import DEMO_RATE
 from nas.local.gateway import Gateway
@@ -94,6 +94,7 @@ class LocalMode:
         self.simulator: demo.Simulator | None = None
         self.consumers: dict[str, Consumer] = {}
         self.schedules = Schedules()
+        self._voi_restore: Callable[[], None] | None = None
         self.config: dict[str, Any] = {}
         self.attached = False
 
@@ -133,6 +134,7 @@ class LocalMode:
             else None
         )
         self._install_handlers()
+        self._voi_restore = voi.install(self)
         # A fresh server holds nothing unread from before; attached, earlier reads were handled by
         # the process that put them there, so start at the stream's tip.
         start_at = "LATEST" if self.attached else "TRIM_HORIZON"
@@ -175,6 +177,9 @@ class LocalMode:
             self.gateway.stop()
             self.gateway = None
         self.schedules.stop()  # after the gateway: a final run sees every request
+        if self._voi_restore is not None:  # the import runner's last clean-ups need moto
+            self._voi_restore()
+            self._voi_restore = None
         if self._moto is not None:
             self._moto.stop()
         for restore in reversed(self._restore_handlers):
