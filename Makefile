@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CDK := node_modules/.bin/cdk
 STAGE ?= dev
 
-.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench ci clean openapi fuzz
+.PHONY: help setup test lint format typecheck synth local bench-local cfn-lint bench bench-voi ci clean openapi fuzz
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench-local  local mode throughput and put->alert latency"
 	@echo "make synth     cdk synth for STAGE=$(STAGE) into cdk.out/"
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
+	@echo "make bench-voi 1,000,000-row VOI list import (and a 1 % changed re-import) into nas local"
 	@echo "make fuzz      schemathesis against local mode, long run (make test runs a short one)"
 	@echo "make openapi   regenerate docs/openapi.json from the routes"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
@@ -60,6 +61,10 @@ cfn-lint: synth
 # 200,000 reads through match and archive against a 1,000,000-entry VOI set (about 3 minutes).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline.py
+
+# A 1,000,000-row DVLA list imported into local mode, then again with 1 % of rows changed (about 2 minutes).
+bench-voi: $(STAMP)
+	$(BIN)/python benchmarks/voi_import.py
 
 # The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
 local: $(STAMP)

@@ -125,7 +125,10 @@ class S3ImportFiles:
                 if _code(exc) in ("PreconditionFailed", "412"):
                     raise FileChanged(f"{key} changed since the import started") from None
                 raise
-            yield from body.iter_chunks(READ_BLOCK_BYTES)
+            try:
+                yield from body.iter_chunks(READ_BLOCK_BYTES)
+            finally:
+                body.close()  # a reader that stops early must not leave the connection half read
 
     def get(self, key: str) -> bytes:
         with store_call("imports get"):

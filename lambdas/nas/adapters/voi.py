@@ -37,8 +37,9 @@ from nas.domain.voi_lists import (
     MembershipFilter,
     PackedRow,
     filter_mask,
+    hash_ascii,
+    pack_generation,
     unpack_rows,
-    vrm_hash,
 )
 from nas.observability import logger
 
@@ -221,9 +222,11 @@ class _Snapshot:
     shards: tuple[frozenset[str], ...]
     lists: tuple[tuple[ListGeneration, MembershipFilter], ...]
     white: tuple[ListGeneration, MembershipFilter] | None
+    union: Callable[[int, int], bool] | None
+    """The union of the lists' filters: a VRM on no list is told so by one probe."""
 
 
-_EMPTY = _Snapshot(shards=(frozenset(),) * DIRECTORY_SHARDS, lists=(), white=None)
+_EMPTY = _Snapshot(shards=(frozenset(),) * DIRECTORY_SHARDS, lists=(), white=None, union=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,6 +262,7 @@ class MatchIndex:
         self._refreshed_at = -math.inf
         self._shard_versions: dict[int, int] = {}
         self._filters: dict[str, MembershipFilter] = {}
+        self._union_of: tuple[tuple[str, ...], Callable[[int, int], bool] | None] = ((), None)
         self._buckets: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
     def listings(self, vrms: Collection[str]) -> dict[str, VrmListing]:
@@ -292,18 +296,22 @@ class MatchIndex:
 
     @staticmethod
     def _plans(vrms: Collection[str], snapshot: _Snapshot, now: datetime) -> list[_Plan]:
-        lists = [(g, f) for g, f in snapshot.lists if g.is_live(now)]
+        """Which VRMs need a lookup, and of which items: the hot loop of the match path, so the
+        filters are probed inline."""
+        lists = [(g, f.probe) for g, f in snapshot.lists if g.is_live(now)]
         white = snapshot.white if snapshot.white and snapshot.white[0].is_live(now) else None
-        shards = snapshot.shards
+        shards, union = snapshot.shards, snapshot.union
         plans = []
         for vrm in vrms:
-            singles = vrm in shards[zlib.crc32(vrm.encode("ascii")) % DIRECTORY_SHARDS]
+            encoded = vrm.encode("ascii")
+            singles = vrm in shards[zlib.crc32(encoded) % DIRECTORY_SHARDS]
             buckets: list[tuple[ListGeneration, int]] = []
             white_bucket = None
             if lists or (white and singles):
-                hashed = vrm_hash(vrm)
+                hashed = hash_ascii(encoded)
                 mask = filter_mask(hashed)
-                buckets = [(g, g.bucket_of(hashed)) for g, f in lists if f.may_contain(hashed, mask)]
+                if lists and union is not None and union(hashed, mask):
+                    buckets = [(g, g.bucket_of(hashed)) for g, probe in lists if probe(hashed, mask)]
                 # R-WHITE matters only for bulk-list hits, so the white list is looked up only then.
                 if white and (singles or buckets) and white[1].may_contain(hashed, mask):
                     white_bucket = (white[0], white[0].bucket_of(hashed))
@@ -398,8 +406,19 @@ class MatchIndex:
             shards=tuple(shards),
             lists=lists,
             white=(white, filters[white.import_id]) if white and white.import_id in filters else None,
+            union=self._union(lists),
         )
         self._refreshed_at = self._monotonic()
+
+    def _union(
+        self, lists: Sequence[tuple[ListGeneration, MembershipFilter]]
+    ) -> Callable[[int, int], bool] | None:
+        """The lists' union filter, built again only when the set of lists changes."""
+        ids = tuple(g.import_id for g, _ in lists)
+        if self._union_of[0] != ids:
+            union = MembershipFilter.union([f for _, f in lists]).probe if lists else None
+            self._union_of = (ids, union)
+        return self._union_of[1]
 
     def _load_filter(self, generation: ListGeneration) -> MembershipFilter | None:
         keys = [segment_key(generation.import_id, g) for g in range(generation.groups)]
@@ -789,15 +808,18 @@ class InMemoryVoiStore:
         match["entries"][entry.voi_id] = entry.model_dump_json()
         shard = shard_of(entry.vrm)
         directory = self.items.items.setdefault(_key_of(directory_key(shard)), {**directory_key(shard)})
-        directory["vrms"] = {*directory.get("vrms", ()), entry.vrm}
+        directory.setdefault("vrms", set()).add(entry.vrm)
         state = self.items.items.setdefault(_key_of(STATE_KEY), dict(STATE_KEY))
         state[singles_attribute(shard)] = int(state.get(singles_attribute(shard), 0)) + 1
         self.index.invalidate()
 
-    def put_list(self, generation: ListGeneration, items: Iterable[Mapping[str, Any]]) -> None:
-        """A generation's bucket and filter items, then its source's active pointer."""
-        for item in items:
-            self.items.put(item)
+    def put_list(self, generation: ListGeneration, rows: Iterable[PackedRow]) -> None:
+        """A generation of `rows` (laid out as an import lays it out), then its source's pointer."""
+        buckets, segments = pack_generation(generation, rows)
+        for bucket, packed in buckets.items():
+            self.items.put({**bucket_key(generation.import_id, bucket), "rows": packed})
+        for group, bits in enumerate(segments):
+            self.items.put({**segment_key(generation.import_id, group), "bits": bits})
         state = self.items.items.setdefault(_key_of(STATE_KEY), dict(STATE_KEY))
         state[active_attribute(generation.source)] = generation.model_dump_json()
         self.index.invalidate()

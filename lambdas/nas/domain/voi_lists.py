@@ -16,7 +16,7 @@ import math
 import sys
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +26,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from nas.domain import policy
+from nas.domain.errors import InvalidVrm
 from nas.domain.models import (
     Circulation,
     PncRef,
@@ -39,6 +40,7 @@ from nas.domain.models import (
 )
 from nas.domain.reads import problems_of
 from nas.domain.types import Identifier, LeaOrNational, UtcDatetime, Vrm
+from nas.domain.vrm import normalise_vrm
 
 # --- the file format ------------------------------------------------------------------------------
 
@@ -127,9 +129,9 @@ class WhiteListRow(BaseModel):
     vrm: Vrm
 
 
-PackedRow = tuple[Any, ...]
-"""A stored row: (vrm, category, action, priority, reason, pnc_ref, circulation, sensitive), or
-(vrm,) for the white list. JSON-friendly, compared as a whole to tell changed rows from unchanged."""
+PackedRow = Sequence[Any]
+"""A stored row: [vrm, category, action, priority, reason, pnc_ref, circulation, sensitive], or
+[vrm] for the white list. JSON-friendly, compared as a whole to tell changed rows from unchanged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,47 +140,90 @@ class RowProblem:
     message: str
 
 
-def parse_line(source: ListSource, columns: Sequence[str], line: bytes) -> PackedRow | RowProblem:
-    """One data line (without its newline) as a packed row, or the first problem found in it. A
-    problem never quotes the value: rejects are reported without the personal data they hold."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError:
-        return RowProblem("$", "the line is not UTF-8 text")
-    try:
-        cells = next(csv.reader([text]))
-    except (csv.Error, StopIteration):
-        return RowProblem("$", "the line is not valid CSV")
-    if len(cells) != len(columns):
-        surplus = cells[len(columns) :]
-        if len(cells) < len(columns) or any(c.strip() for c in surplus):
-            return RowProblem("$", f"expected {len(columns)} values, found {len(cells)}")
-    values: dict[str, Any] = {}
-    for name, cell in zip(columns, cells, strict=False):
-        value = cell.strip()
-        if value:
-            values[name] = value
-    try:
-        if source is ListSource.WHITELIST:
-            return (WhiteListRow.model_validate(values).vrm,)
+MEMO_LIMIT = 4096
+_PLACEHOLDER_VRM = "AA00AAA"
+
+
+class RowParser:
+    """Validates the data lines of one file against the row model (R-VOI field rules).
+
+    Bulk lists repeat everything but the VRM (a DVLA list is millions of `no-tax,report,3,…` rows),
+    so the model's verdict on the other cells is remembered per distinct set of cells (the model
+    is a pure function of them) and the VRM, the one cell that always differs, is checked on its
+    own. A problem never quotes the value: rejects are reported without the data they hold."""
+
+    def __init__(self, source: ListSource, columns: Sequence[str]) -> None:
+        self._source = source
+        self._columns = tuple(columns)
+        self._width = len(columns)
+        self._vrm_at = self._columns.index("vrm")
+        self._memo: dict[Any, PackedRow | RowProblem] = {}
+
+    def parse(self, line: bytes) -> PackedRow | RowProblem:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            return RowProblem("$", "the line is not UTF-8 text")
+        quoted = '"' in text
+        if quoted:
+            try:
+                cells = next(csv.reader([text]))
+            except (csv.Error, StopIteration):
+                return RowProblem("$", "the line is not valid CSV")
+        else:
+            cells = text.split(",")  # what csv.reader makes of a line without quotes
+        if len(cells) != self._width:
+            if len(cells) < self._width or any(c.strip() for c in cells[self._width :]):
+                return RowProblem("$", f"expected {self._width} values, found {len(cells)}")
+            cells = cells[: self._width]
+        try:
+            vrm = normalise_vrm(cells[self._vrm_at].strip())
+        except InvalidVrm as exc:
+            return RowProblem("vrm", str(exc))
+        if self._source is ListSource.WHITELIST:
+            return [vrm]
+        rest = tuple(cells[: self._vrm_at] + cells[self._vrm_at + 1 :])
+        verdict = self._memo.get(rest)
+        if verdict is None:
+            verdict = self._validate(cells)
+            if len(self._memo) >= MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[rest] = verdict
+        if isinstance(verdict, RowProblem):
+            return verdict
+        return [vrm, *verdict[1:]]
+
+    def _validate(self, cells: Sequence[str]) -> PackedRow | RowProblem:
+        values: dict[str, Any] = {}
+        for name, cell in zip(self._columns, cells, strict=True):
+            value = cell.strip()
+            if value:
+                values[name] = value
+        values["vrm"] = _PLACEHOLDER_VRM  # checked on its own above
         if "circulation" in values:
             values["circulation"] = tuple(
                 part.strip() for part in values["circulation"].split(CIRCULATION_SEPARATOR) if part.strip()
             )
-        row = ListRow.model_validate(values)
-    except ValidationError as exc:
-        first = problems_of(exc)[0]
-        return RowProblem(first.field, first.message.removeprefix("Value error, "))
-    return (
-        row.vrm,
-        row.category,
-        row.action.value,
-        row.priority,
-        row.reason,
-        row.pnc_ref,
-        list(row.circulation),
-        row.sensitive,
-    )
+        try:
+            row = ListRow.model_validate(values)
+        except ValidationError as exc:
+            first = problems_of(exc)[0]
+            return RowProblem(first.field, first.message.removeprefix("Value error, "))
+        return [
+            row.vrm,
+            row.category,
+            row.action.value,
+            row.priority,
+            row.reason,
+            row.pnc_ref,
+            list(row.circulation),
+            row.sensitive,
+        ]
+
+
+def parse_line(source: ListSource, columns: Sequence[str], line: bytes) -> PackedRow | RowProblem:
+    """One data line (without its newline) as a packed row, or the first problem found in it."""
+    return RowParser(source, columns).parse(line)
 
 
 def split_lines(
@@ -230,11 +275,11 @@ def split_lines(
 
 # --- hashing, buckets and the membership filter ---------------------------------------------------
 
-TARGET_ROWS_PER_BUCKET = 128
-"""About 3 KB a bucket item once packed: one read unit per lookup."""
-ROWS_PER_GROUP = 100_000
+TARGET_ROWS_PER_BUCKET = 256
+"""About 2-4 KB a bucket item once packed (repetitive rows compress well): one read unit a lookup."""
+ROWS_PER_GROUP = 50_000
 MAX_GROUPS = 128
-FILTER_BITS_PER_ROW = 16
+FILTER_BITS_PER_ROW = 32
 MAX_FILTER_SEGMENT_BYTES = 350_000
 """A filter segment is one item (DynamoDB items stop at 400 KB); beyond it a segment holds fewer
 bits per row and the filter lets a few more VRMs through to a lookup, never fewer."""
@@ -243,21 +288,27 @@ bits per row and the filter lets a few more VRMs through to a lookup, never fewe
 def vrm_hash(vrm: str) -> int:
     """A stable 128-bit hash of a normalised VRM: low bits choose the group and bucket, bits 32-63
     the filter block and bits 64-111 the filter bits."""
-    return int.from_bytes(hashlib.blake2b(vrm.encode("ascii"), digest_size=16).digest(), "little")
+    return hash_ascii(vrm.encode("ascii"))
+
+
+def hash_ascii(vrm: bytes) -> int:
+    """`vrm_hash` of a VRM already encoded (the match path encodes each VRM once)."""
+    return int.from_bytes(hashlib.blake2b(vrm, digest_size=16).digest(), "little")
+
+
+_PAIR_MASKS = [(1 << (pair & 63)) | (1 << (pair >> 6)) for pair in range(4096)]
+"""The two bits each 12 hash bits choose: four look-ups make a VRM's mask (the match path's cost)."""
 
 
 def filter_mask(hashed: int) -> int:
-    """The 8 bits of a 64-bit filter block that a VRM sets (blocked Bloom filter, k = 8)."""
+    """The 8 bits of a 64-bit filter block that a VRM sets (blocked Bloom filter, k = 8), chosen by
+    hash bits 64-111, six bits a position."""
     bits = hashed >> 64
     return (
-        (1 << (bits & 63))
-        | (1 << ((bits >> 6) & 63))
-        | (1 << ((bits >> 12) & 63))
-        | (1 << ((bits >> 18) & 63))
-        | (1 << ((bits >> 24) & 63))
-        | (1 << ((bits >> 30) & 63))
-        | (1 << ((bits >> 36) & 63))
-        | (1 << ((bits >> 42) & 63))
+        _PAIR_MASKS[bits & 4095]
+        | _PAIR_MASKS[(bits >> 12) & 4095]
+        | _PAIR_MASKS[(bits >> 24) & 4095]
+        | _PAIR_MASKS[(bits >> 36) & 4095]
     )
 
 
@@ -276,36 +327,46 @@ def bucket_count_for(rows: int, groups: int) -> int:
     return max(groups, _power_of_two_at_least(rows / TARGET_ROWS_PER_BUCKET))
 
 
+MAX_SEGMENT_WORDS = 1 << (MAX_FILTER_SEGMENT_BYTES // 8).bit_length() - 1
+
+
 def segment_words(rows: int) -> int:
-    words = max(1, math.ceil(rows * FILTER_BITS_PER_ROW / 64))
-    return min(words, MAX_FILTER_SEGMENT_BYTES // 8)
+    """Words of a group's filter segment: a power of two (so filters of any size combine, see
+    `MembershipFilter.union`) giving at least FILTER_BITS_PER_ROW bits a row, within one item."""
+    return min(_power_of_two_at_least(rows * FILTER_BITS_PER_ROW / 64), MAX_SEGMENT_WORDS)
 
 
 def build_segment(hashes: Iterable[int], rows: int) -> bytes:
     """The filter segment of a group holding `rows` rows with these hashes (little-endian words)."""
     words = array("Q", bytes(8 * segment_words(rows)))
-    count = len(words)
+    last = len(words) - 1
     for hashed in hashes:
-        words[((hashed >> 32) & 0xFFFFFFFF) % count] |= filter_mask(hashed)
+        words[(hashed >> 32) & last] |= filter_mask(hashed)
     if sys.byteorder != "little":
         words.byteswap()
     return words.tobytes()
 
 
+def _power_of_two(value: int) -> bool:
+    return value > 0 and not value & (value - 1)
+
+
 class MembershipFilter:
-    """A generation's filter: one segment per group. `may_contain` is never wrong about a VRM that
-    is on the list; about 0.5 % of VRMs that are not pass too (and cost a lookup)."""
+    """A generation's filter: one segment per group, each a power-of-two number of 64-bit words.
+    `may_contain` is never wrong about a VRM on the list; a few VRMs not on it pass too (about
+    0.3 % at 16-32 bits a row) and cost a lookup that finds nothing."""
 
     def __init__(self, segments: Sequence[bytes]) -> None:
-        if not segments or len(segments) & (len(segments) - 1):
+        if not _power_of_two(len(segments)):
             raise ValueError("a filter has a power-of-two number of segments")
-        self._segments = [self._words(s) for s in segments]
+        if not all(len(s) % 8 == 0 and _power_of_two(len(s) // 8) for s in segments):
+            raise ValueError("a filter segment is a power-of-two number of 64-bit words")
+        self._raw = [bytes(s) for s in segments]
+        self._segments = [self._words(s) for s in self._raw]
         self._group_mask = len(segments) - 1
 
     @staticmethod
     def _words(segment: bytes) -> Sequence[int]:
-        if not segment or len(segment) % 8:
-            raise ValueError("a filter segment is a whole number of 64-bit words")
         if sys.byteorder == "little":
             return memoryview(segment).cast("Q")
         words = array("Q", segment)
@@ -314,11 +375,41 @@ class MembershipFilter:
 
     def may_contain(self, hashed: int, mask: int) -> bool:
         words = self._segments[hashed & self._group_mask]
-        return words[((hashed >> 32) & 0xFFFFFFFF) % len(words)] & mask == mask
+        return words[(hashed >> 32) & (len(words) - 1)] & mask == mask
+
+    @property
+    def probe(self) -> Callable[[int, int], bool]:
+        """`may_contain` as a closure over the segments (no attribute look-ups per call)."""
+        segments, group_mask = self._segments, self._group_mask
+
+        def probe(hashed: int, mask: int) -> bool:
+            words = segments[hashed & group_mask]
+            return words[(hashed >> 32) & (len(words) - 1)] & mask == mask
+
+        return probe
+
+    @classmethod
+    def union(cls, filters: Sequence[MembershipFilter]) -> MembershipFilter:
+        """One filter that passes every VRM any of `filters` passes, so a VRM on no list costs one
+        probe, not one per list. Sizes are powers of two, so a smaller filter's segment, repeated,
+        covers the larger geometry exactly: the bit a VRM probes in the union is the OR of the bits
+        it probes in each filter."""
+        if not filters:
+            raise ValueError("a union of no filters")
+        groups = max(len(f._raw) for f in filters)
+        words = max(len(s) // 8 for f in filters for s in f._raw)
+        segments = []
+        for group in range(groups):
+            combined = 0
+            for member in filters:
+                segment = member._raw[group & (len(member._raw) - 1)]
+                combined |= int.from_bytes(segment * (words * 8 // len(segment)), "little")
+            segments.append(combined.to_bytes(words * 8, "little"))
+        return cls(segments)
 
     @property
     def nbytes(self) -> int:
-        return sum(len(s) * 8 for s in self._segments)
+        return sum(len(s) for s in self._raw)
 
 
 def pack_rows(rows: Iterable[PackedRow]) -> bytes:
@@ -327,7 +418,23 @@ def pack_rows(rows: Iterable[PackedRow]) -> bytes:
 
 
 def unpack_rows(data: bytes) -> list[PackedRow]:
-    return [tuple(r) for r in orjson.loads(zlib.decompress(data))]
+    rows: list[PackedRow] = orjson.loads(zlib.decompress(data))
+    return rows
+
+
+def pack_generation(
+    generation: ListGeneration, rows: Iterable[PackedRow]
+) -> tuple[dict[int, bytes], list[bytes]]:
+    """A whole generation in one go, as the import's merges build it group by group: packed rows
+    by bucket (empty buckets absent) and one filter segment per group."""
+    buckets: dict[int, list[PackedRow]] = {}
+    hashes: list[list[int]] = [[] for _ in range(generation.groups)]
+    for row in rows:
+        hashed = vrm_hash(row[0])
+        buckets.setdefault(generation.bucket_of(hashed), []).append(row)
+        hashes[hashed & (generation.groups - 1)].append(hashed)
+    packed = {bucket: pack_rows(bucket_rows) for bucket, bucket_rows in buckets.items()}
+    return packed, [build_segment(group, len(group)) for group in hashes]
 
 
 def old_buckets_for_group(group: int, groups: int, old_buckets: int) -> list[int]:
@@ -346,7 +453,7 @@ class RowDiff:
     removed: int = 0
 
 
-def diff_rows(new: dict[str, PackedRow], old: dict[str, PackedRow]) -> RowDiff:
+def diff_rows(new: Mapping[str, PackedRow], old: Mapping[str, PackedRow]) -> RowDiff:
     """How a list's rows (by VRM) changed against the previous generation's."""
     added = changed = unchanged = 0
     for vrm, row in new.items():

@@ -25,6 +25,7 @@ import heapq
 import json
 import uuid
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +70,8 @@ from nas.domain.voi_lists import (
     ListFileError,
     ListGeneration,
     ListSource,
+    PackedRow,
+    RowParser,
     RowProblem,
     bucket_count_for,
     build_segment,
@@ -77,7 +80,6 @@ from nas.domain.voi_lists import (
     header_columns,
     old_buckets_for_group,
     pack_rows,
-    parse_line,
     split_lines,
     unpack_rows,
     vrm_hash,
@@ -107,6 +109,9 @@ class ImportView:
     record: ImportRecord
     rejects_url: str | None
     rejects_url_expires_at: datetime | None
+
+
+_LOW_64 = (1 << 64) - 1
 
 
 def _uuid() -> str:
@@ -306,8 +311,11 @@ class VoiImportService:
         first = span.start == plan.chunks[0].start
         read_from = span.start if first else span.start - 1
         blocks = self._files.read(plan.key, read_from, etag=plan.etag)
-        rows_of: list[list[bytes]] = [[] for _ in range(groups)]
+        # Rows are JSON-encoded into one buffer per group as they come: a bytes object per row would
+        # hold far more memory than its length (orjson over-allocates small outputs).
+        rows_of = [bytearray() for _ in range(groups)]
         rejects: list[list[Any]] = []
+        parser = RowParser(source, plan.columns)
         lines = rows = 0
         try:
             for line in split_lines(blocks, limit=span.end - read_from, skip_first=not first):
@@ -321,11 +329,14 @@ class VoiImportService:
                 if not line.strip():
                     continue
                 rows += 1
-                parsed = parse_line(source, plan.columns, line)
+                parsed = parser.parse(line)
                 if isinstance(parsed, RowProblem):
                     rejects.append([ref, parsed.field[:64], parsed.message[:MAX_REJECT_MESSAGE_CHARS], None])
                 else:
-                    rows_of[vrm_hash(parsed[0]) & (groups - 1)].append(orjson.dumps([*parsed, ref]))
+                    hashed = vrm_hash(parsed[0])
+                    buffer = rows_of[hashed & (groups - 1)]
+                    buffer += b"," if buffer else b"["
+                    buffer += orjson.dumps([*parsed, ref, hashed & _LOW_64, hashed >> 64])
                 if lines % PROGRESS_EVERY_LINES == 0:
                     self._lists.progress(import_id, index, lines)
         finally:
@@ -335,7 +346,7 @@ class VoiImportService:
         body = bytearray()
         segments = []
         for group_rows in rows_of:
-            data = zlib.compress(b"[" + b",".join(group_rows) + b"]", 6)
+            data = zlib.compress(bytes(group_rows + b"]") if group_rows else b"[]", 6)
             segments.append([len(body), len(data)])
             body += data
         reject_data = _reject_lines(rejects)
@@ -360,28 +371,30 @@ class VoiImportService:
         plan = self._plan(import_id)
         self._require_claim(plan)
         generation = plan.generation
-        first_of: dict[str, tuple[int, tuple[Any, ...]]] = {}
+        first_of: dict[str, list[Any]] = {}
         duplicates: list[list[Any]] = []
         # Chunks in file order, rows in line order: the first row seen of a VRM is its first line.
+        # Each row arrives as [*fields, line ref, hash low 64 bits, hash high 64 bits].
         for chunk in plan.chunks:
             summary = json.loads(self._files.get(_chunk_summary(import_id, chunk.index)))
             offset, length = summary["segments"][group]
-            for *row, ref in orjson.loads(
-                zlib.decompress(self._segment(_chunk_bin(import_id, chunk.index), offset, length))
-            ):
+            segment = self._segment(_chunk_bin(import_id, chunk.index), offset, length)
+            for row in orjson.loads(zlib.decompress(segment)):
                 seen = first_of.get(row[0])
                 if seen is None:
-                    first_of[row[0]] = (ref, tuple(row))
+                    first_of[row[0]] = row
                 else:
-                    duplicates.append([ref, "vrm", "duplicate", seen[0]])
-        buckets: dict[int, list[tuple[Any, ...]]] = {}
+                    duplicates.append([row[-3], "vrm", "duplicate", seen[-3]])
+        buckets: dict[int, list[list[Any]]] = defaultdict(list)
         hashes = []
-        for vrm, (_, row) in first_of.items():
-            hashed = vrm_hash(vrm)
+        bucket_mask = generation.buckets - 1
+        for row in first_of.values():
+            high, low = row.pop(), row.pop()
+            row.pop()  # the line ref
+            hashed = (high << 64) | low
             hashes.append(hashed)
-            buckets.setdefault(generation.bucket_of(hashed), []).append(row)
-        new_rows = {vrm: row for vrm, (_, row) in first_of.items()}
-        diff = diff_rows(new_rows, self._previous_rows(plan, group))
+            buckets[hashed & bucket_mask].append(row)
+        diff = diff_rows(first_of, self._previous_rows(plan, group))
         expires = epoch(generation.expires_at)
         items: list[dict[str, Any]] = [
             {**bucket_key(import_id, b), "rows": pack_rows(rows), "expires_at": expires}
@@ -408,7 +421,7 @@ class VoiImportService:
         }
         self._files.put(_group_summary(import_id, group), json.dumps(summary).encode(), "application/json")
 
-    def _previous_rows(self, plan: ImportPlan, group: int) -> dict[str, tuple[Any, ...]]:
+    def _previous_rows(self, plan: ImportPlan, group: int) -> dict[str, PackedRow]:
         previous = plan.previous
         if previous is None:
             return {}
@@ -416,7 +429,7 @@ class VoiImportService:
         old = self._lists.buckets(
             previous.import_id, old_buckets_for_group(group, generation.groups, previous.buckets)
         )
-        rows: dict[str, tuple[Any, ...]] = {}
+        rows: dict[str, PackedRow] = {}
         spans_groups = previous.buckets < generation.groups  # an old bucket holds rows of several groups
         for raw in old.values():
             for row in unpack_rows(raw):
