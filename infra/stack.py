@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -20,7 +21,10 @@ from infra.constructs.pipeline import Pipeline
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
+from infra.constructs.voi import Voi
+from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
+from nas.adapters.import_files import INCOMING_PREFIX, REJECTS_PREFIX
 
 LOG_RETENTION = {
     30: logs.RetentionDays.ONE_MONTH,
@@ -104,6 +108,21 @@ class NasStack(cdk.Stack):
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
         )
 
+        self.voi = Voi(
+            self,
+            "Voi",
+            runtime=self.runtime,
+            table=self.tables.table(catalogue.VOI),
+            imports_bucket=self.storage.imports,
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            queues_key=self.keys.queues,
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+            alert_bus=self.alerting.bus,
+            alarm_topic=self.monitoring.topic,
+        )
+
         self._pre_token_trigger()
 
         cdk.Tags.of(self).add("service", "nas")
@@ -115,6 +134,8 @@ class NasStack(cdk.Stack):
         audit = self.tables.table(catalogue.AUDIT)
         alerts = self.tables.table(catalogue.ALERTS)
         accounts = self.tables.table(catalogue.ACCOUNTS)
+        voi = self.tables.table(catalogue.VOI)
+        imports = self.storage.imports
         user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
@@ -124,6 +145,8 @@ class NasStack(cdk.Stack):
                 catalogue.AUDIT.env_var: audit.table_name,
                 catalogue.ALERTS.env_var: alerts.table_name,
                 catalogue.ACCOUNTS.env_var: accounts.table_name,
+                catalogue.VOI.env_var: voi.table_name,
+                catalogue.Bucket.IMPORTS.env_var: imports.bucket_name,
                 catalogue.USER_POOL_ENV: user_pool.user_pool_id,
             },
             reserved_concurrency=config.api_reserved_concurrency,
@@ -143,7 +166,47 @@ class NasStack(cdk.Stack):
         # item, then Cognito itself (no new tokens) and a global sign-out (no refresh).
         grant_items(accounts, function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         user_pool.grant(function, "cognito-idp:AdminDisableUser", "cognito-idp:AdminUserGlobalSignOut")
+        # VOI (R-VOI): entries by key, by VRM and through the indexes; a change is one transaction of
+        # puts, updates and deletes over entry, match item and directory shard; list buckets and the
+        # state item read; import records created and read.
+        grant_items(
+            voi,
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        grant_index_queries(voi, catalogue.VOI, function)
+        # R-VOI-BULK: the presigned PUT of an upload and GET of a rejects CSV are signed by this role,
+        # so it may put under incoming/ and get under rejects/, and nothing else of the bucket.
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:PutObject"],
+            resource_arns=[imports.arn_for_objects(f"{INCOMING_PREFIX}*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:GetObject"],
+            resource_arns=[imports.arn_for_objects(f"{REJECTS_PREFIX}*")],
+        )
+        grant_via(self.keys.storage, function, Via.S3, "kms:Decrypt", "kms:GenerateDataKey")
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
+        imports_arn = arn_in_finding(imports)
+        assert function.role is not None
+        for prefix, reason in (
+            (
+                INCOMING_PREFIX,
+                "Presigned uploads go to incoming/<import id>.csv; the API signs PUTs there only.",
+            ),
+            (
+                REJECTS_PREFIX,
+                "Presigned downloads of rejects/<import id>.csv; the API signs GETs there only.",
+            ),
+        ):
+            acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{imports_arn}/{prefix}*]", reason)
         return function
 
     def _pre_token_trigger(self) -> None:
@@ -169,6 +232,7 @@ class NasStack(cdk.Stack):
             "ReadRowsDeliveryStream": self.pipeline.read_rows.ref,
             "ConsumerFailureQueueUrl": self.pipeline.failures.queue_url,
             "AlarmTopicArn": self.monitoring.topic.topic_arn,
+            "VoiImportStateMachineArn": self.voi.state_machine.state_machine_arn,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}
@@ -182,5 +246,6 @@ class NasStack(cdk.Stack):
             catalogue.Bucket.QUARANTINE: self.storage.quarantine,
             catalogue.Bucket.EVIDENCE: self.storage.evidence,
             catalogue.Bucket.ATHENA_RESULTS: self.storage.athena_results,
+            catalogue.Bucket.IMPORTS: self.storage.imports,
         }
         return by_bucket[bucket].bucket_name

@@ -179,8 +179,9 @@ class Pipeline(Construct):
             memory_size=1024,
             timeout_seconds=30,
         )
-        # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
-        grant_items(voi, function, "dynamodb:BatchGetItem")
+        # R-CAMERA check of each read; the VOI state item (GetItem, every few seconds), then the match,
+        # directory, bucket and filter items of the batch's VRMs: lookups only.
+        grant_items(voi, function, "dynamodb:GetItem", "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
         # R-DUP: conditional put of a new alert, read back on a clash, then marked published; the
         # update may set `published` and nothing else of an alert.
