@@ -1,11 +1,11 @@
 """Entry points of the VOI import functions (R-VOI-BULK): `upload_handler` for the imports bucket's
-S3 event (an uploaded list starts its load), `step_handler` for the state machine's steps."""
+Object Created event (an uploaded list starts its load), `step_handler` for the state machine's
+steps."""
 
 from __future__ import annotations
 
 from functools import cache
 from typing import Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -28,14 +28,10 @@ def step_service() -> VoiImportService:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def upload_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    started = []
-    for record in event.get("Records", []):
-        # S3 event keys are URL-encoded (a space arrives as `+`).
-        key = unquote_plus(str(record.get("s3", {}).get("object", {}).get("key", "")))
-        plan = upload_service().upload_arrived(key)
-        if plan is not None:
-            started.append(plan.import_id)
-    return {"started": started}
+    """S3's `Object Created` event as EventBridge delivers it (the rule passes `incoming/` only)."""
+    key = str(((event.get("detail") or {}).get("object") or {}).get("key", ""))
+    plan = upload_service().upload_arrived(key)
+    return {"started": plan.import_id if plan else None}
 
 
 @logger.inject_lambda_context

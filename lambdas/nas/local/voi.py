@@ -1,7 +1,7 @@
 """Local mode's stand-ins for what triggers the VOI functions in AWS (R-VOI-BULK, R-VOI-28, R-VOI-56):
 
-- moto sends no S3 notifications, so a watcher lists the imports bucket's `incoming/` prefix every
-  half second and gives each new object to the same upload handler an S3 event would invoke;
+- moto sends no S3 events, so a watcher lists the imports bucket's `incoming/` prefix every half
+  second and gives each new object, as an Object Created event, to the same upload handler;
 - the state machine is `LocalImportRunner`: the same step handler, called in the state machine's
   order (chunks, groups, finish; `fail` on any error; clean-up a little later) on a thread;
 - moto never expires items (no TTL), so the sweep the AWS stack runs hourly runs every minute here,
@@ -16,18 +16,18 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from nas import catalogue
 from nas.adapters.import_files import INCOMING_PREFIX
 from nas.adapters.voi import STATE_TTL_S
 from nas.domain.voi_imports import ImportPlan
 from nas.local.names import REGION
-from nas.local.poller import LocalLambdaContext
+from nas.local.poller import ACCOUNT_ID, LocalLambdaContext
 from nas.local.schedules import ScheduledJob
 
 if TYPE_CHECKING:
@@ -123,23 +123,25 @@ class LocalImportRunner:
         self._clean_up(due_only=False)
 
 
-def s3_event(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
-    """An S3 ObjectCreated notification as the upload function receives it (keys URL-encoded)."""
+def object_created(bucket: str, key: str, size: int, etag: str) -> dict[str, Any]:
+    """S3's Object Created event as EventBridge delivers it to the upload function."""
     return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": {"key": quote_plus(key), "size": size, "eTag": etag.strip('"')},
-                },
-            }
-        ]
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": ACCOUNT_ID,
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": {"key": key, "size": size, "etag": etag.strip('"')},
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": ACCOUNT_ID,
+            "reason": "PutObject",
+        },
     }
 
 
@@ -161,7 +163,7 @@ class ImportWatcher:
                 continue
             self._seen.add(key)
             try:
-                self._upload(s3_event(self._bucket, key, int(obj["Size"]), str(obj["ETag"])))
+                self._upload(object_created(self._bucket, key, int(obj["Size"]), str(obj["ETag"])))
                 started += 1
             except Exception:
                 self._seen.discard(key)  # as S3 would, deliver it again
