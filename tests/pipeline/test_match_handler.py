@@ -11,8 +11,8 @@ import pytest
 from handlers.match import lambda_handler
 from nas import catalogue
 from nas.domain.models import alert_id_for
-from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, read_payload, voi_entry
 from nas.domain.voi_lists import ListSource
+from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, read_payload, voi_entry
 from tests.pipeline.kinesis_events import kinesis_event, sequence_number
 from tests.voi_support import Row, list_file
 

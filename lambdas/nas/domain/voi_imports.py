@@ -150,6 +150,16 @@ def plan_chunks(size: int, data_start: int, chunk_bytes: int = CHUNK_BYTES) -> t
     return tuple(spans)
 
 
+def chunk_window(span: ChunkSpan, data_start: int) -> tuple[int, int, bool]:
+    """Where a chunk's reader starts, where its lines stop starting (relative to that start), and
+    whether the first bytes it reads belong to the line before it. A chunk after the first starts
+    one byte early: if that byte is a newline, the chunk's first line starts exactly at its start."""
+    if span.start == data_start:
+        return span.start, span.end - span.start, False
+    read_from = span.start - 1
+    return read_from, span.end - read_from, True
+
+
 def line_ref(chunk: int, line_in_chunk: int) -> int:
     """A row's line as (chunk, line within it), one sortable number: the file order of rows, known
     before the lines of earlier chunks are counted."""

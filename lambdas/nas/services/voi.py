@@ -184,14 +184,15 @@ class VoiService:
         except ValueError as exc:
             raise InvalidInput("vrm", str(exc)) from None
         singles = [r for r in self._entries.records_of(normalised) if self._shown(principal, r.entry)]
+        state = self._lists.state()
         listed = [
             VoiRecord(entry=e)
-            for e in self._list_entries(normalised, sources=tuple(ListSource))
+            for e in self._list_entries(normalised, sources=tuple(ListSource), state=state)
             if rules.entry_visible_to(principal.lea, e)
         ]
         white: bool | None = None
         if principal.has_any({Role.VOI_MANAGER}):
-            white = self._list_row(normalised, ListSource.WHITELIST) is not None
+            white = self._list_row(normalised, ListSource.WHITELIST, state) is not None
         records = sorted([*singles, *listed], key=lambda r: (r.entry.source.value, r.entry.voi_id))
         return VrmView(entries=records, white_listed=white)
 
@@ -257,16 +258,22 @@ class VoiService:
         raw = self._lists.buckets(generation.import_id, [bucket]).get(bucket)
         return next((r for r in unpack_rows(raw) if r[0] == vrm), None) if raw else None
 
-    def _list_entries(self, vrm: str, *, sources: Iterable[ListSource]) -> list[VoiEntry]:
-        state = self._lists.state()
+    def _list_entries(
+        self, vrm: str, *, sources: Iterable[ListSource], state: ListState | None = None
+    ) -> list[VoiEntry]:
+        state = state or self._lists.state()
         live = state.live(self._clock())
         entries = []
         for source in sources:
             if source is ListSource.WHITELIST or source not in live:
                 continue
             row = self._list_row(vrm, source, state)
-            if row is not None:
+            if row is None:
+                continue
+            try:
                 entries.append(live[source].entry(row))
+            except ValueError as exc:  # a stored row that no longer validates is left out, loudly
+                logger.error("invalid list row", extra={"source": source, "error": str(exc)})
         return entries
 
     # --- reviews (R-VOI-28) -----------------------------------------------------------------------

@@ -47,6 +47,7 @@ from nas.domain.errors import AccessDenied, NotFound
 from nas.domain.leas import NATIONAL
 from nas.domain.roles import Principal
 from nas.domain.voi_imports import (
+    CHUNK_BYTES,
     REJECTS_SHOWN,
     UPLOAD_URL_LIFETIME,
     ChunkSpan,
@@ -57,6 +58,7 @@ from nas.domain.voi_imports import (
     ImportStatus,
     RowReject,
     absolute_line,
+    chunk_window,
     failure_of,
     line_ref,
     lines_before,
@@ -151,12 +153,14 @@ class VoiImportService:
         clock: Callable[[], datetime],
         orchestrator: Orchestrator | None = None,
         new_id: Callable[[], str] = _uuid,
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
         self._lists = lists
         self._files = files
         self._clock = clock
         self._orchestrator = orchestrator
         self._new_id = new_id
+        self._chunk_bytes = chunk_bytes
 
     # --- the API ----------------------------------------------------------------------------------
 
@@ -224,11 +228,13 @@ class VoiImportService:
             columns = header_columns(record.source, head[:header_end])
         except ListFileError as exc:
             self._end(record, ImportFailure(code=exc.code, message=str(exc)))
+            self._files.delete_prefix(key)
             return None
         try:
             previous = self._lists.claim(record.source, Claim(import_id=record.import_id, order=record.order))
         except Superseded as exc:
             self._end(record, superseded(exc.by))
+            self._files.delete_prefix(key)
             return None
         groups = group_count_for(record.rows_expected)
         plan = ImportPlan(
@@ -237,7 +243,7 @@ class VoiImportService:
             etag=info.etag,
             size=info.size,
             columns=columns,
-            chunks=plan_chunks(info.size, header_end),
+            chunks=plan_chunks(info.size, header_end, self._chunk_bytes),
             generation=ListGeneration(
                 source=record.source,
                 import_id=record.import_id,
@@ -308,8 +314,7 @@ class VoiImportService:
         span = plan.chunks[index]
         source = plan.generation.source
         groups = plan.generation.groups
-        first = span.start == plan.chunks[0].start
-        read_from = span.start if first else span.start - 1
+        read_from, limit, skip_first = chunk_window(span, plan.chunks[0].start)
         blocks = self._files.read(plan.key, read_from, etag=plan.etag)
         # Rows are JSON-encoded into one buffer per group as they come: a bytes object per row would
         # hold far more memory than its length (orjson over-allocates small outputs).
@@ -318,7 +323,7 @@ class VoiImportService:
         parser = RowParser(source, plan.columns)
         lines = rows = 0
         try:
-            for line in split_lines(blocks, limit=span.end - read_from, skip_first=not first):
+            for line in split_lines(blocks, limit=limit, skip_first=skip_first):
                 lines += 1
                 ref = line_ref(index, lines)
                 if line is None:
@@ -548,7 +553,13 @@ class VoiImportService:
         if record is None:
             return
         if record.status in (ImportStatus.LOADING, ImportStatus.AWAITING_UPLOAD):
-            self._end(record, self._failure_for(error, cause))
+            failure = self._failure_for(error, cause)
+            holder = self._lists.claim_holder(record.source)
+            if holder is not None and holder.import_id != import_id:
+                # Whatever the step reported (a Distributed Map reports its own error), a later
+                # import holding the claim means this one was superseded.
+                failure = superseded(holder.import_id)
+            self._end(record, failure)
         if plan is not None:
             self._release(plan)
             self._remove_unused(plan)
