@@ -145,7 +145,11 @@ def openapi() -> dict[str, Any]:
 
 
 def _allowed_methods(path: str) -> list[str]:
-    return sorted({route.method for route in _registered_routes() if route.rule.match(path)})
+    """The methods of the routes serving `path`: a static route's own when one matches (as the
+    OpenAPI document lists them: `/voi/imports` takes POST, though `/voi/{voi_id}` matches it too)."""
+    static = [route for route in app._static_routes if route.rule.match(path)]
+    routes = static or [route for route in _registered_routes() if route.rule.match(path)]
+    return sorted({route.method for route in routes})
 
 
 @app.not_found

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote
 
+from nas.adapters.voi import STATE_TTL_S
 from nas.cli.api_client import ApiCallFailed, ApiClient, add_api_arguments
 from nas.cli.progress import ProgressBar
 from nas.cli.target import TargetError
@@ -192,6 +193,8 @@ def import_command(
         status = api.call("GET", f"/voi/imports/{quote(import_id, safe='')}")
     loading.finish(int(status.get("rows_loaded") or 0))
     _report(status, out)
+    if status["status"] == "succeeded":
+        err.write(f"the {args.source} list is replaced: matching uses it within {STATE_TTL_S:g} seconds\n")
     return 0 if status["status"] == "succeeded" else 1
 
 
