@@ -13,6 +13,7 @@ import argparse
 import base64
 import math
 import random
+import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,8 +30,10 @@ from pydantic import ValidationError
 from nas.adapters.dynamo import backoff_delays, from_item
 from nas.cli.cameras import CameraFileError, read_camera_file
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
+from nas.domain.errors import InvalidVrm
 from nas.domain.leas import lea_codes
 from nas.domain.models import READ_SCHEMA, Camera, CameraSource, Direction
+from nas.domain.vrm import normalise_vrm
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -517,10 +520,14 @@ def scan_hit_vrms(client: DynamoDBClient, table: str, *, limit: int = VOI_SCAN_L
         ExpressionAttributeNames={"#vrm": "vrm"},
     )
     vrms = {from_item(item).get("vrm") for item in response.get("Items", [])}
-    return sorted(v for v in vrms if isinstance(v, str) and v)
+    # The table also holds list, directory and state items keyed `#…`: only VRMs are VRMs.
+    return sorted(v for v in vrms if isinstance(v, str) and _VRM.fullmatch(v))
 
 
 # --- command --------------------------------------------------------------------------------------
+
+
+_VRM = re.compile(r"[A-Z0-9]{1,10}")
 
 
 def _positive(text: str) -> float:
@@ -548,6 +555,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=_positive, required=True, help="seconds to run for")
     parser.add_argument(
         "--hit-rate", type=_fraction, required=True, help="fraction of new reads whose VRM is on the VOI list"
+    )
+    parser.add_argument(
+        "--hit-vrm",
+        action="append",
+        default=[],
+        metavar="VRM",
+        help="a VRM the hits use (repeatable; default: VRMs sampled from the voi table)",
     )
     parser.add_argument(
         "--bad-rate", type=_fraction, required=True, help="fraction of records the pipeline must quarantine"
@@ -587,9 +601,11 @@ def _load_cameras(args: argparse.Namespace, target: AwsTarget, err: TextIO) -> l
     return cameras
 
 
-def _load_hit_vrms(target: AwsTarget, mix: ReadMix, err: TextIO) -> list[str]:
+def _load_hit_vrms(target: AwsTarget, mix: ReadMix, err: TextIO, chosen: list[str]) -> list[str]:
     if mix.hit_rate == 0:
         return []
+    if chosen:
+        return [normalise_vrm(v) for v in chosen]
     vrms = scan_hit_vrms(target.client("dynamodb"), target.table("voi")) if "voi" in target.tables else []
     if not vrms:
         err.write("nas simulate: no VOI entries (pass --voi-table or --config): no read will be a hit\n")
@@ -619,9 +635,9 @@ def command(
     stream = target.read_stream()
     try:
         cameras = _load_cameras(args, target, err)
-        hit_vrms = _load_hit_vrms(target, mix, err)
+        hit_vrms = _load_hit_vrms(target, mix, err, list(getattr(args, "hit_vrm", None) or []))
         generator = ReadGenerator(cameras, hit_vrms, random.Random(args.seed), clock, mix=mix)  # noqa: S311 - test data, not secrets
-    except (CameraFileError, NoActiveCameras) as exc:
+    except (CameraFileError, NoActiveCameras, InvalidVrm) as exc:
         err.write(f"nas simulate: {exc}\n")
         return 2
     except (BotoCoreError, ClientError) as exc:
