@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -322,3 +323,11 @@ def test_rows_loaded_report_progress_while_loading(account: VoiAccount) -> None:
     assert (seen.status, seen.rows_loaded) == (ImportStatus.LOADING, 50)
     assert seen.started_at == seen.requested_at == account.clock.now
     assert seen.finished_at is None
+
+
+def test_the_documented_example_list_loads_with_its_two_bad_rows(account: VoiAccount) -> None:
+    body = (Path(__file__).resolve().parents[2] / "docs" / "examples" / "dvla-example.csv").read_bytes()
+    record = account.lists.load(ListSource.DVLA, body)
+    assert record.status is ImportStatus.SUCCEEDED
+    assert [(r.line, r.field) for r in record.rejects] == [(9, "priority"), (10, "vrm")]
+    assert listed(account, "DV19PQR") == {"DV19PQR": ["dvla:DV19PQR"]}
