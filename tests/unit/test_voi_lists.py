@@ -35,6 +35,7 @@ from nas.domain.voi_lists import (
     build_segment,
     diff_rows,
     filter_mask,
+    find_row,
     group_count_for,
     header_columns,
     old_buckets_for_group,
@@ -346,3 +347,22 @@ def test_a_list_row_becomes_an_entry_revised_by_its_import() -> None:
 def test_white_list_rows_are_not_entries() -> None:
     with pytest.raises(ValueError, match="white-list"):
         generation(1, source=ListSource.WHITELIST).entry(["AB12CDE"])
+
+
+def test_a_bucket_yields_the_row_of_a_vrm_and_nothing_for_one_it_lacks() -> None:
+    packed = pack_rows([row("MID0001"), row("AAA0001"), row("ZZZ0001"), row("AAA000")])
+    assert [r[0] for r in unpack_rows(packed)] == ["AAA000", "AAA0001", "MID0001", "ZZZ0001"]
+    for vrm in ("AAA000", "AAA0001", "MID0001", "ZZZ0001"):
+        assert find_row(packed, vrm) == row(vrm)
+    assert find_row(packed, "AAA00") is None  # a prefix of a listed VRM is not listed
+    assert find_row(packed, "NOTHERE") is None
+    assert find_row(pack_rows([["WL20OKY"]]), "WL20OKY") == ["WL20OKY"]
+
+
+def test_the_match_paths_quick_probe_agrees_with_the_filter() -> None:
+    listed = [vrm_hash(v) for v in vrms(5_000, seed=8)]
+    membership = MembershipFilter([build_segment(listed, len(listed))])
+    quick = membership.mask_if_passed
+    for hashed in [*listed, *(vrm_hash(v) for v in vrms(20_000, seed=9))]:
+        mask = filter_mask(hashed)
+        assert quick(hashed) == (mask if membership.may_contain(hashed, mask) else 0)

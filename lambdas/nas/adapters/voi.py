@@ -10,6 +10,7 @@ one `BatchGetItem` per 100 keys (match items and bucket items together).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
@@ -37,9 +38,8 @@ from nas.domain.voi_lists import (
     MembershipFilter,
     PackedRow,
     filter_mask,
-    hash_ascii,
+    find_row,
     pack_generation,
-    unpack_rows,
 )
 from nas.observability import logger
 
@@ -222,8 +222,8 @@ class _Snapshot:
     shards: tuple[frozenset[str], ...]
     lists: tuple[tuple[ListGeneration, MembershipFilter], ...]
     white: tuple[ListGeneration, MembershipFilter] | None
-    union: Callable[[int, int], bool] | None
-    """The union of the lists' filters: a VRM on no list is told so by one probe."""
+    union: Callable[[int], int] | None
+    """The union of the lists' filters (`mask_if_passed`): a VRM on no list is told so by one probe."""
 
 
 _EMPTY = _Snapshot(shards=(frozenset(),) * DIRECTORY_SHARDS, lists=(), white=None, union=None)
@@ -262,7 +262,7 @@ class MatchIndex:
         self._refreshed_at = -math.inf
         self._shard_versions: dict[int, int] = {}
         self._filters: dict[str, MembershipFilter] = {}
-        self._union_of: tuple[tuple[str, ...], Callable[[int, int], bool] | None] = ((), None)
+        self._union_of: tuple[tuple[str, ...], Callable[[int], int] | None] = ((), None)
         self._buckets: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
     def listings(self, vrms: Collection[str]) -> dict[str, VrmListing]:
@@ -301,19 +301,23 @@ class MatchIndex:
         lists = [(g, f.probe) for g, f in snapshot.lists if g.is_live(now)]
         white = snapshot.white if snapshot.white and snapshot.white[0].is_live(now) else None
         shards, union = snapshot.shards, snapshot.union
+        crc32, blake2b, from_bytes = zlib.crc32, hashlib.blake2b, int.from_bytes
         plans = []
         for vrm in vrms:
             encoded = vrm.encode("ascii")
-            singles = vrm in shards[zlib.crc32(encoded) % DIRECTORY_SHARDS]
-            buckets: list[tuple[ListGeneration, int]] = []
+            singles = vrm in shards[crc32(encoded) % DIRECTORY_SHARDS]
+            if not (lists or (white and singles)):
+                if singles:
+                    plans.append(_Plan(vrm, True, (), None))
+                continue
+            hashed = from_bytes(blake2b(encoded, digest_size=16).digest(), "little")  # vrm_hash
+            mask = union(hashed) if union is not None else 0
+            buckets = [(g, g.bucket_of(hashed)) for g, probe in lists if probe(hashed, mask)] if mask else []
             white_bucket = None
-            if lists or (white and singles):
-                hashed = hash_ascii(encoded)
-                mask = filter_mask(hashed)
-                if lists and union is not None and union(hashed, mask):
-                    buckets = [(g, g.bucket_of(hashed)) for g, probe in lists if probe(hashed, mask)]
-                # R-WHITE matters only for bulk-list hits, so the white list is looked up only then.
-                if white and (singles or buckets) and white[1].may_contain(hashed, mask):
+            # R-WHITE matters only for bulk-list hits, so the white list is looked up only then.
+            if white and (singles or buckets):
+                white_mask = mask or filter_mask(hashed)
+                if white[1].may_contain(hashed, white_mask):
                     white_bucket = (white[0], white[0].bucket_of(hashed))
             if singles or buckets:
                 plans.append(_Plan(vrm, singles, tuple(buckets), white_bucket))
@@ -351,13 +355,12 @@ class MatchIndex:
         if not raw:
             return None
         try:
-            rows = unpack_rows(raw)
-        except (zlib.error, orjson.JSONDecodeError, TypeError) as exc:
+            return find_row(raw, vrm)
+        except (zlib.error, orjson.JSONDecodeError) as exc:
             logger.error(
                 "unreadable list bucket", extra={"import_id": generation.import_id, "error": str(exc)}
             )
             return None
-        return next((r for r in rows if r and r[0] == vrm), None)
 
     @staticmethod
     def _entry(generation: ListGeneration, row: PackedRow) -> VoiEntry | None:
@@ -410,13 +413,11 @@ class MatchIndex:
         )
         self._refreshed_at = self._monotonic()
 
-    def _union(
-        self, lists: Sequence[tuple[ListGeneration, MembershipFilter]]
-    ) -> Callable[[int, int], bool] | None:
+    def _union(self, lists: Sequence[tuple[ListGeneration, MembershipFilter]]) -> Callable[[int], int] | None:
         """The lists' union filter, built again only when the set of lists changes."""
         ids = tuple(g.import_id for g, _ in lists)
         if self._union_of[0] != ids:
-            union = MembershipFilter.union([f for _, f in lists]).probe if lists else None
+            union = MembershipFilter.union([f for _, f in lists]).mask_if_passed if lists else None
             self._union_of = (ids, union)
         return self._union_of[1]
 

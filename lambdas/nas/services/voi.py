@@ -28,8 +28,8 @@ from nas.domain.voi_lists import (
     ListSource,
     ListState,
     PackedRow,
+    find_row,
     parse_voi_id,
-    unpack_rows,
     vrm_hash,
 )
 from nas.domain.vrm import normalise_vrm
@@ -256,7 +256,7 @@ class VoiService:
             return None
         bucket = generation.bucket_of(vrm_hash(vrm))
         raw = self._lists.buckets(generation.import_id, [bucket]).get(bucket)
-        return next((r for r in unpack_rows(raw) if r[0] == vrm), None) if raw else None
+        return find_row(raw, vrm) if raw else None
 
     def _list_entries(
         self, vrm: str, *, sources: Iterable[ListSource], state: ListState | None = None
