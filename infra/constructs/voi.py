@@ -289,7 +289,8 @@ class Voi(Construct):
         )
         grant_items(self._table, function, "dynamodb:GetItem", "dynamodb:UpdateItem")
         grant_via(self._tables_key, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
-        self._objects(function, ["s3:GetObject"], INCOMING_PREFIX)
+        # Reads an upload's header; deletes an upload that cannot be loaded.
+        self._objects(function, ["s3:GetObject", "s3:DeleteObject"], INCOMING_PREFIX)
         grant_via(self._storage_key, function, Via.S3, *KEY_DECRYPT)
         iam.Grant.add_to_principal(
             grantee=function,

@@ -118,7 +118,7 @@ def test_upload_function_reads_uploads_claims_and_starts_nothing_else(template: 
         | own_logs("VoiImportUpload")
         | pairs({"dynamodb:GetItem", "dynamodb:UpdateItem"}, "TablesVoi.Arn")
         | pairs(KEY_TABLE_ITEMS, "KeysTables.Arn")
-        | pairs({"s3:GetObject"}, "StorageImports.Arn/incoming/*")
+        | pairs({"s3:GetObject", "s3:DeleteObject"}, "StorageImports.Arn/incoming/*")
         | pairs({"kms:Decrypt"}, "KeysStorage.Arn")
         | pairs({"states:StartExecution"}, "VoiImport")
     )

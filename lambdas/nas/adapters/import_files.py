@@ -75,6 +75,8 @@ class ImportFiles(Protocol):
 
     def put_stream(self, key: str, blocks: Iterable[bytes], content_type: str) -> None: ...
 
+    def delete(self, key: str) -> None: ...
+
     def delete_prefix(self, prefix: str) -> int: ...
 
 
@@ -179,6 +181,10 @@ class S3ImportFiles:
                 Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
             )
         return {"PartNumber": number, "ETag": response["ETag"]}
+
+    def delete(self, key: str) -> None:
+        with store_call("imports delete"):
+            self._client.delete_object(Bucket=self._bucket, Key=key)
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0

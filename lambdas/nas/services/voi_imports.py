@@ -228,13 +228,13 @@ class VoiImportService:
             columns = header_columns(record.source, head[:header_end])
         except ListFileError as exc:
             self._end(record, ImportFailure(code=exc.code, message=str(exc)))
-            self._files.delete_prefix(key)
+            self._files.delete(key)
             return None
         try:
             previous = self._lists.claim(record.source, Claim(import_id=record.import_id, order=record.order))
         except Superseded as exc:
             self._end(record, superseded(exc.by))
-            self._files.delete_prefix(key)
+            self._files.delete(key)
             return None
         groups = group_count_for(record.rows_expected)
         plan = ImportPlan(
@@ -598,7 +598,7 @@ class VoiImportService:
         if not succeeded and plan.generation.import_id != active_id:
             self._lists.delete_generation(plan.generation)
         self._files.delete_prefix(work_prefix(plan.import_id))
-        self._files.delete_prefix(incoming_key(plan.import_id))
+        self._files.delete(incoming_key(plan.import_id))
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
