@@ -29,11 +29,12 @@ import orjson
 from nas.adapters.alerts import InMemoryAlertStore
 from nas.adapters.cameras import InMemoryCameraRegistry
 from nas.adapters.events import InMemoryAlertPublisher
-from nas.adapters.voi import InMemoryVoiStore
+from nas.adapters.voi_match import InMemoryVoiStore
 from nas.domain.leas import NATIONAL, lea_codes
 from nas.domain.models import Camera, CameraSource, VoiAction, VoiEntry, VoiSource
 from nas.domain.policy import voi_expires_at, voi_review_due_at
-from nas.domain.voi_lists import ListGeneration, ListSource, bucket_count_for, group_count_for
+from nas.domain.voi_lists import ListGeneration, ListSource
+from nas.domain.voi_packing import bucket_count_for, group_count_for
 from nas.pipeline.archive import ArchiveService
 from nas.pipeline.match import MatchService
 from nas.pipeline.records import StreamRecord

@@ -53,7 +53,7 @@ from infra.constructs.tables import grant_index_queries, grant_items
 from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
 from nas.adapters.import_files import INCOMING_PREFIX, REJECTS_PREFIX, WORK_PREFIX
-from nas.adapters.voi import ENTRY_PREFIX
+from nas.adapters.voi_keys import ENTRY_PREFIX
 
 # Parallel load calls: a 10,000,000-row list is about 40 chunks and 128 groups.
 CHUNK_CONCURRENCY = 40
@@ -99,8 +99,6 @@ class Voi(Construct):
         self.housekeeping = self._housekeeping_function(alert_bus)
         self._alarms()
 
-    # --- shared ---------------------------------------------------------------------------------
-
     def _environment(self) -> dict[str, str]:
         return {
             catalogue.VOI.env_var: self._table.table_name,
@@ -122,8 +120,6 @@ class Voi(Construct):
 
     def _prefix_finding(self, prefix: str) -> str:
         return f"AwsSolutions-IAM5[Resource::{arn_in_finding(self._bucket)}/{prefix}*]"
-
-    # --- imports --------------------------------------------------------------------------------
 
     def _step_function(self) -> lambda_.Function:
         function = self._runtime.function(
@@ -324,8 +320,6 @@ class Voi(Construct):
         )
         return function
 
-    # --- expiry (R-VOI-56) ----------------------------------------------------------------------
-
     def _failure_queue(self, key: kms.IKey) -> sqs.Queue:
         queue = sqs.Queue(
             self,
@@ -383,8 +377,6 @@ class Voi(Construct):
             },
         )
         return function
-
-    # --- housekeeping (R-VOI-28, R-VOI-56) ------------------------------------------------------
 
     def _housekeeping_function(self, alert_bus: events.IEventBus) -> lambda_.Function:
         function = self._runtime.function(

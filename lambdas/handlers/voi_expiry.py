@@ -4,7 +4,6 @@ an expired entry leaves no copy behind; a record whose rebuild failed is retried
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -13,7 +12,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nas.adapters.voi import ENTRY_PREFIX
+from nas.adapters.voi_keys import ENTRY_PREFIX
 from nas.observability import logger, tracer
 from nas.services.voi import VoiService
 from nas.services.wiring import build_voi_service
@@ -38,5 +37,4 @@ def settle(record: DynamoDBRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    logger.append_keys(at=datetime.now(UTC).isoformat())
     return process_partial_response(event=event, record_handler=settle, processor=_processor, context=context)

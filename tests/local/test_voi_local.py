@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from nas.adapters.dynamo import from_item
-from nas.adapters.voi import STATE_TTL_S
+from nas.adapters.voi_keys import STATE_TTL_S
 from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 from tests.voi_support import Row, list_file

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from nas.adapters import StoreConflict, store_call
 from nas.adapters.dynamo import batch_delete, batch_get, batch_put, from_item, to_attribute, to_item
-from nas.adapters.voi import (
+from nas.adapters.voi_keys import (
     STATE_KEY,
     active_attribute,
     bucket_key,
@@ -97,8 +97,6 @@ class DynamoListStore:
         self._client = client
         self._table = table
         self._sleep = sleep
-
-    # --- the state item ---------------------------------------------------------------------------
 
     def state(self) -> ListState:
         with store_call("voi state read"):
@@ -208,8 +206,6 @@ class DynamoListStore:
                 return False
         return True
 
-    # --- generation items -------------------------------------------------------------------------
-
     def write_items(self, items: Iterable[Mapping[str, Any]]) -> None:
         with store_call("voi list write"):
             batch_put(self._client, self._table, items, sleep=self._sleep)
@@ -227,8 +223,6 @@ class DynamoListStore:
         keys += [segment_key(generation.import_id, g) for g in range(generation.groups)]
         with store_call("voi list delete"):
             return batch_delete(self._client, self._table, keys, sleep=self._sleep)
-
-    # --- import records ---------------------------------------------------------------------------
 
     def create_import(self, record: ImportRecord, *, expires_at: datetime) -> None:
         item: dict[str, Any] = {

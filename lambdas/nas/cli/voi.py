@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 from urllib.parse import quote
 
-from nas.adapters.voi import STATE_TTL_S
+from nas.adapters.voi_keys import STATE_TTL_S
 from nas.cli.api_client import ApiCallFailed, ApiClient, add_api_arguments
 from nas.cli.progress import ProgressBar
 from nas.cli.target import TargetError

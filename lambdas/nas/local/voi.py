@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from nas import catalogue
 from nas.adapters.import_files import INCOMING_PREFIX
-from nas.adapters.voi import STATE_TTL_S
+from nas.adapters.voi_keys import STATE_TTL_S
 from nas.domain.voi_imports import ImportPlan
 from nas.local.names import REGION
 from nas.local.poller import ACCOUNT_ID, LocalLambdaContext

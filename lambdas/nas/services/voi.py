@@ -23,15 +23,8 @@ from nas.domain.models import VoiEntry
 from nas.domain.roles import Principal, Role
 from nas.domain.timefmt import iso_utc
 from nas.domain.voi import VoiChanges, VoiDraft, VoiRecord
-from nas.domain.voi_lists import (
-    ListGeneration,
-    ListSource,
-    ListState,
-    PackedRow,
-    find_row,
-    parse_voi_id,
-    vrm_hash,
-)
+from nas.domain.voi_lists import ListGeneration, ListSource, ListState, PackedRow, parse_voi_id
+from nas.domain.voi_packing import find_row, vrm_hash
 from nas.domain.vrm import normalise_vrm
 from nas.observability import logger
 
@@ -150,8 +143,6 @@ class VoiService:
         self._retro_hunt = retro_hunt
         self._new_id = new_id
 
-    # --- single entries ---------------------------------------------------------------------------
-
     def create(self, principal: Principal, draft: VoiDraft, *, retro_hunt_days: int = 0) -> VoiRecord:
         """POST /voi: a new single entry owned by the manager's LEA (NATIONAL managers may name
         the owner); matching sees it within the match path's state refresh."""
@@ -248,8 +239,6 @@ class VoiService:
         if retro_hunt_days and self._retro_hunt is not None:
             self._retro_hunt.start(entry, days=retro_hunt_days, requested_by=principal)
 
-    # --- bulk entries -----------------------------------------------------------------------------
-
     def _list_row(self, vrm: str, source: ListSource, state: ListState | None = None) -> PackedRow | None:
         generation = (state or self._lists.state()).live(self._clock()).get(source)
         if generation is None:
@@ -275,8 +264,6 @@ class VoiService:
             except ValueError as exc:  # a stored row that no longer validates is left out, loudly
                 logger.error("invalid list row", extra={"source": source, "error": str(exc)})
         return entries
-
-    # --- reviews (R-VOI-28) -----------------------------------------------------------------------
 
     def reviews(
         self, principal: Principal, *, due_before: datetime | None, limit: int, start: ReviewPosition | None
@@ -333,8 +320,6 @@ class VoiService:
         if reminders and self._reminders is not None:
             self._reminders.publish(reminders)
         return reminders
-
-    # --- expiry (R-VOI-56) ------------------------------------------------------------------------
 
     def settle_expired(self, vrms: Iterable[str]) -> int:
         """After DynamoDB TTL removed entries of these VRMs (the voi table's stream, filtered to TTL

@@ -21,7 +21,9 @@ within `STATE_TTL_S`; a failed, superseded or abandoned import never touches the
 from __future__ import annotations
 
 import contextlib
+import csv
 import heapq
+import io
 import json
 import uuid
 import zlib
@@ -41,7 +43,7 @@ from nas.adapters.import_files import (
     rejects_key,
     work_prefix,
 )
-from nas.adapters.voi import bucket_key, epoch, segment_key
+from nas.adapters.voi_keys import bucket_key, epoch, segment_key
 from nas.adapters.voi_lists import ImportStateChanged, ListStore, Superseded
 from nas.domain.errors import AccessDenied, NotFound
 from nas.domain.leas import NATIONAL
@@ -75,14 +77,16 @@ from nas.domain.voi_lists import (
     PackedRow,
     RowParser,
     RowProblem,
+    header_columns,
+    split_lines,
+)
+from nas.domain.voi_packing import (
     bucket_count_for,
     build_segment,
     diff_rows,
     group_count_for,
-    header_columns,
     old_buckets_for_group,
     pack_rows,
-    split_lines,
     unpack_rows,
     vrm_hash,
 )
@@ -162,8 +166,6 @@ class VoiImportService:
         self._new_id = new_id
         self._chunk_bytes = chunk_bytes
 
-    # --- the API ----------------------------------------------------------------------------------
-
     def request(
         self, principal: Principal, source: ListSource, file_name: str, rows_expected: int
     ) -> tuple[ImportRecord, str]:
@@ -200,8 +202,6 @@ class VoiImportService:
             url = self._files.download_url(record.rejects_key, int(DOWNLOAD_URL_LIFETIME.total_seconds()))
             expires = now + DOWNLOAD_URL_LIFETIME
         return ImportView(record.as_seen(now), url, expires)
-
-    # --- the upload's arrival ---------------------------------------------------------------------
 
     def upload_arrived(self, key: str) -> ImportPlan | None:
         """Starts the load of an uploaded list, or fails the import if its file cannot be loaded;
@@ -272,8 +272,6 @@ class VoiImportService:
         )
         with contextlib.suppress(ImportStateChanged):  # ended already
             self._lists.end_import(ended)
-
-    # --- load steps -------------------------------------------------------------------------------
 
     def run_step(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """One step as the state machine (or local mode's runner) sends it: `chunk`, `group`,
@@ -514,7 +512,7 @@ class VoiImportService:
                 total += 1
                 if len(shown) < REJECTS_SHOWN:
                     shown.append(RowReject(line=line, field=field, message=message))
-                yield f'{line},{field},"{message.replace(chr(34), chr(39))}"\n'.encode()
+                yield _csv_line(line, field, message)
 
         blocks = rows()
         first_block = next(blocks)
@@ -539,8 +537,6 @@ class VoiImportService:
         for line in pending.split(b"\n"):
             if line:
                 yield orjson.loads(line)
-
-    # --- endings ----------------------------------------------------------------------------------
 
     def _release(self, plan: ImportPlan) -> None:
         self._lists.release(plan.generation.source, plan.import_id)
@@ -599,6 +595,12 @@ class VoiImportService:
             self._lists.delete_generation(plan.generation)
         self._files.delete_prefix(work_prefix(plan.import_id))
         self._files.delete(incoming_key(plan.import_id))
+
+
+def _csv_line(*cells: object) -> bytes:
+    text = io.StringIO()
+    csv.writer(text, lineterminator="\n").writerow(cells)
+    return text.getvalue().encode()
 
 
 def _chain(first: bytes, second: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -50,9 +50,6 @@ REASON_DESCRIPTION = (
 )
 
 
-# --- bodies ---------------------------------------------------------------------------------------
-
-
 class ChangesBody(BaseModel):
     """The fields a manager sets; a revision (PUT) replaces them all and restarts both clocks."""
 
@@ -109,9 +106,6 @@ def _changes(body: ChangesBody) -> VoiChanges:
 
 def _draft(body: CreateBody) -> VoiDraft:
     return _domain(VoiDraft, body.model_dump(exclude={"retro_hunt_days"}))
-
-
-# --- views ----------------------------------------------------------------------------------------
 
 
 class FieldChangeView(BaseModel):
@@ -304,9 +298,6 @@ class ImportView(BaseModel):
         )
 
 
-# --- page tokens ----------------------------------------------------------------------------------
-
-
 def review_position(token: str | None) -> ReviewPosition | None:
     value = decode_token(token)
     if value is None:
@@ -317,9 +308,6 @@ def review_position(token: str | None) -> ReviewPosition | None:
     ):
         raise BadRequest("page_token", "is not a page token of this API")
     return ReviewPosition(**{f: value[f] for f in fields})
-
-
-# --- routes ---------------------------------------------------------------------------------------
 
 
 @router.post(
