@@ -8,6 +8,7 @@ import random
 import string
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -42,8 +43,11 @@ from nas.domain.voi_packing import (
     filter_mask,
     find_row,
     group_count_for,
+    line_vrm,
+    lines_by_vrm,
     old_buckets_for_group,
     pack_generation,
+    pack_lines,
     pack_rows,
     segment_words,
     unpack_rows,
@@ -368,3 +372,12 @@ def test_the_match_paths_quick_probe_agrees_with_the_filter() -> None:
     for hashed in [*listed, *(vrm_hash(v) for v in vrms(20_000, seed=9))]:
         mask = filter_mask(hashed)
         assert quick(hashed) == (mask if membership.may_contain(hashed, mask) else 0)
+
+
+def test_rows_compared_as_json_lines_tell_the_same_changes_as_parsed_rows() -> None:
+    old = pack_rows([row("AB12C"), row("AB12CD", reason="Old reason"), row("GONE1")])
+    new = {v: orjson.dumps(row(v)) for v in ("AB12C", "AB12CD", "NEW1")}
+    assert pack_lines(new.values()) == pack_rows([row("AB12C"), row("AB12CD"), row("NEW1")])
+    assert line_vrm(new["AB12CD"]) == "AB12CD"
+    diff = diff_rows(new, lines_by_vrm(old))
+    assert (diff.added, diff.changed, diff.unchanged, diff.removed) == (1, 1, 1, 1)

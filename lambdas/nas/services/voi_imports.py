@@ -74,7 +74,6 @@ from nas.domain.voi_lists import (
     ListFileError,
     ListGeneration,
     ListSource,
-    PackedRow,
     RowParser,
     RowProblem,
     header_columns,
@@ -85,9 +84,10 @@ from nas.domain.voi_packing import (
     build_segment,
     diff_rows,
     group_count_for,
+    line_vrm,
+    lines_by_vrm,
     old_buckets_for_group,
-    pack_rows,
-    unpack_rows,
+    pack_lines,
     vrm_hash,
 )
 from nas.observability import logger
@@ -314,8 +314,9 @@ class VoiImportService:
         groups = plan.generation.groups
         read_from, limit, skip_first = chunk_window(span, plan.chunks[0].start)
         blocks = self._files.read(plan.key, read_from, etag=plan.etag)
-        # Rows are JSON-encoded into one buffer per group as they come: a bytes object per row would
-        # hold far more memory than its length (orjson over-allocates small outputs).
+        # Rows are encoded into one buffer per group as they come (a bytes object per row would hold
+        # far more memory than its length: orjson over-allocates small outputs), one a line:
+        # `<line ref> <hash low 64 bits> <hash high 64 bits> <row as JSON>`.
         rows_of = [bytearray() for _ in range(groups)]
         rejects: list[list[Any]] = []
         parser = RowParser(source, plan.columns)
@@ -338,8 +339,9 @@ class VoiImportService:
                 else:
                     hashed = vrm_hash(parsed[0])
                     buffer = rows_of[hashed & (groups - 1)]
-                    buffer += b"," if buffer else b"["
-                    buffer += orjson.dumps([*parsed, ref, hashed & _LOW_64, hashed >> 64])
+                    buffer += b"%d %d %d " % (ref, hashed & _LOW_64, hashed >> 64)
+                    buffer += orjson.dumps(parsed)
+                    buffer += b"\n"
                 if lines % PROGRESS_EVERY_LINES == 0:
                     self._lists.progress(import_id, index, lines)
         finally:
@@ -349,7 +351,7 @@ class VoiImportService:
         body = bytearray()
         segments = []
         for group_rows in rows_of:
-            data = zlib.compress(bytes(group_rows + b"]") if group_rows else b"[]", 6)
+            data = zlib.compress(bytes(group_rows), 6)
             segments.append([len(body), len(data)])
             body += data
         reject_data = _reject_lines(rejects)
@@ -374,34 +376,38 @@ class VoiImportService:
         plan = self._plan(import_id)
         self._require_claim(plan)
         generation = plan.generation
-        first_of: dict[str, list[Any]] = {}
+        # Rows stay JSON lines throughout (parsed rows would be millions of objects to allocate and
+        # collect): bucketed, packed and compared with the replaced list as bytes.
+        first_ref: dict[str, int] = {}
+        first_line: dict[str, bytes] = {}
+        hashes: list[int] = []
+        buckets: dict[int, list[bytes]] = defaultdict(list)
+        bucket_mask = generation.buckets - 1
         duplicates: list[list[Any]] = []
         # Chunks in file order, rows in line order: the first row seen of a VRM is its first line.
-        # Each row arrives as [*fields, line ref, hash low 64 bits, hash high 64 bits].
         for chunk in plan.chunks:
             summary = json.loads(self._files.get(_chunk_summary(import_id, chunk.index)))
             offset, length = summary["segments"][group]
             segment = self._segment(_chunk_bin(import_id, chunk.index), offset, length)
-            for row in orjson.loads(zlib.decompress(segment)):
-                seen = first_of.get(row[0])
-                if seen is None:
-                    first_of[row[0]] = row
-                else:
-                    duplicates.append([row[-3], "vrm", "duplicate", seen[-3]])
-        buckets: dict[int, list[list[Any]]] = defaultdict(list)
-        hashes = []
-        bucket_mask = generation.buckets - 1
-        for row in first_of.values():
-            high, low = row.pop(), row.pop()
-            row.pop()  # the line ref
-            hashed = (high << 64) | low
-            hashes.append(hashed)
-            buckets[hashed & bucket_mask].append(row)
-        diff = diff_rows(first_of, self._previous_rows(plan, group))
+            for encoded in zlib.decompress(segment).split(b"\n"):
+                if not encoded:
+                    continue
+                ref, low, high, line = encoded.split(b" ", 3)
+                vrm = line_vrm(line)
+                seen = first_ref.get(vrm)
+                if seen is not None:
+                    duplicates.append([int(ref), "vrm", "duplicate", seen])
+                    continue
+                first_ref[vrm] = int(ref)
+                first_line[vrm] = line
+                hashed = (int(high) << 64) | int(low)
+                hashes.append(hashed)
+                buckets[hashed & bucket_mask].append(line)
+        diff = diff_rows(first_line, self._previous_lines(plan, group))
         expires = epoch(generation.expires_at)
         items: list[dict[str, Any]] = [
-            {**bucket_key(import_id, b), "rows": pack_rows(rows), "expires_at": expires}
-            for b, rows in buckets.items()
+            {**bucket_key(import_id, b), "rows": pack_lines(lines), "expires_at": expires}
+            for b, lines in buckets.items()
         ]
         items.append(
             {
@@ -415,7 +421,7 @@ class VoiImportService:
         reject_data = _reject_lines(duplicates)
         self._files.put(_group_bin(import_id, group), reject_data)
         summary = {
-            "accepted": len(first_of),
+            "accepted": len(first_line),
             "duplicates": len(duplicates),
             "added": diff.added,
             "changed": diff.changed,
@@ -424,7 +430,8 @@ class VoiImportService:
         }
         self._files.put(_group_summary(import_id, group), json.dumps(summary).encode(), "application/json")
 
-    def _previous_rows(self, plan: ImportPlan, group: int) -> dict[str, PackedRow]:
+    def _previous_lines(self, plan: ImportPlan, group: int) -> dict[str, bytes]:
+        """The replaced list's rows (as JSON lines) that fall in `group` of the new layout."""
         previous = plan.previous
         if previous is None:
             return {}
@@ -432,13 +439,13 @@ class VoiImportService:
         old = self._lists.buckets(
             previous.import_id, old_buckets_for_group(group, generation.groups, previous.buckets)
         )
-        rows: dict[str, PackedRow] = {}
+        lines: dict[str, bytes] = {}
         spans_groups = previous.buckets < generation.groups  # an old bucket holds rows of several groups
         for raw in old.values():
-            for row in unpack_rows(raw):
-                if not spans_groups or vrm_hash(row[0]) & (generation.groups - 1) == group:
-                    rows[row[0]] = row
-        return rows
+            for vrm, line in lines_by_vrm(raw).items():
+                if not spans_groups or vrm_hash(vrm) & (generation.groups - 1) == group:
+                    lines[vrm] = line
+        return lines
 
     def finish(self, import_id: str) -> ImportRecord:
         """Counts and rejected rows; then the flip, or the failure that leaves the list as it was."""
