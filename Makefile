@@ -15,7 +15,7 @@ CONSOLE := console/dist/app.js
 CONSOLE_SOURCES := $(shell find console/src console/test -type f 2>/dev/null) console/build.mjs console/tsconfig.json
 STAGE ?= dev
 
-.PHONY: help setup console test lint format typecheck synth local bench-local bench-search bench-storage cfn-lint bench ci clean openapi fuzz
+.PHONY: help setup console test lint format typecheck synth local bench-local bench-search bench-storage bench-voi cfn-lint bench ci clean openapi fuzz
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench     pipeline cost per read vs orjson parsing (prints name=value figures)"
 	@echo "make bench-storage  measured pack and Parquet sizes behind the storage classes"
 	@echo "make bench-search  searches over 30 M stored reads through the DuckDB engine (name=value figures)"
+	@echo "make bench-voi 1,000,000-row VOI list import (and a 1 % changed re-import) into nas local"
 	@echo "make fuzz      schemathesis against local mode, long run (make test runs a short one)"
 	@echo "make openapi   regenerate docs/openapi.json from the routes"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
@@ -86,6 +87,9 @@ bench-storage: $(STAMP)
 # the DuckDB engine. The store is built once (about 2 GB, several minutes) under .bench-data/ and kept.
 bench-search: $(STAMP)
 	$(BIN)/python benchmarks/search.py
+# A 1,000,000-row DVLA list imported into local mode, then again with 1 % of rows changed (about 2 minutes).
+bench-voi: $(STAMP)
+	$(BIN)/python benchmarks/voi_import.py
 
 # The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
 local: $(STAMP) $(CONSOLE)

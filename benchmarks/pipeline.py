@@ -1,7 +1,8 @@
 """`make bench`: the read pipeline's cost per read, against parsing the same bytes with orjson alone.
 
 200,000 realistic reads (plate ~3 KB, overview ~25 KB, base64 in JSON, ~37 KB a record) go through
-the match path against a 1,000,000-entry VOI set behind the in-memory adapter, and through the
+the match path against a 1,000,000-entry VOI set (three bulk lists, single entries and a white list,
+laid out as the voi table holds them) behind the in-memory table, and through the
 archive path with in-memory sinks, in batches of 500 as Lambda receives them. The same payloads go
 through `orjson.loads` alone in the same run. Generation is not timed. Figures print as name=value.
 
@@ -28,10 +29,12 @@ import orjson
 from nas.adapters.alerts import InMemoryAlertStore
 from nas.adapters.cameras import InMemoryCameraRegistry
 from nas.adapters.events import InMemoryAlertPublisher
-from nas.adapters.voi import InMemoryVoiStore
-from nas.domain.leas import lea_codes
+from nas.adapters.voi_match import InMemoryVoiStore
+from nas.domain.leas import NATIONAL, lea_codes
 from nas.domain.models import Camera, CameraSource, VoiAction, VoiEntry, VoiSource
 from nas.domain.policy import voi_expires_at, voi_review_due_at
+from nas.domain.voi_lists import ListGeneration, ListSource
+from nas.domain.voi_packing import bucket_count_for, group_count_for
 from nas.pipeline.archive import ArchiveService
 from nas.pipeline.match import MatchService
 from nas.pipeline.records import StreamRecord
@@ -77,39 +80,68 @@ def image(rng: random.Random, size: int) -> str:
 
 
 def voi_set(rng: random.Random, size: int, now: datetime) -> tuple[InMemoryVoiStore, list[str]]:
-    """`size` entries: bulk DVLA/MIB lists and some PNC/local ones. Built without validation (the
-    code under test is the match path, not the loader); a few are expired or circulated locally."""
-    store = InMemoryVoiStore()
+    """`size` entries laid out as the voi table holds them: DVLA, MIB and PNC bulk lists (one
+    generation each, as an import builds it) and single local entries, plus a white list. Built
+    without validation (the code under test is the match path, not the loader); a few entries are
+    circulated to one force only."""
+    store = InMemoryVoiStore(clock=lambda: now)
     revised = now - timedelta(days=3)
-    common = {
-        "category": "no-tax",
-        "action": VoiAction.REPORT,
-        "priority": 3,
-        "reason": "DVLA bulk list",
-        "pnc_ref": None,
-        "owner_lea": "NATIONAL",
-        "sensitive": False,
-        "created_by": "dvla-import",
-        "created_at": revised,
-        "last_revised_at": revised,
-        "review_due_at": voi_review_due_at(revised),
-        "expires_at": voi_expires_at(revised),
-    }
-    vrms = []
-    for i in range(size):
-        vrm = uk_vrm(rng)
-        source = (VoiSource.DVLA, VoiSource.MIB, VoiSource.PNC, VoiSource.LOCAL)[i % 4]
+    vrms = [uk_vrm(rng) for _ in range(size)]
+    lists = {ListSource.DVLA: vrms[0::4], ListSource.MIB: vrms[1::4], ListSource.PNC: vrms[2::4]}
+    for source, listed in lists.items():
+        groups = group_count_for(len(listed))
+        generation = ListGeneration(
+            source=source,
+            import_id=f"bench-{source.value}",
+            buckets=bucket_count_for(len(listed), groups),
+            groups=groups,
+            rows=len(listed),
+            revised_at=revised,
+            owner_lea=NATIONAL,
+            requested_by="bench",
+        )
+        store.put_list(
+            generation,
+            (
+                [vrm, "no-tax", "report", 3, "Bulk list row", None, [NATIONAL] if i % 10 else ["KENT"], False]
+                for i, vrm in enumerate(listed)
+            ),
+        )
+    for i, vrm in enumerate(vrms[3::4]):
         store.put(
             VoiEntry.model_construct(
                 voi_id=f"voi-{i}",
                 vrm=vrm,
-                source=source,
-                circulation=("NATIONAL",) if i % 10 else ("KENT",),
-                **common,
+                source=VoiSource.LOCAL,
+                category="intelligence",
+                action=VoiAction.REPORT,
+                priority=3,
+                reason="Local entry",
+                pnc_ref=None,
+                circulation=(NATIONAL,) if i % 10 else ("KENT",),
+                owner_lea="KENT",
+                sensitive=False,
+                created_by="bench",
+                created_at=revised,
+                last_revised_at=revised,
+                review_due_at=voi_review_due_at(revised),
+                expires_at=voi_expires_at(revised),
             )
         )
-        vrms.append(vrm)
-    store.add_to_white_list(vrms[::97])
+    white = vrms[::97]
+    store.put_list(
+        ListGeneration(
+            source=ListSource.WHITELIST,
+            import_id="bench-whitelist",
+            buckets=bucket_count_for(len(white), 1),
+            groups=1,
+            rows=len(white),
+            revised_at=revised,
+            owner_lea=NATIONAL,
+            requested_by="bench",
+        ),
+        ([vrm] for vrm in white),
+    )
     return store, vrms
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -24,7 +25,10 @@ from infra.constructs.retention import RetentionCheck
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
+from infra.constructs.voi import Voi
+from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
+from nas.adapters.import_files import INCOMING_PREFIX, REJECTS_PREFIX
 from nas.console import CONSOLE_PATH
 
 LOG_RETENTION = {
@@ -164,6 +168,7 @@ class NasStack(cdk.Stack):
                 catalogue.Bucket.READS: self.storage.reads,
                 catalogue.Bucket.QUARANTINE: self.storage.quarantine,
                 catalogue.Bucket.EVIDENCE: self.storage.evidence,
+                catalogue.Bucket.IMPORTS: self.storage.imports,
             },
             audit_table=self.tables.table(catalogue.AUDIT),
             storage_key=self.keys.storage,
@@ -172,6 +177,20 @@ class NasStack(cdk.Stack):
             lock_days=config.audit_digest_retention_days,
             removal_policy=removal,
             readers=[api_function],
+            alarm_topic=self.monitoring.topic,
+        )
+        self.voi = Voi(
+            self,
+            "Voi",
+            runtime=self.runtime,
+            table=self.tables.table(catalogue.VOI),
+            imports_bucket=self.storage.imports,
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            queues_key=self.keys.queues,
+            logs_key=self.keys.logs,
+            log_retention=log_retention,
+            alert_bus=self.alerting.bus,
             alarm_topic=self.monitoring.topic,
         )
 
@@ -190,6 +209,8 @@ class NasStack(cdk.Stack):
         searches = self.tables.table(catalogue.SEARCHES)
         authorisations = self.tables.table(catalogue.AUTHORISATIONS)
         cameras = self.tables.table(catalogue.CAMERAS)
+        voi = self.tables.table(catalogue.VOI)
+        imports = self.storage.imports
         user_pool = self.identity.user_pool
         function = self.runtime.function(
             "Api",
@@ -200,6 +221,8 @@ class NasStack(cdk.Stack):
                 catalogue.ALERTS.env_var: alerts.table_name,
                 catalogue.ACCOUNTS.env_var: accounts.table_name,
                 catalogue.ACCOUNT_REVIEWS.env_var: reviews.table_name,
+                catalogue.VOI.env_var: voi.table_name,
+                catalogue.Bucket.IMPORTS.env_var: imports.bucket_name,
                 catalogue.USER_POOL_ENV: user_pool.user_pool_id,
                 catalogue.SEARCHES.env_var: searches.table_name,
                 catalogue.AUTHORISATIONS.env_var: authorisations.table_name,
@@ -266,7 +289,47 @@ class NasStack(cdk.Stack):
         grant_index_queries(authorisations, catalogue.AUTHORISATIONS, function)
         grant_items(cameras, function, "dynamodb:Scan")
         self.analytics.grant_searches(function)
+        # VOI (R-VOI): entries by key, by VRM and through the indexes; a change is one transaction of
+        # puts, updates and deletes over entry, match item and directory shard; list buckets and the
+        # state item read; import records created and read.
+        grant_items(
+            voi,
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        )
+        grant_index_queries(voi, catalogue.VOI, function)
+        # R-VOI-BULK: the presigned PUT of an upload and GET of a rejects CSV are signed by this role,
+        # so it may put under incoming/ and get under rejects/, and nothing else of the bucket.
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:PutObject"],
+            resource_arns=[imports.arn_for_objects(f"{INCOMING_PREFIX}*")],
+        )
+        iam.Grant.add_to_principal(
+            grantee=function,
+            actions=["s3:GetObject"],
+            resource_arns=[imports.arn_for_objects(f"{REJECTS_PREFIX}*")],
+        )
+        grant_via(self.keys.storage, function, Via.S3, "kms:Decrypt", "kms:GenerateDataKey")
         grant_via(self.keys.tables, function, Via.DYNAMODB, *KEY_TABLE_ITEMS)
+        imports_arn = arn_in_finding(imports)
+        assert function.role is not None
+        for prefix, reason in (
+            (
+                INCOMING_PREFIX,
+                "Presigned uploads go to incoming/<import id>.csv; the API signs PUTs there only.",
+            ),
+            (
+                REJECTS_PREFIX,
+                "Presigned downloads of rejects/<import id>.csv; the API signs GETs there only.",
+            ),
+        ):
+            acknowledge(function.role, f"AwsSolutions-IAM5[Resource::{imports_arn}/{prefix}*]", reason)
         return function
 
     def _pre_token_trigger(self) -> None:
@@ -297,6 +360,7 @@ class NasStack(cdk.Stack):
             "AuditSigningKeyArn": self.audit.signing_key.key_arn,
             # What auditors verify retention statements with (R-RET-367).
             "RetentionSigningKeyArn": self.retention.signing_key.key_arn,
+            "VoiImportStateMachineArn": self.voi.state_machine.state_machine_arn,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}
@@ -310,5 +374,6 @@ class NasStack(cdk.Stack):
             catalogue.Bucket.QUARANTINE: self.storage.quarantine,
             catalogue.Bucket.EVIDENCE: self.storage.evidence,
             catalogue.Bucket.ATHENA_RESULTS: self.storage.athena_results,
+            catalogue.Bucket.IMPORTS: self.storage.imports,
         }
         return by_bucket[bucket].bucket_name

@@ -202,8 +202,9 @@ class Pipeline(Construct):
             # API can take the concurrency alerts need, and match cannot take more than that.
             reserved_concurrency=self._match_reserved_concurrency,
         )
-        # R-CAMERA check of each read, then the VOI match items and the white list: lookups only.
-        grant_items(voi, function, "dynamodb:BatchGetItem")
+        # R-CAMERA check of each read; the VOI state item (GetItem, every few seconds), then the match,
+        # directory, bucket and filter items of the batch's VRMs: lookups only.
+        grant_items(voi, function, "dynamodb:GetItem", "dynamodb:BatchGetItem")
         grant_items(cameras, function, "dynamodb:BatchGetItem")
         # R-DUP: conditional put of a new alert (the stored one comes back on a clash, or is read
         # back), then marked published; the update may touch the publishing flags and nothing else.

@@ -11,6 +11,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.nag import acknowledge
+from nas.adapters.import_files import INCOMING_PREFIX, REJECTS_PREFIX, WORK_PREFIX
 from nas.catalogue import IMAGES_PREFIX, Bucket
 from nas.domain.policy import READ_STORAGE_EXPIRY_DAYS, STANDARD_LOOKBACK
 
@@ -22,6 +23,33 @@ ATHENA_RESULTS_DAYS = 1
 # S3 server access logs hold object keys and requester identities, no read content; kept two years
 # for security investigations.
 ACCESS_LOG_DAYS = 731
+# R-VOI-BULK imports hold VOI lists, not reads, so R-RET-367 is not their limit: R-VOI-56 is (a list's
+# entries are gone 56 days after its import), and a copy of the file must not outlive them. Uploads
+# and working files are deleted by the import itself; these rules catch what a failed one left.
+IMPORT_EXPIRY_DAYS = {INCOMING_PREFIX: 2, WORK_PREFIX: 1, REJECTS_PREFIX: 28}
+
+
+def import_rules() -> list[s3.LifecycleRule]:
+    return [
+        *(
+            s3.LifecycleRule(
+                id=f"expire-{prefix.rstrip('/')}-after-{days}-days",
+                prefix=prefix,
+                expiration=cdk.Duration.days(days),
+                noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(INCOMPLETE_UPLOAD_DAYS),
+            )
+            for prefix, days in IMPORT_EXPIRY_DAYS.items()
+        ),
+        # Anything else (there should be nothing) goes with the longest of them.
+        s3.LifecycleRule(
+            id="expire-anything-else",
+            expiration=cdk.Duration.days(max(IMPORT_EXPIRY_DAYS.values())),
+            noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_VERSION_DAYS),
+            abort_incomplete_multipart_upload_after=cdk.Duration.days(INCOMPLETE_UPLOAD_DAYS),
+        ),
+        s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+    ]
 
 
 # Images tiered by access window (R-ACCESS): within 90 days any search, alert or read view reaches a
@@ -121,6 +149,18 @@ class Storage(Construct):
         )
         self.athena_results = self._bucket(
             Bucket.ATHENA_RESULTS, lifecycle_rules=retention_rules(ATHENA_RESULTS_DAYS)
+        )
+        # R-VOI-BULK: VOI list files uploaded through presigned PUTs, the load's working files and
+        # each import's rejected rows (`nas.adapters.import_files`).
+        self.imports = self._bucket(Bucket.IMPORTS, lifecycle_rules=import_rules())
+        # An upload's arrival goes to EventBridge (Object Created), where a rule starts its import.
+        # Set on the bucket itself: CDK's notification helper would add a custom-resource function.
+        cfn_imports = self.imports.node.default_child
+        assert isinstance(cfn_imports, s3.CfnBucket)
+        cfn_imports.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(
+                event_bridge_enabled=True
+            )
         )
 
     def _bucket(self, bucket: Bucket, **props: Any) -> s3.Bucket:

@@ -111,6 +111,7 @@ class Tables(Construct):
                     point_in_time_recovery_enabled=True
                 ),
                 time_to_live_attribute=spec.ttl_attribute,
+                stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
                 deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
                 removal_policy=removal_policy,
                 resource_policy=append_only_policy() if spec.append_only else None,

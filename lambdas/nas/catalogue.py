@@ -45,6 +45,8 @@ class TableSpec:
     append_only: bool = False
     """The table's resource policy denies APPEND_ONLY_DENIED_ACTIONS to every principal (R-AUDIT):
     items can be put and read, never changed or removed in place."""
+    stream: str | None = None
+    """DynamoDB Streams view type (KEYS_ONLY, NEW_IMAGE, …) when something consumes the changes."""
 
     @property
     def env_var(self) -> str:
@@ -53,19 +55,26 @@ class TableSpec:
 
 VOI = TableSpec(
     "voi",
-    # One partition per VRM: entry items (`record` = ENTRY#<voi_id>) are the truth, each with its own
-    # TTL; one match item (`record` = MATCH) per VRM carries the live entries for BatchGetItem lookups.
+    # Single entries: one partition per VRM, entry items (`record` = ENTRY#<voi_id>) each with its own
+    # TTL, and one match item (`record` = MATCH) carrying the VRM's live entries. Bulk lists: one
+    # generation per import, packed into bucket and filter items under `#LIST#<import_id>#…` keys;
+    # the state item (`#VOI`/STATE) says which generation is each source's list. Layout and access
+    # patterns: docs/data-model.md.
     partition_key=Key("vrm"),
     sort_key=Key("record"),
     ttl_attribute="expires_at",
-    serves="match reads by VRM in batches; GET /voi?vrm=; entries of one VRM",
+    serves="match lookups in batches; GET /voi?vrm=; entries of one VRM; list generations; imports",
     indexes=(
         Index("by-voi-id", Key("voi_id"), None, "GET/PUT/DELETE /voi/{voi_id}"),
         Index(
-            "by-owner-review", Key("owner_lea"), Key("review_due_at"), "R-VOI-28 overdue reviews per owner"
+            "by-owner-review",
+            Key("owner_lea"),
+            Key("review_due_at"),
+            "R-VOI-28 reviews due per owner; R-VOI-56 sweep of expired entries",
         ),
-        Index("by-source", Key("source"), Key("import_id"), "R-VOI-BULK: replace one source's list"),
     ),
+    # TTL removals of entries rebuild their match item (R-VOI-56): the keys are all it needs.
+    stream="KEYS_ONLY",
 )
 # Alerts are spread over this many partitions of each index keyed by something every alert shares
 # (the day, "not yet published"): at bulk-list hit rates, 1-2 % of 20,000 reads/s with several
@@ -228,6 +237,7 @@ class Bucket(StrEnum):
     QUARANTINE = "quarantine"
     EVIDENCE = "evidence"
     ATHENA_RESULTS = "athena-results"
+    IMPORTS = "imports"
 
     @property
     def env_var(self) -> str:
@@ -315,10 +325,18 @@ RETAINED_PREFIXES: tuple[RetainedPrefix, ...] = (
     RetainedPrefix(Bucket.READS, IMAGES_PREFIX, "packed plate and overview images"),
     RetainedPrefix(Bucket.READS, FIREHOSE_ERRORS_PREFIX, "read rows Firehose could not deliver"),
     RetainedPrefix(Bucket.QUARANTINE, QUARANTINE_PREFIX, "refused records, raw"),
+    # VOI list uploads, their work files and rejected rows: lifecycle deletes them within 28 days
+    # (R-VOI-56 is their limit, not R-RET-367); the daily check still proves nothing outlived 367.
+    RetainedPrefix(Bucket.IMPORTS, "", "VOI list uploads, work files and rejected rows"),
 )
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"
 ALERT_EVENT_DETAIL_TYPE = "nas.alert.v1"
+# R-VOI-28: the daily review reminder, one event per owner LEA (rules match on detail.owner_lea).
+VOI_EVENT_SOURCE = "nas.voi"
+VOI_REVIEW_DUE_DETAIL_TYPE = "nas.voi.review-due.v1"
+# R-VOI-BULK: the state machine that loads an uploaded list (its ARN, for the import start function).
+VOI_IMPORT_STATE_MACHINE_ENV = "NAS_STATE_MACHINE_VOI_IMPORT"
 STAGE_ENV = "NAS_STAGE"
 SERVICE_ENV = "POWERTOOLS_SERVICE_NAME"
 METRICS_NAMESPACE = "NAS"

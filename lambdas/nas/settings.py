@@ -41,6 +41,7 @@ class RuntimeSettings(BaseModel):
     """Where AWS calls go when not to AWS itself (local mode's moto): boto3 reads it on its own; the
     DuckDB search engine's pyarrow S3 client is told."""
     region: str = catalogue.UK_REGION
+    voi_import_state_machine: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -63,6 +64,7 @@ class RuntimeSettings(BaseModel):
             glue_database=environ.get(catalogue.GLUE_DATABASE_ENV),
             aws_endpoint=environ.get("AWS_ENDPOINT_URL"),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.UK_REGION,
+            voi_import_state_machine=environ.get(catalogue.VOI_IMPORT_STATE_MACHINE_ENV),
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

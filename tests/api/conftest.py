@@ -30,6 +30,8 @@ REVIEWS_TABLE = "nas-test-account-reviews"
 EVIDENCE_BUCKET = "nas-test-evidence"
 TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in catalogue.TABLES}
 RESULTS_BUCKET = "nas-test-athena-results"
+VOI_TABLE = "nas-test-voi"
+IMPORTS_BUCKET = "nas-test-imports"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -58,6 +60,7 @@ class ApiAccount:
     cognito: Any
     user_pool_id: str
     signing_key: str
+    s3: Any
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -139,6 +142,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
         catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
         catalogue.GLUE_DATABASE_ENV: "nas_test",
+        catalogue.ALERTS.env_var: ALERTS_TABLE,
+        catalogue.AUDIT.env_var: AUDIT_TABLE,
+        catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
+        catalogue.VOI.env_var: VOI_TABLE,
+        catalogue.Bucket.IMPORTS.env_var: IMPORTS_BUCKET,
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -166,11 +174,21 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         )["KeyMetadata"]["Arn"]
         monkeypatch.setenv(catalogue.RETENTION_SIGNING_KEY_ENV, retention_key)
         monkeypatch.setenv(catalogue.RETENTION_STATEMENT_LOCK_ENV, "1")
+        for spec, name in (
+            (catalogue.ALERTS, ALERTS_TABLE),
+            (catalogue.AUDIT, AUDIT_TABLE),
+            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
+            (catalogue.VOI, VOI_TABLE),
+        ):
+            create_table(dynamodb, spec, name)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=IMPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         cognito = boto3.client("cognito-idp", region_name=REGION)
         pool_id = cognito.create_user_pool(PoolName="nas-test-users")["UserPool"]["Id"]
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
         yield ApiAccount(dynamodb, cognito, pool_id, key)
+        yield ApiAccount(dynamodb, cognito, pool_id, s3)
         wiring.reset()
         settings.cache_clear()

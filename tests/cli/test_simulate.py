@@ -777,3 +777,22 @@ def test_bad_and_duplicate_rates_together_over_1_exit_2(capsys: pytest.CaptureFi
 
     assert status == 2
     assert "at most 1" in capsys.readouterr().err
+
+
+def test_hits_take_the_vrms_asked_for_and_table_keys_that_are_not_vrms_are_ignored(
+    aws: dict[str, Any], now: datetime
+) -> None:
+    # The voi table also holds list, directory and state items, keyed `#…`: never a read's VRM.
+    aws["dynamodb"].put_item(TableName=VOI_TABLE, Item={"vrm": {"S": "#VOI"}, "record": {"S": "STATE"}})
+    status, _, err = run_command(
+        [
+            *("--rate", "20", "--duration", "1", "--hit-rate", "1", "--bad-rate", "0"),
+            *("--stream", STREAM, "--cameras-table", CAMERAS_TABLE, "--voi-table", VOI_TABLE),
+            *("--hit-vrm", "dl 0042x", "--seed", "3"),
+        ],
+        now,
+    )
+    assert status == 0, err
+    vrms = {accept(r, now).read.vrm for r in stream_records(aws["kinesis"])}
+    assert vrms == {"DL0042X"}
+    assert simulate.scan_hit_vrms(aws["dynamodb"], VOI_TABLE) == sorted(HIT_VRMS)

@@ -191,6 +191,7 @@ def test_match_may_only_look_up_voi_and_cameras_write_alerts_and_publish(templat
         XRAY
         | own_logs("Match")
         | pairs({"dynamodb:BatchGetItem"}, "TablesVoi.Arn", "TablesCameras.Arn")
+        | pairs({"dynamodb:GetItem"}, "TablesVoi.Arn")  # the VOI state item, every few seconds
         | pairs({"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"}, "TablesAlerts.Arn")
         | pairs({"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}, "KeysTables.Arn")
         | pairs({"events:PutEvents"}, "AlertingBus.Arn")

@@ -21,6 +21,7 @@ from nas.adapters.voi import DynamoVoiStore
 from nas.domain.models import Camera, CameraSource, VoiEntry
 from nas.domain.policy import voi_expires_at, voi_review_due_at
 from nas.settings import settings
+from tests.voi_support import Lists
 
 REGION = "eu-west-2"
 NAMES = {
@@ -30,6 +31,7 @@ NAMES = {
 }
 READS_BUCKET = "nas-test-reads"
 QUARANTINE_BUCKET = "nas-test-quarantine"
+IMPORTS_BUCKET = "nas-test-imports"
 BUS = "nas-test-alerts"
 DELIVERY = "nas-test-read-rows"
 JPEG = b"\xff\xd8\xff\xe0"
@@ -122,6 +124,11 @@ class PipelineAccount:
     def voi(self) -> DynamoVoiStore:
         return DynamoVoiStore(self.dynamodb, NAMES[catalogue.VOI])
 
+    @property
+    def lists(self) -> Lists:
+        """Bulk lists loaded with the import service (R-VOI-BULK, R-WHITE)."""
+        return Lists(self.dynamodb, self.s3, NAMES[catalogue.VOI], IMPORTS_BUCKET)
+
     def put_voi(self, entry: VoiEntry, *, at: datetime | None = None) -> None:
         self.voi.put(entry, now=at or entry.last_revised_at)
 
@@ -166,6 +173,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[PipelineAccount]:
         catalogue.READ_ROWS_DELIVERY_ENV: DELIVERY,
         catalogue.Bucket.READS.env_var: READS_BUCKET,
         catalogue.Bucket.QUARANTINE.env_var: QUARANTINE_BUCKET,
+        catalogue.Bucket.IMPORTS.env_var: IMPORTS_BUCKET,
         **{spec.env_var: name for spec, name in NAMES.items()},
     }.items():
         monkeypatch.setenv(name, value)
@@ -178,7 +186,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[PipelineAccount]:
 
         DynamoCameraRegistry(dynamodb, NAMES[catalogue.CAMERAS]).put_many(CAMERAS)
         s3 = boto3.client("s3", region_name=REGION)
-        for bucket in (READS_BUCKET, QUARANTINE_BUCKET):
+        for bucket in (READS_BUCKET, QUARANTINE_BUCKET, IMPORTS_BUCKET):
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
         boto3.client("firehose", region_name=REGION).create_delivery_stream(
             DeliveryStreamName=DELIVERY,

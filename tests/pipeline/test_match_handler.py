@@ -12,12 +12,14 @@ import pytest
 from handlers.match import lambda_handler
 from nas import catalogue
 from nas.domain.models import alert_id_for
+from nas.domain.voi_lists import ListSource
 from nas.pipeline.records import StreamRecord
 from nas.pipeline.wiring import build_match_service
 from nas.settings import settings
 from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, read_payload, voi_entry
 from tests.pipeline.faults import FaultyClients
 from tests.pipeline.kinesis_events import kinesis_event
+from tests.voi_support import Row, list_file
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT, KENT_MOBILE, ESSEX, KENT_INACTIVE = CAMERAS
@@ -96,11 +98,10 @@ def test_circulation_limits_alerts_to_the_circulated_leas(
 def test_white_list_suppresses_bulk_hits_but_not_pnc_hits(
     account: PipelineAccount, lambda_context: Any
 ) -> None:
-    account.put_voi(voi_entry("WL11AAA", voi_id="dvla-no-tax", source="dvla"))
-    account.put_voi(voi_entry("WL22BBB", voi_id="mib-no-ins", source="mib"))
+    account.lists.rows(ListSource.DVLA, [Row("WL11AAA"), Row("NW33CCC")])
+    account.lists.rows(ListSource.MIB, [Row("WL22BBB", category="no-insurance")])
     account.put_voi(voi_entry("WL22BBB", voi_id="pnc-stolen", source="pnc"))
-    account.put_voi(voi_entry("NW33CCC", voi_id="dvla-other", source="dvla"))
-    account.voi.add_to_white_list(["WL11AAA", "WL22BBB"])
+    account.lists.load(ListSource.WHITELIST, list_file(["WL11AAA", "WL22BBB"], header="vrm"))
 
     run(
         kinesis_event(
@@ -112,7 +113,7 @@ def test_white_list_suppresses_bulk_hits_but_not_pnc_hits(
         ),
         lambda_context,
     )
-    assert sorted(a["voi_id"] for a in account.alerts()) == ["dvla-other", "pnc-stolen"]
+    assert sorted(a["voi_id"] for a in account.alerts()) == ["dvla:NW33CCC", "pnc-stolen"]
 
 
 def test_a_read_older_than_24_hours_raises_no_live_alert(
@@ -177,7 +178,8 @@ def test_throttled_batch_get_still_matches_every_read(account: PipelineAccount) 
         # Like DynamoDB under throttling: answer the first half, hand back the rest as unprocessed.
         [(table, spec)] = request["RequestItems"].items()
         keys = spec["Keys"]
-        if table != NAMES[catalogue.VOI]:
+        if table != NAMES[catalogue.VOI] or not any(k["record"]["S"] == "MATCH" for k in keys):
+            # Cameras, and the match path's state and directory reads, are answered in full.
             faults.fail("batch_get_item", 1, half_unprocessed)
             return real.batch_get_item(**request)
         calls.append(len(keys))
@@ -194,4 +196,5 @@ def test_throttled_batch_get_still_matches_every_read(account: PipelineAccount) 
     assert result.failed_sequence_numbers == set()
     assert len(account.alerts()) == 30
     assert calls == [30]  # one call for all distinct VRMs; the unprocessed half retried once
-    assert faults.calls["batch_get_item"] == 3  # cameras, VOI (half answered), VOI (the rest)
+    # cameras, the match path's VOI state and directory, VOI (half answered), VOI (the rest)
+    assert faults.calls["batch_get_item"] == 4

@@ -14,7 +14,7 @@ from nas.adapters.cameras import InMemoryCameraRegistry
 from nas.adapters.events import InMemoryAlertPublisher
 from nas.adapters.firehose import InMemoryRowSink
 from nas.adapters.objects import InMemoryObjectStore
-from nas.adapters.voi import InMemoryVoiStore
+from nas.adapters.voi_match import InMemoryVoiStore
 from nas.pipeline.archive import ArchiveService
 from nas.pipeline.match import MatchService
 from nas.pipeline.records import StreamRecord

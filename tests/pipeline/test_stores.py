@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 from nas import catalogue
 from nas.adapters.cameras import DynamoCameraRegistry
 from nas.adapters.dynamo import from_item, to_item
+from nas.domain.voi_lists import ListSource
 from tests.pipeline.conftest import CAMERAS, NAMES, PipelineAccount, voi_entry
+from tests.voi_support import Row, list_file
 
 
 def test_entries_of_one_vrm_share_a_match_item_and_keep_their_own_items(account: PipelineAccount) -> None:
@@ -19,8 +21,11 @@ def test_entries_of_one_vrm_share_a_match_item_and_keep_their_own_items(account:
     assert sorted(e.voi_id for e in listed["AB12CDE"].entries) == ["a", "b"]
     assert "ZZ99ZZZ" not in listed
     items = [from_item(i) for i in account.dynamodb.scan(TableName=NAMES[catalogue.VOI])["Items"]]
-    records = {i["record"]: i for i in items}
+    records = {i["record"]: i for i in items if i["vrm"] == "AB12CDE"}
     assert set(records) == {"MATCH", "ENTRY#a", "ENTRY#b"}
+    # The singles directory lists the VRM, so the match path knows to look it up.
+    [directory] = [i for i in items if i["record"] == "DIRECTORY"]
+    assert directory["vrms"] == {"AB12CDE"}
     # TTL: each entry on its own expiry; the match item lives as long as its latest entry.
     assert records["ENTRY#a"]["expires_at"] == int(
         voi_entry(voi_id="a", revised=now - timedelta(days=3)).expires_at.timestamp()
@@ -39,13 +44,12 @@ def test_a_revision_replaces_the_entry_and_drops_expired_ones(account: PipelineA
     assert entry.last_revised_at > now - timedelta(hours=2)
 
 
-def test_white_list_flag_reaches_match_items_whichever_is_written_first(account: PipelineAccount) -> None:
-    account.put_voi(voi_entry("LISTED1", voi_id="before", source="dvla"))
-    account.voi.add_to_white_list(["LISTED1", "LATER22"])
-    account.put_voi(voi_entry("LATER22", voi_id="after", source="mib"))
-    account.put_voi(voi_entry("NOTWL33", voi_id="other", source="dvla"))
+def test_a_listing_says_whether_the_white_list_holds_the_vrm(account: PipelineAccount) -> None:
+    account.lists.rows(ListSource.DVLA, [Row("LISTED1"), Row("NOTWL33")])
+    account.put_voi(voi_entry("LATER22", voi_id="after", source="pnc"))
+    account.lists.load(ListSource.WHITELIST, list_file(["LISTED1", "LATER22"], header="vrm"))
 
-    listings = account.voi.listings({"LISTED1", "LATER22", "NOTWL33"})
+    listings = account.voi.listings({"LISTED1", "LATER22", "NOTWL33", "NOTHING4"})
     assert {vrm: listing.white_listed for vrm, listing in listings.items()} == {
         "LISTED1": True,
         "LATER22": True,

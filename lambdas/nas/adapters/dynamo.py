@@ -107,7 +107,23 @@ def batch_put(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Writes `items` with BatchWriteItem (25 a call), retrying unprocessed ones; returns the count."""
-    requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+    return _batch_write(client, table, [{"PutRequest": {"Item": to_item(item)}} for item in items], sleep)
+
+
+def batch_delete(
+    client: DynamoDBClient,
+    table: str,
+    keys: Iterable[Mapping[str, Any]],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Deletes the items of `keys` with BatchWriteItem (25 a call), retrying unprocessed ones."""
+    return _batch_write(client, table, [{"DeleteRequest": {"Key": to_item(key)}} for key in keys], sleep)
+
+
+def _batch_write(
+    client: DynamoDBClient, table: str, requests: list[dict[str, Any]], sleep: Callable[[float], None]
+) -> int:
     for chunk in chunks(requests, BATCH_WRITE_LIMIT):
         pending: dict[str, Any] = {table: list(chunk)}
         delays = backoff_delays()

@@ -25,7 +25,7 @@ from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise, is_public, requires
 from nas.api.docs import responses
 from nas.api.errors import ApiError, BadRequest, Unauthenticated, error_response, raw_error
-from nas.api.routes import admin, alerts, audit, authorisations, meta, retention, searches
+from nas.api.routes import admin, alerts, audit, authorisations, meta, retention, searches, voi
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from nas.observability import logger
@@ -94,6 +94,7 @@ app.include_router(admin.router)
 app.include_router(retention.router)
 app.include_router(searches.router)
 app.include_router(authorisations.router)
+app.include_router(voi.router)
 
 TITLE = "NAS: National ANPR Service API"
 VERSION = "1"
@@ -147,7 +148,11 @@ def openapi() -> dict[str, Any]:
 
 
 def _allowed_methods(path: str) -> list[str]:
-    return sorted({route.method for route in _registered_routes() if route.rule.match(path)})
+    """The methods of the routes serving `path`: a static route's own when one matches (as the
+    OpenAPI document lists them: `/voi/imports` takes POST, though `/voi/{voi_id}` matches it too)."""
+    static = [route for route in app._static_routes if route.rule.match(path)]
+    routes = static or [route for route in _registered_routes() if route.rule.match(path)]
+    return sorted({route.method for route in routes})
 
 
 @app.not_found

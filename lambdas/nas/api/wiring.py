@@ -34,6 +34,9 @@ from nas.services.audit_verification import VerifyPorts
 from nas.services.authorisations import AuthorisationService
 from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
+from nas.services.voi import VoiService
+from nas.services.voi_imports import VoiImportService
+from nas.services.wiring import build_import_service, build_voi_service
 from nas.settings import RuntimeSettings, settings
 
 
@@ -52,6 +55,8 @@ class Services:
     retention: RetentionReports
     searches: SearchService
     authorisations: AuthorisationService
+    voi: VoiService
+    voi_imports: VoiImportService
 
 
 def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
@@ -140,6 +145,8 @@ def build_services(
             clock=clock,
         ),
         authorisations=AuthorisationService(authorisations, clock=clock),
+        voi=build_voi_service(config, session, clock=clock),
+        voi_imports=build_import_service(config, session, clock=clock),
     )
 
 

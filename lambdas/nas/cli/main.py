@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nas import __version__
-from nas.cli import admin, cameras, jobs, login, replay, search, simulate
+from nas.cli import admin, cameras, jobs, login, replay, search, simulate, voi
 from nas.cli import local as local_mode
 from nas.cli.audit import add_verify_arguments, verify_command
 from nas.cli.target import TargetError
@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_arguments(
         commands.add_parser("search", help="search stored reads through the API (investigator token)")
     )
+    voi.add_arguments(
+        commands.add_parser("voi", help="VOI entries and bulk list imports (voi-manager token)")
+    )
     return parser
 
 
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return jobs.command(args, sys.stdout, sys.stderr)
         if args.command == "search":
             return search.command(args, sys.stdout, sys.stderr)
+        if args.command == "voi":
+            return voi.command(args, sys.stdout, sys.stderr)
     except TargetError as exc:
         print(f"nas {args.command}: {exc}", file=sys.stderr)
         return 2

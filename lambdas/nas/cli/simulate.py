@@ -19,7 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from nas.adapters import StoreError
 from nas.cli.cameras import CameraFileError, read_camera_file
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
+from nas.domain.errors import InvalidVrm
 from nas.domain.models import Camera
+from nas.domain.vrm import normalise_vrm
 from nas.simulator import (
     KinesisSender,
     NoActiveCameras,
@@ -56,6 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=_positive, required=True, help="seconds to run for")
     parser.add_argument(
         "--hit-rate", type=_fraction, required=True, help="fraction of new reads whose VRM is on the VOI list"
+    )
+    parser.add_argument(
+        "--hit-vrm",
+        action="append",
+        default=[],
+        metavar="VRM",
+        help="a VRM the hits use (repeatable; default: VRMs sampled from the voi table)",
     )
     parser.add_argument(
         "--bad-rate", type=_fraction, required=True, help="fraction of records the pipeline must quarantine"
@@ -95,9 +104,11 @@ def _load_cameras(args: argparse.Namespace, target: AwsTarget, err: TextIO) -> l
     return cameras
 
 
-def _load_hit_vrms(target: AwsTarget, mix: ReadMix, err: TextIO) -> list[str]:
+def _load_hit_vrms(target: AwsTarget, mix: ReadMix, err: TextIO, chosen: list[str]) -> list[str]:
     if mix.hit_rate == 0:
         return []
+    if chosen:
+        return [normalise_vrm(v) for v in chosen]
     vrms = scan_hit_vrms(target.client("dynamodb"), target.table("voi")) if "voi" in target.tables else []
     if not vrms:
         err.write("nas simulate: no VOI entries (pass --voi-table or --config): no read will be a hit\n")
@@ -127,9 +138,9 @@ def command(
     stream = target.read_stream()
     try:
         cameras = _load_cameras(args, target, err)
-        hit_vrms = _load_hit_vrms(target, mix, err)
+        hit_vrms = _load_hit_vrms(target, mix, err, list(getattr(args, "hit_vrm", None) or []))
         generator = ReadGenerator(cameras, hit_vrms, random.Random(args.seed), clock, mix=mix)  # noqa: S311 - test data, not secrets
-    except (CameraFileError, NoActiveCameras) as exc:
+    except (CameraFileError, NoActiveCameras, InvalidVrm) as exc:
         err.write(f"nas simulate: {exc}\n")
         return 2
     except (BotoCoreError, ClientError) as exc:

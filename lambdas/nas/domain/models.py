@@ -121,6 +121,24 @@ class VoiAction(StrEnum):
     REPORT = "report"
 
 
+# The fields a VOI manager or a list row supplies, shared by entries, API bodies and import rows.
+VoiCategory = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z-]*$")]
+VoiPriority = Annotated[int, Field(ge=1, le=3)]
+VOI_REASON_MAX_CHARS = 500
+VoiReason = Annotated[str, Field(min_length=3, max_length=VOI_REASON_MAX_CHARS)]
+"""R-VOI: why the vehicle is of interest; persons are referred to by PNC reference, never by name."""
+PncRef = Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}[A-Z]$")]
+Circulation = Annotated[tuple[LeaOrNational, ...], Field(min_length=1, max_length=100)]
+
+
+def check_circulation(circulation: tuple[str, ...]) -> None:
+    """R-CIRC: either NATIONAL alone or a list of LEA codes, each named once."""
+    if NATIONAL in circulation and len(circulation) > 1:
+        raise FieldRuleError("circulation", "circulation is either NATIONAL or a list of LEA codes, not both")
+    if len(set(circulation)) != len(circulation):
+        raise FieldRuleError("circulation", "circulation names an LEA more than once")
+
+
 class VoiEntry(StrictModel):
     """A vehicle of interest (R-VOI). Review and expiry dates are derived from the last revision and
     checked here, so an entry whose clocks were not reset cannot exist (R-VOI-28, R-VOI-56)."""
@@ -128,12 +146,12 @@ class VoiEntry(StrictModel):
     voi_id: Identifier
     vrm: Vrm
     source: VoiSource
-    category: Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z-]*$")]
+    category: VoiCategory
     action: VoiAction
-    priority: Annotated[int, Field(ge=1, le=3)]
-    reason: Annotated[str, Field(min_length=3, max_length=500)]
-    pnc_ref: Annotated[str, Field(pattern=r"^\d{2}/\d{1,7}[A-Z]$")] | None = None
-    circulation: Annotated[tuple[LeaOrNational, ...], Field(min_length=1, max_length=100)]
+    priority: VoiPriority
+    reason: VoiReason
+    pnc_ref: PncRef | None = None
+    circulation: Circulation
     owner_lea: LeaOrNational
     sensitive: bool = False
     created_by: Annotated[str, Field(min_length=1, max_length=128)]
@@ -144,10 +162,7 @@ class VoiEntry(StrictModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> VoiEntry:
-        if NATIONAL in self.circulation and len(self.circulation) > 1:
-            raise FieldRuleError(
-                "circulation", "circulation is either NATIONAL or a list of LEA codes, not both"
-            )
+        check_circulation(self.circulation)
         if self.last_revised_at < self.created_at:
             raise FieldRuleError("last_revised_at", "last_revised_at is before created_at")
         if self.review_due_at != policy.voi_review_due_at(self.last_revised_at):

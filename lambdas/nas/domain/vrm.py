@@ -7,7 +7,6 @@ import re
 from nas.domain.errors import InvalidVrm
 
 _NORMALISED = re.compile(r"[A-Z0-9]{1,10}")
-_SEPARATORS = str.maketrans("", "", " -")
 
 
 def normalise_vrm(raw: str) -> str:
@@ -20,7 +19,8 @@ def normalise_vrm(raw: str) -> str:
         raise InvalidVrm("VRM must be a string")
     if not raw.isascii():
         raise InvalidVrm("VRM must be ASCII letters and digits")
-    vrm = raw.translate(_SEPARATORS).upper()
+    # str.replace is several times faster than str.translate with a table (every read passes here).
+    vrm = raw.replace(" ", "").replace("-", "").upper()
     if not _NORMALISED.fullmatch(vrm):
         raise InvalidVrm("VRM must be 1-10 letters or digits once spaces and hyphens are removed")
     return vrm

@@ -14,12 +14,17 @@ from typing import Any
 
 from nas import catalogue
 from nas.adapters.cameras import DynamoCameraRegistry
+from nas.adapters.import_files import S3ImportFiles, incoming_key
 from nas.adapters.voi import DynamoVoiStore
+from nas.adapters.voi_lists import DynamoListStore
 from nas.domain.leas import NATIONAL
 from nas.domain.models import Camera, CameraSource, VoiEntry
 from nas.domain.policy import voi_expires_at, voi_review_due_at
-from nas.domain.roles import Role
+from nas.domain.roles import Principal, Role
+from nas.domain.voi_lists import CIRCULATION_SEPARATOR, LIST_COLUMNS, ListSource
 from nas.local.names import LocalNames
+from nas.local.voi import run_load
+from nas.services.voi_imports import VoiImportService
 from nas.simulator import KinesisSender, ReadGenerator, ReadMix, RunResult, run_paced
 
 log = logging.getLogger(__name__)
@@ -85,32 +90,39 @@ class VoiSpec:
     priority: int = 2
     reason: str = "Demo entry for local mode"
 
+    @property
+    def from_list(self) -> bool:
+        return self.source in BULK_LIST_SOURCES
 
+
+# DVLA and MIB entries come only from bulk lists: the demo imports them (as a NATIONAL manager) with
+# the import service, so their ids are `<source>:<vrm>` and their revision is the import's.
+BULK_LIST_SOURCES = frozenset({"dvla", "mib"})
 VOI = (
     VoiSpec("demo-kent-stolen", "KN19ABC", "pnc", "stolen", "stop", ("KENT",), "KENT", 1, priority=1),
     VoiSpec(
         "demo-essex-observe", "EX68RTY", "local", "intelligence", "observe", ("ESSEX", "KENT"), "ESSEX", 3
     ),
     VoiSpec("demo-national-wanted", "MA21XYZ", "pnc", "wanted", "stop", (NATIONAL,), "GMP", 2, priority=1),
-    VoiSpec(
-        "demo-national-report", "LB70DEF", "mib", "no-insurance", "report", (NATIONAL,), "GMP", 5, priority=3
-    ),
+    VoiSpec("mib:LB70DEF", "LB70DEF", "mib", "no-insurance", "report", (NATIONAL,), NATIONAL, 0, priority=3),
     VoiSpec("demo-expired", "GF15OLD", "pnc", "stolen", "stop", (NATIONAL,), "KENT", 60),
-    VoiSpec("demo-dvla-untaxed", "DV17TAX", "dvla", "no-tax", "report", (NATIONAL,), NATIONAL, 1, priority=3),
+    VoiSpec("dvla:DV17TAX", "DV17TAX", "dvla", "no-tax", "report", (NATIONAL,), NATIONAL, 0, priority=3),
     VoiSpec(
-        "demo-dvla-white-listed",
+        "dvla:WL20OKY",
         "WL20OKY",
         "dvla",
         "no-tax",
         "report",
         (NATIONAL,),
         NATIONAL,
-        1,
+        0,
         white_listed=True,
         priority=3,
         reason="Taxed via a fleet exemption: white-listed twin of a DVLA row",
     ),
 )
+NATIONAL_MANAGER = ("voi-manager-national", NATIONAL)
+"""Bulk lists are national: only a NATIONAL voi-manager imports them (`nas voi import`)."""
 
 
 def voi_entry(spec: VoiSpec, now: datetime, created_by: str) -> VoiEntry:
@@ -136,6 +148,49 @@ def voi_entry(spec: VoiSpec, now: datetime, created_by: str) -> VoiEntry:
     )
 
 
+def list_csv(source: ListSource, specs: list[VoiSpec]) -> bytes:
+    """A bulk list file in the import format (docs/voi-lists.md)."""
+    lines = [",".join(LIST_COLUMNS)]
+    for spec in specs:
+        circulation = CIRCULATION_SEPARATOR.join(spec.circulation)
+        reason = spec.reason.replace('"', "'")
+        lines.append(
+            f'{spec.vrm},{spec.category},{spec.action},{spec.priority},"{reason}",,{circulation},false'
+        )
+    if source is ListSource.WHITELIST:
+        lines = ["vrm", *(spec.vrm for spec in specs)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def load_lists(client: Callable[[str], Any], names: LocalNames, *, now: datetime) -> None:
+    """Imports the demo's DVLA, MIB and white lists with the import service, step by step, as the
+    state machine would (local mode's runner is not started yet)."""
+    dynamodb = client("dynamodb")
+    service = VoiImportService(
+        DynamoListStore(dynamodb, names.table(catalogue.VOI)),
+        S3ImportFiles(client("s3"), names.bucket(catalogue.Bucket.IMPORTS)),
+        clock=lambda: now,
+    )
+    manager = Principal.from_claims(f"{NATIONAL_MANAGER[0]}", [Role.VOI_MANAGER.value], NATIONAL)
+    white = [s for s in VOI if s.white_listed]
+    lists = {
+        ListSource.DVLA: [s for s in VOI if s.source == "dvla"],
+        ListSource.MIB: [s for s in VOI if s.source == "mib"],
+        ListSource.WHITELIST: white,
+    }
+    s3 = client("s3")
+    for source, specs in lists.items():
+        body = list_csv(source, specs)
+        record, _ = service.request(manager, source, f"demo-{source.value}.csv", len(specs))
+        s3.put_object(
+            Bucket=names.bucket(catalogue.Bucket.IMPORTS), Key=incoming_key(record.import_id), Body=body
+        )
+        plan = service.upload_arrived(incoming_key(record.import_id))
+        if plan is None or not run_load(service.run_step, plan):
+            raise RuntimeError(f"the demo {source.value} list did not load")
+        service.clean_up(record.import_id)
+
+
 def seed(
     client: Callable[[str], Any], names: LocalNames, user_pool_id: str, *, now: datetime
 ) -> dict[str, Any]:
@@ -143,10 +198,11 @@ def seed(
     dynamodb = client("dynamodb")
     DynamoCameraRegistry(dynamodb, names.table(catalogue.CAMERAS)).put_many(CAMERAS)
     store = DynamoVoiStore(dynamodb, names.table(catalogue.VOI))
-    store.add_to_white_list([s.vrm for s in VOI if s.white_listed])
     entries = [voi_entry(spec, now, created_by=f"{Role.VOI_MANAGER.value}-kent") for spec in VOI]
-    for entry in entries:
-        store.put(entry, now=now)
+    for spec, entry in zip(VOI, entries, strict=True):
+        if not spec.from_list:
+            store.put(entry, now=now)
+    load_lists(client, names, now=now)
 
     cognito = client("cognito-idp")
     users: dict[str, dict[str, str]] = {}
@@ -154,10 +210,19 @@ def seed(
         lea = ROLE_LEA[role]
         username = f"{role.value}-{lea.lower()}"
         users[role.value] = create_user(cognito, user_pool_id, username, role, lea)
-    other = [create_user(cognito, user_pool_id, SECOND_OPERATOR[0], Role.OPERATOR, SECOND_OPERATOR[1])]
+    other = [
+        {
+            **create_user(cognito, user_pool_id, SECOND_OPERATOR[0], Role.OPERATOR, SECOND_OPERATOR[1]),
+            "group": Role.OPERATOR.value,
+        },
+        {
+            **create_user(cognito, user_pool_id, NATIONAL_MANAGER[0], Role.VOI_MANAGER, NATIONAL_MANAGER[1]),
+            "group": Role.VOI_MANAGER.value,
+        },
+    ]
     return {
         "users": users,
-        "other_users": [{**u, "group": Role.OPERATOR.value} for u in other],
+        "other_users": other,
         "cameras": [
             {"camera_id": c.camera_id, "lea": c.lea, "source": c.source.value, "active": c.active}
             for c in CAMERAS

@@ -22,7 +22,7 @@ from botocore.credentials import Credentials
 
 from nas import catalogue
 from nas.console import CONSOLE_PATH, InvalidTileUrl
-from nas.local import demo, fast_botocore, jobs
+from nas.local import demo, fast_botocore, jobs, voi
 from nas.local.auth import Jwks, TokenVerifier, fetch_json, issuer, jwks_url
 from nas.local.checkpoints import LocalState
 from nas.local.console import ConsoleSite, default_dist
@@ -121,6 +121,7 @@ class LocalMode:
         self.simulator: demo.Simulator | None = None
         self.consumers: dict[str, Consumer] = {}
         self.schedules = Schedules()
+        self._voi_restore: Callable[[], None] | None = None
         self.config: dict[str, Any] = {}
         self.attached = False
         self.resumed = False
@@ -177,6 +178,7 @@ class LocalMode:
             else None
         )
         self._install_handlers()
+        self._voi_restore = voi.install(self)
         assert self.sink is not None
         recovered = self.sink.recover()
         if recovered:
@@ -226,6 +228,9 @@ class LocalMode:
             self.gateway.stop()
             self.gateway = None
         self.schedules.stop()  # after the gateway: a final run (audit digests) sees every request
+        if self._voi_restore is not None:  # the import runner's last clean-ups need moto
+            self._voi_restore()
+            self._voi_restore = None
         if self._moto is not None:
             self._moto.stop()
             self.state.moto_pid_file.unlink(missing_ok=True)

@@ -3,6 +3,7 @@ cameras table and a sample of the voi table."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 VOI_SCAN_LIMIT = 1000
+_VRM = re.compile(r"[A-Z0-9]{1,10}")
 
 
 def scan_cameras(client: DynamoDBClient, table: str) -> tuple[list[Camera], int]:
@@ -38,4 +40,5 @@ def scan_hit_vrms(client: DynamoDBClient, table: str, *, limit: int = VOI_SCAN_L
         ExpressionAttributeNames={"#vrm": "vrm"},
     )
     vrms = {from_item(item).get("vrm") for item in response.get("Items", [])}
-    return sorted(v for v in vrms if isinstance(v, str) and v)
+    # The table also holds list, directory and state items keyed `#…`: only VRMs are VRMs.
+    return sorted(v for v in vrms if isinstance(v, str) and _VRM.fullmatch(v))
