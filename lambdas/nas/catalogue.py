@@ -305,6 +305,10 @@ SEARCH_ENGINE_ENV = "NAS_SEARCH_ENGINE"
 ATHENA_WORKGROUP_ENV = "NAS_ATHENA_WORKGROUP"
 GLUE_DATABASE_ENV = "NAS_GLUE_DATABASE"
 QUARANTINE_PREFIX = "quarantine/"
+# R-VOI-BULK, the imports bucket: uploaded lists, an import's work files, its rejected rows.
+IMPORTS_INCOMING_PREFIX = "incoming/"
+IMPORTS_WORK_PREFIX = "work/"
+IMPORTS_REJECTS_PREFIX = "rejects/"
 # Records Firehose could not convert or deliver (in the reads bucket; the prefix Firehose writes under).
 FIREHOSE_ERRORS_PREFIX = "firehose-errors/"
 
@@ -325,9 +329,11 @@ RETAINED_PREFIXES: tuple[RetainedPrefix, ...] = (
     RetainedPrefix(Bucket.READS, IMAGES_PREFIX, "packed plate and overview images"),
     RetainedPrefix(Bucket.READS, FIREHOSE_ERRORS_PREFIX, "read rows Firehose could not deliver"),
     RetainedPrefix(Bucket.QUARANTINE, QUARANTINE_PREFIX, "refused records, raw"),
-    # VOI list uploads, their work files and rejected rows: lifecycle deletes them within 28 days
-    # (R-VOI-56 is their limit, not R-RET-367); the daily check still proves nothing outlived 367.
-    RetainedPrefix(Bucket.IMPORTS, "", "VOI list uploads, work files and rejected rows"),
+    # VOI lists, not reads: lifecycle deletes them within 28 days (R-VOI-56 is their limit), and the
+    # daily check still proves nothing there outlived 367.
+    RetainedPrefix(Bucket.IMPORTS, IMPORTS_INCOMING_PREFIX, "VOI list uploads"),
+    RetainedPrefix(Bucket.IMPORTS, IMPORTS_WORK_PREFIX, "VOI import work files"),
+    RetainedPrefix(Bucket.IMPORTS, IMPORTS_REJECTS_PREFIX, "VOI import rejected rows"),
 )
 # EventBridge `source` and `detail-type` of alert events; per-LEA rules match on detail.lea.
 ALERT_EVENT_SOURCE = "nas.match"

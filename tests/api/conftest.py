@@ -142,10 +142,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
         catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
         catalogue.GLUE_DATABASE_ENV: "nas_test",
-        catalogue.ALERTS.env_var: ALERTS_TABLE,
-        catalogue.AUDIT.env_var: AUDIT_TABLE,
-        catalogue.ACCOUNTS.env_var: ACCOUNTS_TABLE,
-        catalogue.VOI.env_var: VOI_TABLE,
         catalogue.Bucket.IMPORTS.env_var: IMPORTS_BUCKET,
     }.items():
         monkeypatch.setenv(name, value)
@@ -174,13 +170,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         )["KeyMetadata"]["Arn"]
         monkeypatch.setenv(catalogue.RETENTION_SIGNING_KEY_ENV, retention_key)
         monkeypatch.setenv(catalogue.RETENTION_STATEMENT_LOCK_ENV, "1")
-        for spec, name in (
-            (catalogue.ALERTS, ALERTS_TABLE),
-            (catalogue.AUDIT, AUDIT_TABLE),
-            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
-            (catalogue.VOI, VOI_TABLE),
-        ):
-            create_table(dynamodb, spec, name)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=IMPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         cognito = boto3.client("cognito-idp", region_name=REGION)
@@ -188,7 +177,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
-        yield ApiAccount(dynamodb, cognito, pool_id, key)
-        yield ApiAccount(dynamodb, cognito, pool_id, s3)
+        yield ApiAccount(dynamodb, cognito, pool_id, key, s3)
         wiring.reset()
         settings.cache_clear()

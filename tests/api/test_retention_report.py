@@ -51,7 +51,15 @@ def test_auditors_and_the_dpo_read_the_latest_signed_statement(
     assert reply.status == 200
     body = reply.body
     assert (body["signature_valid"], body["within_retention"], body["keep_for_days"]) == (True, True, 367)
-    assert {p["prefix"] for p in body["prefixes"]} == {"reads/", "images/", "firehose-errors/", "quarantine/"}
+    assert {(p["bucket"], p["prefix"]) for p in body["prefixes"]} == {
+        ("reads", "reads/"),
+        ("reads", "images/"),
+        ("reads", "firehose-errors/"),
+        ("quarantine", "quarantine/"),
+        ("imports", "incoming/"),
+        ("imports", "work/"),
+        ("imports", "rejects/"),
+    }
     [images] = [p for p in body["prefixes"] if p["prefix"] == "images/"]
     assert images["oldest"]["key"] == "images/2026-01-01/s/1-2.jpgpack"
     assert checked.audit_for(reply.request_id)["parameters"]["uses"]["statement"] == body["statement_key"]

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from botocore.exceptions import ClientError
 
+from nas import catalogue
 from nas.adapters import StoreError, store_call
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-INCOMING_PREFIX = "incoming/"
-WORK_PREFIX = "work/"
-REJECTS_PREFIX = "rejects/"
+INCOMING_PREFIX = catalogue.IMPORTS_INCOMING_PREFIX
+WORK_PREFIX = catalogue.IMPORTS_WORK_PREFIX
+REJECTS_PREFIX = catalogue.IMPORTS_REJECTS_PREFIX
 READ_BLOCK_BYTES = 1024 * 1024
 PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts are at least 5 MiB (but the last)
 
