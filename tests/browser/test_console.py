@@ -29,9 +29,9 @@ SCREENS_BY_GROUP = {
     "operator": ["Alerts"],
     "auditor": ["Audit"],
     "admin": ["Accounts"],
-    "investigator": [],
-    "senior-investigator": [],
-    "authoriser": [],
+    "investigator": ["Search"],
+    "senior-investigator": ["Search"],
+    "authoriser": ["Authorisations"],
     "voi-manager": [],
     "dpo": [],
     "analyst": [],
@@ -87,7 +87,7 @@ def test_each_demo_user_sees_only_their_screens(
     else:
         assert page.get_by_role("heading", level=1).inner_text() == "No screens"
     # Asking for another group's screen by its address shows this user's own screen instead.
-    for other in ("alerts", "audit", "accounts"):
+    for other in ("alerts", "search", "authorisations", "audit", "accounts"):
         page.goto(f"{local.config['console_url']}#/{other}")
         assert nav_labels(page) == expected
     assert_accessible(page)
