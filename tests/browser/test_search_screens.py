@@ -188,7 +188,8 @@ def test_investigator_searches_a_vrm_with_the_keyboard_alone_and_an_auditor_sees
     recent = page.get_by_role("region", name="Your recent searches")
     expect(recent.locator("tbody tr").first.get_by_role("button")).to_have_text(f"VRM {vrm}")
     assert_accessible(page)
-    # The form, the results, the map, the timeline and the selected read: the README's picture.
+    # The form, the results, the map, the timeline and the selected read: the README's picture
+    # (docs/console-search.png is a copy of this file).
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     bottom = page.locator(".results .visuals").evaluate("(e) => e.getBoundingClientRect().bottom + scrollY")
     clip = {"x": 0, "y": 0, "width": 1280, "height": bottom + 16}  # page coordinates with full_page
