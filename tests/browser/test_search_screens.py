@@ -1,6 +1,7 @@
 """The Search and Authorisations screens in a real browser against local mode: an investigator finds
 reads posted through Kinesis (keyboard only), sees them in a table, on the map and on the timeline,
-pages through them as the API pages, and is refused a search beyond their level with the API's rule;
+selects one, sees the vehicles travelling with it (convoy), pages through results as the API pages,
+and is refused a search beyond their level with the API's rule;
 an authoriser's authorisation lets them search 100 days back until it is revoked; an auditor sees the
 search in the audit screen."""
 
@@ -108,7 +109,7 @@ def tab_to(page: Any, target: Any, *, key: str = "Tab", limit: int = 60) -> None
     pytest.fail(f"{target} was not reachable with Tab")
 
 
-def test_investigator_searches_a_vrm_with_the_keyboard_alone_and_an_auditor_sees_the_search(
+def test_investigator_searches_a_vrm_with_the_keyboard_alone_then_its_convoy_and_an_auditor_sees_it(
     local: Local, new_page: Any
 ) -> None:
     tag = uuid.uuid4().hex[:5].upper()
@@ -119,8 +120,14 @@ def test_investigator_searches_a_vrm_with_the_keyboard_alone_and_an_auditor_sees
         (f"kb-{tag}-2", vrm, now - timedelta(hours=2), "KENT-M20-J9"),
         (f"kb-{tag}-3", vrm, now - timedelta(minutes=50), "KENT-A2-001"),
     ]
-    put_reads(local, reads)
+    companion = f"CV{tag}"  # seen within a minute of two of the target's reads, at the same cameras
+    companions = [
+        (f"cv-{tag}-1", companion, now - timedelta(hours=3, seconds=-40), "KENT-A2-001"),
+        (f"cv-{tag}-2", companion, now - timedelta(hours=2, seconds=20), "KENT-M20-J9"),
+    ]
+    put_reads(local, reads + companions)
     wait_until_searchable(local, vrm, len(reads))
+    wait_until_searchable(local, companion, len(companions))
 
     page = new_page().page
     sign_in_as(page, local, "investigator")
@@ -194,6 +201,19 @@ def test_investigator_searches_a_vrm_with_the_keyboard_alone_and_an_auditor_sees
     bottom = page.locator(".results .visuals").evaluate("(e) => e.getBoundingClientRect().bottom + scrollY")
     clip = {"x": 0, "y": 0, "width": 1280, "height": bottom + 16}  # page coordinates with full_page
     page.screenshot(path=str(SCREENSHOTS / "search.png"), full_page=True, clip=clip)
+
+    # A convoy search of the same VRM: the vehicles seen with it, in a table of their own.
+    page.get_by_label("Search type").select_option("convoy")
+    page.get_by_label("Within seconds").fill("60")
+    page.get_by_label("Minimum sightings").fill("2")
+    page.get_by_role("button", name="Search", exact=True).click()
+    page.get_by_role("status").filter(has_text="Search finished: 1 vehicle found.").wait_for()
+    cells = page.locator(f'table.convoy tr[data-vrm="{companion}"]').locator("th, td").all_inner_texts()
+    assert cells[:3] == [companion, "2", "KENT-A2-001, KENT-M20-J9"]
+    assert cells[5] == f"cv-{tag}-1, cv-{tag}-2"
+    expect(page.locator(".timeline [data-sighting]")).to_have_count(2)
+    assert page.locator("table.results").count() == 0
+    assert_accessible(page)
 
     auditor = new_page().page
     sign_in_as(auditor, local, "auditor")

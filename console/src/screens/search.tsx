@@ -99,7 +99,9 @@ export function searchBody(draft: Draft, now: Date): Record<string, unknown> {
     const cameras = draft.cameras.split(/[\s,]+/).filter(Boolean);
     if (cameras.length) body.camera_ids = cameras;
     if (draft.lat || draft.lon || draft.radius_m) {
-      body.near = { lat: Number(draft.lat), lon: Number(draft.lon), radius_m: Number(draft.radius_m) };
+      // An empty part goes as null, so the API names the missing field rather than searching at 0.
+      const number = (value: string) => (value.trim() === "" ? null : Number(value));
+      body.near = { lat: number(draft.lat), lon: number(draft.lon), radius_m: number(draft.radius_m) };
     }
   } else {
     body.vrm = draft.vrm.trim();
