@@ -1,9 +1,8 @@
 """The Search and Authorisations screens in a real browser against local mode: an investigator finds
 reads posted through Kinesis (keyboard only), sees them in a table, on the map and on the timeline,
 selects one, sees the vehicles travelling with it (convoy), pages through results as the API pages,
-and is refused a search beyond their level with the API's rule;
-an authoriser's authorisation lets them search 100 days back until it is revoked; an auditor sees the
-search in the audit screen."""
+and is refused a search beyond their level with the API's rule; an authoriser's authorisation lets
+them search 100 days back until it is revoked; an auditor sees the search in the audit screen."""
 
 from __future__ import annotations
 
