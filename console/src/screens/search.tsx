@@ -181,16 +181,24 @@ function Search({ api, config }: ScreenProps) {
   const poll = useRef<{ searchId: string | null; timer: number | undefined }>({ searchId: null, timer: undefined });
   const results = useRef<HTMLHeadingElement>(null);
 
-  useEffect(() => {
-    let stopped = false;
+  const mounted = useRef(true);
+
+  /** The live authorisations granted to this user: on opening, and again when the Authorisation
+   * field gets focus, so one granted meanwhile can be chosen without signing in again. */
+  function loadAuthorisations() {
     api.get<AuthorisationList>("authorisations", { mine: "true", limit: 100 }).then(
       (list) => {
-        if (!stopped) setAuthorisations(list.authorisations.filter((a) => isLive(a, Date.now())));
+        if (mounted.current) setAuthorisations(list.authorisations.filter((a) => isLive(a, Date.now())));
       },
       () => undefined, // the form still works; a search naming an authorisation is the API's to judge
     );
+  }
+
+  useEffect(() => {
+    mounted.current = true;
+    loadAuthorisations();
     return () => {
-      stopped = true;
+      mounted.current = false;
       window.clearTimeout(poll.current.timer);
       poll.current.searchId = null;
     };
@@ -423,6 +431,7 @@ function Search({ api, config }: ScreenProps) {
                 id={id}
                 aria-describedby={hint}
                 value={draft.authorisation_id}
+                onFocus={loadAuthorisations}
                 onChange={(e) => pickAuthorisation(e.currentTarget.value)}
               >
                 <option value="">None</option>
