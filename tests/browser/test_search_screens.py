@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_api, sign_in_as
+from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_api, sign_in_as, tab_to
 from tests.local.conftest import Local, wait_for
 
 expect = playwright_api.expect
@@ -27,13 +27,6 @@ REASON = "Burglary enquiry, suspect vehicle seen leaving"
 CAMERAS = {
     c: (lat, lon) for c, lat, lon in [("KENT-A2-001", 51.2798, 1.0789), ("KENT-M20-J9", 51.1605, 0.8617)]
 }
-# Whether the focused element shows its focus: an outline or ring of its own, or, for a map site (an
-# SVG group, which draws no outline), its focus circle.
-FOCUS_SHOWN = """() => { const e = document.activeElement; const s = getComputedStyle(e);
-    const site = e.classList.contains('map-site') ? e.querySelector('.map-focus') : null;
-    const ring = site ? getComputedStyle(site).stroke : 'none';
-    return { element: e.outerHTML.slice(0, 80),
-             shown: s.outlineStyle !== 'none' || s.boxShadow !== 'none' || ring !== 'none' }; }"""
 
 
 def rfc3339(moment: datetime) -> str:
@@ -94,18 +87,6 @@ def wait_until_searchable(local: Local, vrm: str, expected: int) -> None:
         return page["status"] == "succeeded" and page["row_count"] >= min(expected, 1000)
 
     wait_for(probe, timeout_s=60, interval_s=1.0)
-
-
-def tab_to(page: Any, target: Any, *, key: str = "Tab", limit: int = 60) -> None:
-    """Presses Tab (or `key`: Shift+Tab) until `target` has focus, checking every stop on the way
-    shows its focus."""
-    for _ in range(limit):
-        page.keyboard.press(key)
-        focused = page.evaluate(FOCUS_SHOWN)
-        assert focused["shown"], focused["element"]
-        if target.evaluate("(e) => e === document.activeElement"):
-            return
-    pytest.fail(f"{target} was not reachable with Tab")
 
 
 def test_investigator_searches_a_vrm_with_the_keyboard_alone_then_its_convoy_and_an_auditor_sees_it(
