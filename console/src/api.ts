@@ -18,6 +18,7 @@ export type Query = Record<string, string | number | undefined | null>;
 export interface Api {
   get<T>(path: string, query?: Query): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
+  delete<T>(path: string): Promise<T>;
 }
 
 /** `onUnauthorized` runs when the API answers 401 (token expired, or the account was disabled):
@@ -63,5 +64,6 @@ export function createApi(config: ConsoleConfig, token: () => string, onUnauthor
   return {
     get: (path, query) => call("GET", path, query),
     post: (path, body) => call("POST", path, undefined, body),
+    delete: (path) => call("DELETE", path),
   };
 }

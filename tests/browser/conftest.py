@@ -42,6 +42,13 @@ CHROMIUM_ARGS = [
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING_IMPACTS = {"serious", "critical"}
 VIEWPORT = {"width": 1280, "height": 900}
+# Whether the focused element shows its focus: an outline or ring of its own, or, for a map site (an
+# SVG group, which draws no outline), its focus circle.
+FOCUS_SHOWN = """() => { const e = document.activeElement; const s = getComputedStyle(e);
+    const site = e.classList.contains('map-site') ? e.querySelector('.map-focus') : null;
+    const ring = site ? getComputedStyle(site).stroke : 'none';
+    return { element: e.outerHTML.slice(0, 80),
+             shown: s.outlineStyle !== 'none' || s.boxShadow !== 'none' || ring !== 'none' }; }"""
 
 
 def _require_chromium() -> None:
@@ -183,3 +190,15 @@ def new_user(local: Local, group: str, lea: str = "KENT") -> tuple[str, str]:
     username = f"{group}-{uuid.uuid4().hex[:8]}"
     user = create_user(local.client("cognito-idp"), local.config["user_pool_id"], username, Role(group), lea)
     return user["username"], user["password"]
+
+
+def tab_to(page: Any, target: Any, *, key: str = "Tab", limit: int = 60) -> None:
+    """Presses Tab (or `key`: Shift+Tab) until `target` has focus, checking every stop on the way
+    shows its focus."""
+    for _ in range(limit):
+        page.keyboard.press(key)
+        focused = page.evaluate(FOCUS_SHOWN)
+        assert focused["shown"], focused["element"]
+        if target.evaluate("(e) => e === document.activeElement"):
+            return
+    pytest.fail(f"{target} was not reachable with Tab")

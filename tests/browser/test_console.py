@@ -27,13 +27,13 @@ KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to an
 # sees none yet, and an admin sees admin screens only.
 SCREENS_BY_GROUP = {
     "operator": ["Alerts"],
-    "auditor": ["Audit"],
+    "auditor": ["Audit", "Reports"],
     "admin": ["Accounts"],
-    "investigator": [],
-    "senior-investigator": [],
-    "authoriser": [],
+    "investigator": ["Search"],
+    "senior-investigator": ["Search"],
+    "authoriser": ["Authorisations"],
     "voi-manager": [],
-    "dpo": [],
+    "dpo": ["Reports"],
     "analyst": [],
 }
 
@@ -87,7 +87,7 @@ def test_each_demo_user_sees_only_their_screens(
     else:
         assert page.get_by_role("heading", level=1).inner_text() == "No screens"
     # Asking for another group's screen by its address shows this user's own screen instead.
-    for other in ("alerts", "audit", "accounts"):
+    for other in ("alerts", "search", "authorisations", "audit", "reports", "accounts"):
         page.goto(f"{local.config['console_url']}#/{other}")
         assert nav_labels(page) == expected
     assert_accessible(page)
@@ -257,7 +257,7 @@ def test_sign_in_answers_the_totp_challenge_when_the_pool_asks(local: Local, new
     code.fill("123456")
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()
-    assert nav_labels(page) == ["Audit"]
+    assert nav_labels(page) == SCREENS_BY_GROUP["auditor"]
 
 
 def test_the_token_stays_in_memory_and_the_console_signs_out_when_it_expires(

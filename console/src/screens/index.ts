@@ -4,5 +4,8 @@ import type { Screen } from "../screen";
 import { accountsScreen } from "./accounts";
 import { alertsScreen } from "./alerts";
 import { auditScreen } from "./audit";
+import { authorisationsScreen } from "./authorisations";
+import { reportsScreen } from "./reports";
+import { searchScreen } from "./search";
 
-export const SCREENS: readonly Screen[] = [alertsScreen, auditScreen, accountsScreen];
+export const SCREENS: readonly Screen[] = [alertsScreen, searchScreen, authorisationsScreen, auditScreen, reportsScreen, accountsScreen];
