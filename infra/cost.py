@@ -151,7 +151,7 @@ def model(measured: Measured, volume: Volume, prices: Prices, *, tiered: bool) -
     add(
         "kinesis_shards",
         shards * HOURS_PER_MONTH * p("kinesis", "shard_hour"),
-        f"{shards} shards for the peak",
+        f"{shards} shards for {volume.peak_reads_per_s:,} reads/s",
     )
     units = math.ceil(measured.read_bytes / KINESIS_PUT_UNIT_BYTES)
     add(
