@@ -15,7 +15,7 @@ CONSOLE := console/dist/app.js
 CONSOLE_SOURCES := $(shell find console/src console/test -type f 2>/dev/null) console/build.mjs console/tsconfig.json
 STAGE ?= dev
 
-.PHONY: help setup console test lint format typecheck synth local bench-local bench-search bench-storage bench-voi cfn-lint bench ci clean openapi fuzz
+.PHONY: help setup console test lint format typecheck synth local bench-local bench-search bench-storage bench-voi cfn-lint bench ci clean openapi fuzz cost
 
 help:
 	@echo "make test      run the test suite (sets up .venv on first use)"
@@ -27,6 +27,7 @@ help:
 	@echo "make bench-storage  measured pack and Parquet sizes behind the storage classes"
 	@echo "make bench-search  searches over 30 M stored reads through the DuckDB engine (name=value figures)"
 	@echo "make bench-voi 1,000,000-row VOI list import (and a 1 % changed re-import) into nas local"
+	@echo "make cost      a stage's cost a month at 90 M reads a day, from measured figures (docs/cost.md)"
 	@echo "make fuzz      schemathesis against local mode, long run (make test runs a short one)"
 	@echo "make openapi   regenerate docs/openapi.json from the routes"
 	@echo "make lint | typecheck | cfn-lint | ci | clean"
@@ -86,10 +87,17 @@ bench-storage: $(STAMP)
 # Searches of each type over 30,000,000 reads (90 days, 2,000 cameras) in the production layout, through
 # the DuckDB engine. The store is built once (about 2 GB, several minutes) under .bench-data/ and kept.
 bench-search: $(STAMP)
-	$(BIN)/python benchmarks/search.py
+	@mkdir -p .bench-data
+	set -o pipefail; $(BIN)/python benchmarks/search.py | tee .bench-data/bench-search.txt
+
 # A 1,000,000-row DVLA list imported into local mode, then again with 1 % of rows changed (about 2 minutes).
 bench-voi: $(STAMP)
 	$(BIN)/python benchmarks/voi_import.py
+
+# The cost of a stage a month at 90,000,000 reads a day kept 12 months, from figures measured now and
+# London list prices (infra/prices-eu-west-2.toml); docs/cost.md. About a minute.
+cost: $(STAMP)
+	$(BIN)/python benchmarks/cost.py
 
 # The whole service on this machine (moto, pollers, local API gateway) with demo data; Ctrl-C stops it.
 local: $(STAMP) $(CONSOLE)

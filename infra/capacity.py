@@ -48,6 +48,10 @@ FIREHOSE_MAX_RECORD_BYTES = 1_000 * KiB
 
 LAMBDA_DEFAULT_CONCURRENCY = 1_000
 LAMBDA_MIN_UNRESERVED = 100
+# One reserved execution each, so a scheduled job never runs twice at once: the publish sweeper,
+# audit digests, account hygiene, the retention check and daily statistics (tests/infra hold the
+# template to this figure).
+SCHEDULED_RESERVED = 5
 # Lambda's synchronous payload limit ends an archive batch of reads with images before its 500.
 LAMBDA_PAYLOAD_BYTES = 6 * MiB
 KINESIS_EVENT_RECORD_OVERHEAD_BYTES = 500  # the event's fields around each record's base64
@@ -124,9 +128,10 @@ class Capacity:
 
     def lambda_concurrency(self, shards: int, *, match_reserved: int, api_reserved: int) -> int:
         """The account's regional quota the stage needs: the reserved functions (match, api, the
-        publish sweeper's one), archive and the other functions from the unreserved pool, and the
+        scheduled jobs' one each), archive and the other functions from the unreserved pool, and the
         100 that must stay unreserved."""
-        return match_reserved + api_reserved + 1 + self.archive_concurrency(shards) + LAMBDA_MIN_UNRESERVED
+        reserved = match_reserved + api_reserved + SCHEDULED_RESERVED
+        return reserved + self.archive_concurrency(shards) + LAMBDA_MIN_UNRESERVED
 
 
 def check(

@@ -23,6 +23,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.retention import RetentionCheck
 from infra.constructs.runtime import LambdaRuntime
+from infra.constructs.statistics import DailyStatistics
 from infra.constructs.storage import Storage
 from infra.constructs.tables import Tables, grant_index_queries, grant_item_updates, grant_items
 from infra.constructs.voi import Voi
@@ -191,6 +192,21 @@ class NasStack(cdk.Stack):
             logs_key=self.keys.logs,
             log_retention=log_retention,
             alert_bus=self.alerting.bus,
+            alarm_topic=self.monitoring.topic,
+        )
+        self.statistics = DailyStatistics(
+            self,
+            "Statistics",
+            runtime=self.runtime,
+            analytics=self.analytics,
+            quarantine_bucket=self.storage.quarantine,
+            evidence_bucket=self.storage.evidence,
+            alerts_table=self.tables.table(catalogue.ALERTS),
+            audit_table=self.tables.table(catalogue.AUDIT),
+            voi_table=self.tables.table(catalogue.VOI),
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            readers=[api_function],
             alarm_topic=self.monitoring.topic,
         )
 

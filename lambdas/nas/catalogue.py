@@ -292,6 +292,9 @@ RETENTION_STATEMENT_PREFIX = "retention-statements/"
 RETENTION_SIGNING_KEY_ENV = "NAS_RETENTION_SIGNING_KEY"
 RETENTION_STATEMENT_LOCK_ENV = "NAS_RETENTION_STATEMENT_LOCK_DAYS"
 
+# R-STATS: the daily statistics documents (no personal data), in the evidence bucket, one per day.
+STATISTICS_PREFIX = "statistics/daily/"
+
 READ_STREAM = "reads"
 READ_STREAM_ENV = "NAS_STREAM_READS"
 ALERT_BUS_ENV = "NAS_EVENT_BUS_ALERTS"

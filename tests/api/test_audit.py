@@ -56,7 +56,14 @@ def test_allowed_and_refused_requests_are_audited(api: ApiAccount) -> None:
     assert (first["user"], first["groups"], first["lea"]) == ("op.kent", ["operator"], "KENT")
     assert (first["method"], first["route"]) == ("GET", "/alerts")
     assert first["parameters"] == {"arguments": {"since": None, "limit": 5, "page_token": None}}
-    assert api.audit_for(bad.request_id)["parameters"] == {"refused": True, "query": {"limit": ["500"]}}
+    assert api.audit_for(bad.request_id)["parameters"] == {
+        "refused": True,
+        "query": {"limit": ["500"]},
+        "error": "invalid-request",
+    }
+    # R-STATS counts refusals by the rule the response named.
+    assert api.audit_for(refused.request_id)["parameters"]["error"] == "role-not-permitted"
+    assert "error" not in api.audit_for(ok.request_id)["parameters"]
     assert api.audit_for(refused.request_id)["user"] == "inv"
     assert api.audit_for(missing.request_id)["route"] == "/nowhere"
     assert "user" not in api.audit_for(anonymous.request_id)
@@ -92,6 +99,7 @@ def test_body_fields_and_why_are_recorded_but_not_the_note(api: ApiAccount) -> N
         "refused": True,
         "query": {},
         "body": '{"note_chars":10,"outcome":"arrested"}',
+        "error": "invalid-request",
     }
     assert (record["purpose"], record["case_ref"]) == ("crime", "KENT-1")
     assert "John" not in str(record)

@@ -29,6 +29,7 @@ from tests.local.conftest import Clock, Local
 GROUPS: dict[str, str] = {
     "operator": r"^/(alerts|voi)",
     "auditor": r"^/(audit|reports)",
+    "analyst": r"^/reports/daily",
     "investigator": r"^/(searches|authorisations|reads)",
     "senior-investigator": r"^/(preservations|reads)",
     "authoriser": r"^/authorisations",

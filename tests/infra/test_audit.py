@@ -173,6 +173,8 @@ def test_the_api_appends_and_queries_and_verifies_but_never_signs(template: Temp
         # GET /reports/retention (tests/infra/test_retention.py): read only, statements only.
         ("s3:ListBucket", "StorageEvidence.Arn"),
         ("s3:GetObject", "StorageEvidence.Arn/retention-statements/*"),
+        # GET /reports/daily (tests/infra/test_statistics.py): the daily documents, read only.
+        ("s3:GetObject", "StorageEvidence.Arn/statistics/daily/*"),
     }
     api = one_resource(template, "AWS::Lambda::Function", "RuntimeApiFunction")["Properties"]
     variables = api["Environment"]["Variables"]

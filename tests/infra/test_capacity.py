@@ -20,6 +20,7 @@ from infra.capacity import (
     KINESIS_DEFAULT_SHARD_QUOTA,
     KINESIS_ON_DEMAND_DEFAULT_MAX_MB_PER_S,
     LAMBDA_DEFAULT_CONCURRENCY,
+    SCHEDULED_RESERVED,
     Capacity,
     CapacityError,
 )
@@ -142,6 +143,20 @@ def test_prod_stream_is_provisioned_with_the_planned_shards(
         if "ParallelizationFactor" in m["Properties"] and m["Properties"]["ParallelizationFactor"] == 2
     ]
     assert mapping["BatchSize"] == 100
+
+
+def test_the_quota_arithmetic_counts_every_reserved_function(
+    prod_template: Template, prod: StageConfig
+) -> None:
+    reserved = {
+        logical_id: f["Properties"]["ReservedConcurrentExecutions"]
+        for logical_id, f in resources(prod_template, "AWS::Lambda::Function").items()
+        if "ReservedConcurrentExecutions" in f["Properties"]
+    }
+    match = sum(n for lid, n in reserved.items() if lid.startswith("RuntimeMatchFunction"))
+    api = sum(n for lid, n in reserved.items() if lid.startswith("RuntimeApiFunction"))
+    assert (match, api) == (prod.match_concurrency, prod.api_reserved_concurrency)
+    assert sum(reserved.values()) - match - api == SCHEDULED_RESERVED
 
 
 @pytest.mark.parametrize(

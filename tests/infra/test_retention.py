@@ -108,8 +108,10 @@ def test_the_api_reads_statements_and_verifies_but_never_signs(template: Templat
     assert {a for a, r in allowed if r.startswith("RetentionSigningKey")} == {"kms:Verify"}
     listings = [s for s in statements(template, API_POLICY) if s["Action"] == "s3:ListBucket"]
     on_evidence = [s for s in listings if render(s["Resource"]).startswith("StorageEvidence")]
-    assert [s["Condition"] for s in on_evidence] == [
-        {"StringLike": {"s3:prefix": ["retention-statements/*"]}}
+    # Statements, and the daily statistics documents (R-STATS): no other listing of the bucket.
+    assert sorted(p for s in on_evidence for p in s["Condition"]["StringLike"]["s3:prefix"]) == [
+        "retention-statements/*",
+        "statistics/daily/*",
     ]
     outputs = template.find_outputs("RetentionSigningKeyArn")
     [output] = outputs.values()

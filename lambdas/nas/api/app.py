@@ -25,7 +25,7 @@ from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise, is_public, requires
 from nas.api.docs import responses
 from nas.api.errors import ApiError, BadRequest, Unauthenticated, error_response, raw_error
-from nas.api.routes import admin, alerts, audit, authorisations, meta, retention, searches, voi
+from nas.api.routes import admin, alerts, audit, authorisations, meta, reports, retention, searches, voi
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from nas.observability import logger
@@ -92,6 +92,7 @@ app.include_router(alerts.router)
 app.include_router(audit.router)
 app.include_router(admin.router)
 app.include_router(retention.router)
+app.include_router(reports.router)
 app.include_router(searches.router)
 app.include_router(authorisations.router)
 app.include_router(voi.router)

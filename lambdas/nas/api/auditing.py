@@ -12,7 +12,9 @@ could be padded or overwritten by the caller):
   the route received them — plus `"uses"` when the route recorded more (say, resolved cameras);
 - a request refused before that (401, 403, invalid input): `{"refused": true, "query": …,
   "body": …}` — the raw query and body, each kept apart and size-capped, with `"cut"` counting
-  what was left out.
+  what was left out;
+- and for any error response, `"error"`: the code it answered with (the rule of a 403), which the
+  daily statistics count refusals by (R-STATS).
 Free text that may hold personal data (`note`, `notes`) is recorded as its length only;
 `purpose`, `reason` and `case_ref` (R-REASON) have fields of their own.
 """
@@ -176,12 +178,17 @@ def _raw_body(event: Mapping[str, Any]) -> tuple[str | None, Any]:
         return raw, None
 
 
-def parameters_of(event: Mapping[str, Any], request: state.RequestState) -> tuple[str, dict[str, str | None]]:
-    """The `parameters` text and the why fields (R-REASON) of the request's audit record."""
+def parameters_of(
+    event: Mapping[str, Any], request: state.RequestState, error: str | None = None
+) -> tuple[str, dict[str, str | None]]:
+    """The `parameters` text and the why fields (R-REASON) of the request's audit record; `error` is
+    the code an error response carried (the rule of a refusal, which R-STATS counts)."""
     if request.arguments is not None:
         parameters, why = accepted_parameters(request.arguments, request.uses)
     else:
         parameters, why = refused_parameters(event)
+    if error is not None:
+        parameters["error"] = error
     text = canonical(parameters)
     if len(text) > MAX_PARAMETERS_CHARS:  # only reachable through many long values: keep the shape
         text = canonical({"cut": {"parameters_chars": len(text)}, "refused": request.arguments is None})
@@ -192,12 +199,29 @@ def parameters_of(event: Mapping[str, Any], request: state.RequestState) -> tupl
     }
 
 
+def error_code(response: Mapping[str, Any]) -> str | None:
+    """The `error.code` of an error response's JSON body (None for a success or another body)."""
+    if int(response.get("statusCode") or 0) < HTTPStatus.BAD_REQUEST:
+        return None
+    try:
+        body = json.loads(response.get("body") or "null")
+    except (TypeError, ValueError):
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    code = error.get("code") if isinstance(error, dict) else None
+    return safe_text(code, 64)[0] if isinstance(code, str) else None
+
+
 def audit_event(
-    event: Mapping[str, Any], request: state.RequestState, status: int, at: datetime
+    event: Mapping[str, Any],
+    request: state.RequestState,
+    status: int,
+    at: datetime,
+    error: str | None = None,
 ) -> dict[str, Any]:
     identity = Identity.from_event(event)
     context = event.get("requestContext") or {}
-    parameters, why = parameters_of(event, request)
+    parameters, why = parameters_of(event, request, error)
     principal = request.principal
     route = request.route or safe_text(str(event.get("path") or ""))[0]
     return {
@@ -233,7 +257,7 @@ def handle_audited(
             logger.exception("unhandled error in the api")
             response = raw_error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal-error", "internal error")
         now = clock()
-        record = audit_event(event, request, int(response["statusCode"]), now)
+        record = audit_event(event, request, int(response["statusCode"]), now, error_code(response))
         try:
             trail().append(record, now)
         except Exception:

@@ -27,6 +27,9 @@ from nas.adapters.search import SearchEngine
 from nas.adapters.search_results import S3ResultStore
 from nas.adapters.searches import DynamoSearchStore
 from nas.adapters.signing import KmsVerifier, SignatureVerifier
+from nas.adapters.statistics import ReportStore, S3ReportStore
+from nas.domain.leas import NATIONAL, lea_codes
+from nas.domain.statistics import Labels
 from nas.services.accounts import AccountGate, AccountService
 from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
@@ -34,6 +37,7 @@ from nas.services.audit_verification import VerifyPorts
 from nas.services.authorisations import AuthorisationService
 from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
+from nas.services.statistics import StatisticsReports
 from nas.services.voi import VoiService
 from nas.services.voi_imports import VoiImportService
 from nas.services.wiring import build_import_service, build_voi_service
@@ -57,6 +61,7 @@ class Services:
     authorisations: AuthorisationService
     voi: VoiService
     voi_imports: VoiImportService
+    statistics: StatisticsReports
 
 
 def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
@@ -118,6 +123,11 @@ def build_services(
         )
         return statements, KmsVerifier(session.client("kms"), key)
 
+    def report_store() -> ReportStore:
+        return S3ReportStore(
+            session.client("s3"), config.bucket(catalogue.Bucket.EVIDENCE), catalogue.STATISTICS_PREFIX
+        )
+
     return Services(
         audit=trail,
         audit_verification=cache(verification),
@@ -147,6 +157,9 @@ def build_services(
         authorisations=AuthorisationService(authorisations, clock=clock),
         voi=build_voi_service(config, session, clock=clock),
         voi_imports=build_import_service(config, session, clock=clock),
+        statistics=StatisticsReports(
+            cache(report_store), trail, Labels(lea_codes() | {NATIONAL}), clock=clock
+        ),
     )
 
 

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
+from nas import catalogue
 from nas.cli.target import AwsTarget, TargetError, add_target_arguments
-from nas.jobs.wiring import build_hygiene_ports, build_retention_ports
+from nas.jobs.wiring import build_hygiene_ports, build_retention_ports, build_statistics_ports
 from nas.services.account_hygiene import run_hygiene
 from nas.services.retention import run_retention_check
+from nas.services.statistics import run_daily_statistics
 from nas.settings import RuntimeSettings
 
 MAX_DAYS_AHEAD = 800
@@ -44,6 +46,8 @@ def _settings(target: AwsTarget) -> RuntimeSettings:
         retention_signing_key=target.retention_signing_key,
         audit_digest_retention_days=1,
         retention_statement_lock_days=1,
+        aws_endpoint=target.aws_endpoint,
+        region=target.region,
     )
 
 
@@ -60,9 +64,23 @@ def _retention(settings: RuntimeSettings, session: _Session, now: datetime) -> d
     return run.as_dict()
 
 
+def _statistics(settings: RuntimeSettings, session: _Session, now: datetime) -> dict[str, object]:
+    """Today so far, as of `now` (the deployed job counts yesterday), reads counted by DuckDB over
+    local mode's reads bucket."""
+    from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+    from nas.adapters.duckdb_statistics import DuckDbReadCounts
+
+    moto = ("local", "local")  # moto takes any credentials (see AwsTarget.client)
+    filesystem = s3_filesystem(settings.aws_endpoint, settings.region, moto)
+    engine = DuckDbSearchEngine(filesystem, settings.bucket(catalogue.Bucket.READS))
+    ports = build_statistics_ports(settings, session, reads=DuckDbReadCounts(engine))
+    return run_daily_statistics(ports, day=now.date(), now=now, run_id=f"cli-{uuid.uuid4()}").as_dict()
+
+
 JOBS: dict[str, Callable[[RuntimeSettings, _Session, datetime], dict[str, object]]] = {
     "account-hygiene": _account_hygiene,
     "retention": _retention,
+    "statistics": _statistics,
 }
 
 

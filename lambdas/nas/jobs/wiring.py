@@ -11,17 +11,24 @@ import boto3
 
 from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
+from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import DynamoAuditTrail
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.objects import S3ObjectStore
 from nas.adapters.retention import S3ObjectVersions, S3StatementStore
 from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
+from nas.adapters.statistics import AthenaReadCounts, DynamoVoiCensus, ReadCounts, S3ReportStore
+from nas.domain.leas import NATIONAL, lea_codes
+from nas.domain.statistics import Labels
 from nas.services.account_hygiene import JOB_NAME as HYGIENE_JOB
 from nas.services.account_hygiene import HygienePorts
 from nas.services.activity import ApiActivity, JobAudit
 from nas.services.audit_digests import DigestPorts
 from nas.services.retention import JOB_NAME as RETENTION_JOB
 from nas.services.retention import RetentionPorts
+from nas.services.statistics import JOB_NAME as STATISTICS_JOB
+from nas.services.statistics import StatisticsPorts
 from nas.settings import RuntimeSettings, SettingsError
 
 
@@ -85,4 +92,57 @@ def build_retention_ports(
         signer=KmsSigner(session.client("kms"), key),
         lock=timedelta(days=days),
         audit=lambda run_id: JobAudit(trail, RETENTION_JOB, run_id, clock),
+    )
+
+
+def read_counts(settings: RuntimeSettings, session: Any = boto3) -> ReadCounts:
+    """R-STATS read counts through the search engine: Athena in AWS; DuckDB over the reads bucket in
+    local mode (imported only there: duckdb is not in the Lambda layer)."""
+    if settings.search_engine == "duckdb":
+        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+        from nas.adapters.duckdb_statistics import DuckDbReadCounts
+
+        engine = DuckDbSearchEngine(
+            s3_filesystem(settings.aws_endpoint, settings.region), settings.bucket(catalogue.Bucket.READS)
+        )
+        return DuckDbReadCounts(engine)
+    return AthenaReadCounts(
+        session.client("athena"),
+        workgroup=settings.require(settings.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
+        database=settings.require(settings.glue_database, catalogue.GLUE_DATABASE_ENV),
+    )
+
+
+def report_store(settings: RuntimeSettings, session: Any = boto3) -> S3ReportStore:
+    return S3ReportStore(
+        session.client("s3"), settings.bucket(catalogue.Bucket.EVIDENCE), catalogue.STATISTICS_PREFIX
+    )
+
+
+def report_labels() -> Labels:
+    return Labels(lea_codes() | {NATIONAL})
+
+
+def build_statistics_ports(
+    settings: RuntimeSettings,
+    session: Any = boto3,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
+    reads: ReadCounts | None = None,
+) -> StatisticsPorts:
+    """R-STATS daily job: reads counted through the search engine (`reads` replaces the configured
+    one), the quarantine bucket, the alerts, audit and VOI tables (read only, but for the job's own
+    audit events), the evidence bucket."""
+    dynamodb = session.client("dynamodb")
+    trail = DynamoAuditTrail(dynamodb, settings.table(catalogue.AUDIT))
+    return StatisticsPorts(
+        reads=reads or read_counts(settings, session),
+        quarantine=S3ObjectStore(session.client("s3")),
+        quarantine_bucket=settings.bucket(catalogue.Bucket.QUARANTINE),
+        alerts=DynamoAlertReader(dynamodb, settings.table(catalogue.ALERTS)),
+        trail=trail,
+        voi=DynamoVoiCensus(dynamodb, settings.table(catalogue.VOI)),
+        reports=report_store(settings, session),
+        labels=report_labels(),
+        audit=lambda run_id: JobAudit(trail, STATISTICS_JOB, run_id, clock),
     )

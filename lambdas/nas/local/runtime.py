@@ -339,11 +339,12 @@ class LocalMode:
 
     def _schedule_jobs(self) -> None:
         """The scheduled functions of the stack, on timers: the audit digests (R-AUDIT), the daily
-        account hygiene (R-ACCOUNT) and retention check (R-RET-367), and the publish sweeper
-        (R-ALERT)."""
+        account hygiene (R-ACCOUNT), retention check (R-RET-367) and statistics (R-STATS), and the
+        publish sweeper (R-ALERT)."""
         self.schedules.add(jobs.audit_digests(self.options.audit_digest_interval_s))
         self.schedules.add(jobs.account_hygiene(self.options.job_interval_s))
         self.schedules.add(jobs.retention_check(self.options.job_interval_s))
+        self.schedules.add(jobs.daily_statistics(self.options.job_interval_s))
         self.schedules.add(jobs.publish_sweeper(self.options.sweep_interval_s))
 
     def _gateway(self) -> Gateway:
