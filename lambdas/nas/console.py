@@ -101,7 +101,9 @@ def content_security_policy(tile_url: str = "", *, upload_origin: str = "", allo
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def security_headers(tile_url: str = "", *, upload_origin: str = "", allow_http: bool = False) -> dict[str, str]:
+def security_headers(
+    tile_url: str = "", *, upload_origin: str = "", allow_http: bool = False
+) -> dict[str, str]:
     """The headers every console asset is served with."""
     return {
         "Content-Security-Policy": content_security_policy(

@@ -34,7 +34,9 @@ def pnc_list(path: Path, vrms: list[str], bad_line: int) -> Path:
     lines = [",".join(LIST_COLUMNS)]
     for line, vrm in enumerate(vrms, start=2):
         priority = 9 if line == bad_line else 2
-        lines.append(f"{vrm},stolen,stop,{priority},Reported stolen 24/{line}01A,24/{line}01A,KENT;ESSEX,false")
+        lines.append(
+            f"{vrm},stolen,stop,{priority},Reported stolen 24/{line}01A,24/{line}01A,KENT;ESSEX,false"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -129,7 +131,9 @@ def test_manager_adds_revises_and_deletes_an_entry_with_the_keyboard(local: Loca
     expect(add.get_by_role("button", name="Add entry")).to_be_focused()
     page.keyboard.press("Enter")
 
-    page.get_by_role("status").filter(has_text=re.compile(rf"^Entry for {vrm} added \(stolen, report\)")).wait_for()
+    page.get_by_role("status").filter(
+        has_text=re.compile(rf"^Entry for {vrm} added \(stolen, report\)")
+    ).wait_for()
     expect(page.get_by_role("heading", name=f"Entries for {vrm}")).to_be_focused()
     row = page.locator("table.voi-entries tbody tr")
     expect(row).to_have_count(1)
@@ -190,5 +194,7 @@ def test_operator_sees_entries_read_only(local: Local, new_page: Any) -> None:
     assert row.locator("th").inner_text() == "stolen"
     expect(page.locator("table.voi-entries caption")).to_have_text("Read only")
     assert page.get_by_role("button", name=re.compile("Revise|Delete|Add entry|Import list")).count() == 0
-    assert page.get_by_role("heading", name=re.compile("Add an entry|Import list|Due for review")).count() == 0
+    assert (
+        page.get_by_role("heading", name=re.compile("Add an entry|Import list|Due for review")).count() == 0
+    )
     assert_accessible(page)

@@ -21,7 +21,6 @@ from nas.services.voi import VoiService
 from nas.services.voi_imports import Orchestrator, VoiImportService
 from nas.settings import RuntimeSettings
 
-
 # Presigned URLs name the bucket's regional endpoint (`https://<bucket>.s3.eu-west-2.amazonaws.com`),
 # the one origin the console's Content-Security-Policy allows for uploads (`nas.console.bucket_origin`).
 # boto3's default names the global `<bucket>.s3.amazonaws.com`, which redirects for a bucket's first
