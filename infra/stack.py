@@ -97,6 +97,7 @@ class NasStack(cdk.Stack):
             request_validator=self.api.validator,
             app_client=self.identity.app_client,
             tile_url=config.console_tile_url,
+            upload_bucket=self.storage.imports,
             access_logs=self.storage.access_logs,
             logs_key=self.keys.logs,
             log_retention=log_retention,

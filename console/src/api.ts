@@ -18,6 +18,7 @@ export type Query = Record<string, string | number | undefined | null>;
 export interface Api {
   get<T>(path: string, query?: Query): Promise<T>;
   post<T>(path: string, body: unknown): Promise<T>;
+  put<T>(path: string, body: unknown): Promise<T>;
   delete<T>(path: string): Promise<T>;
 }
 
@@ -64,6 +65,30 @@ export function createApi(config: ConsoleConfig, token: () => string, onUnauthor
   return {
     get: (path, query) => call("GET", path, query),
     post: (path, body) => call("POST", path, undefined, body),
+    put: (path, body) => call("PUT", path, undefined, body),
     delete: (path) => call("DELETE", path),
   };
+}
+
+/** PUTs a file to a presigned URL the API handed out (a VOI list into the imports bucket), reporting
+ * bytes sent as they go: XMLHttpRequest, because fetch reports no upload progress. The URL carries
+ * its own signature, so the user's token is never sent with it; the CSP allows only the imports
+ * bucket's origin besides the API's own. */
+export function uploadFile(url: string, file: Blob, onProgress: (sent: number, total: number) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.setRequestHeader("Content-Type", "text/csv");
+    xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    xhr.onload = () => {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        onProgress(file.size, file.size);
+        resolve();
+      } else {
+        reject(new ApiError(xhr.status, "upload-refused", `The upload was refused (HTTP ${xhr.status}).`));
+      }
+    };
+    xhr.onerror = () => reject(new ApiError(0, "upload-failed", "The file could not be uploaded. Check the connection and try again."));
+    xhr.send(file);
+  });
 }

@@ -3,7 +3,10 @@ CDK, and served at `/console/` by the stage's own REST API through an S3 integra
 WAF allow-list covers it and no CloudFront or third-party host is involved. The asset methods need
 no token (the app signs in first, against the user pool); every data call the app then makes goes
 through the Cognito-authorised routes like any other client's. Each asset carries the console's
-security headers, the Content-Security-Policy among them."""
+security headers, the Content-Security-Policy among them. The VOI screen uploads a list file
+straight to the imports bucket through the presigned PUT the API hands out (R-VOI-BULK): the policy
+allows that bucket's regional origin, and the bucket's CORS rule allows PUT from the API's origin
+only."""
 
 from __future__ import annotations
 
@@ -48,6 +51,7 @@ class Console(Construct):
         request_validator: apigw.IRequestValidator,
         app_client: cognito.IUserPoolClient,
         tile_url: str,
+        upload_bucket: s3.Bucket,
         access_logs: s3.IBucket,
         logs_key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -94,7 +98,18 @@ class Console(Construct):
             logs_key=logs_key,
             log_retention=log_retention,
         )
-        self.methods = self._methods(rest_api, request_validator, tile_url)
+        stack = cdk.Stack.of(self)
+        self.upload_origin = console.bucket_origin(upload_bucket.bucket_name, stack.region)
+        # The page is served by the API, so its origin is the API's; only it may PUT to the bucket
+        # from a browser (the presigned signature still decides what each PUT may write).
+        self.api_origin = f"https://{rest_api.rest_api_id}.execute-api.{stack.region}.{stack.url_suffix}"
+        upload_bucket.add_cors_rule(
+            allowed_methods=[s3.HttpMethods.PUT],
+            allowed_origins=[self.api_origin],
+            allowed_headers=["content-type"],
+            max_age=600,
+        )
+        self.methods = self._methods(rest_api, request_validator, tile_url, self.upload_origin)
 
     def _deployment(
         self,
@@ -180,7 +195,7 @@ class Console(Construct):
         return deployment
 
     def _methods(
-        self, rest_api: apigw.RestApi, validator: apigw.IRequestValidator, tile_url: str
+        self, rest_api: apigw.RestApi, validator: apigw.IRequestValidator, tile_url: str, upload_origin: str
     ) -> list[apigw.Method]:
         reader = iam.Role(
             self,
@@ -198,7 +213,7 @@ class Console(Construct):
             "The /console/{asset} method reads whichever asset is asked for; the bucket holds only the"
             " console's own built files.",
         )
-        headers = console.security_headers(tile_url)
+        headers = console.security_headers(tile_url, upload_origin=upload_origin)
         ok_parameters = {
             "method.response.header.Content-Type": "integration.response.header.Content-Type",
             **{f"method.response.header.{name}": static_value(value) for name, value in headers.items()},

@@ -1,7 +1,8 @@
 """How the console (the static app in `console/`) is served, in one place for the CDK app and local
 mode alike: the path it lives under, the security headers of every asset (a Content-Security-Policy
-allowing only the API's own origin and the user pool's endpoint: R-NET, R-UK), content types, the
-runtime settings document (`config.json`) and the page's base path."""
+allowing only the API's own origin, the user pool's endpoint and the imports bucket a VOI list is
+uploaded to: R-NET, R-UK), content types, the runtime settings document (`config.json`) and the
+page's base path."""
 
 from __future__ import annotations
 
@@ -36,6 +37,23 @@ CONTENT_TYPES = {
 ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
+def bucket_origin(bucket_name: str, region: str = UK_REGION) -> str:
+    """The origin of a bucket's regional virtual-hosted endpoint, where the API's presigned URLs for
+    it point (`nas.services.wiring` presigns with virtual addressing for this reason: the global
+    `s3.amazonaws.com` name redirects for a new bucket, and a browser's upload cannot follow)."""
+    return f"https://{bucket_name}.s3.{region}.amazonaws.com"
+
+
+class InvalidOrigin(ValueError):
+    """An origin that cannot be written into the Content-Security-Policy as one source."""
+
+
+def _checked_origin(origin: str) -> str:
+    if any(c.isspace() or c in ";,'\"" for c in origin) or origin.count("/") != 2 or "://" not in origin:
+        raise InvalidOrigin(f"not an origin (scheme://host[:port]): {origin!r}")
+    return origin
+
+
 class InvalidTileUrl(ValueError):
     """A tile URL template the console cannot use; the message says why."""
 
@@ -59,17 +77,21 @@ def tile_origin(tile_url: str, *, allow_http: bool = False) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(tile_url: str = "", *, allow_http: bool = False) -> str:
+def content_security_policy(tile_url: str = "", *, upload_origin: str = "", allow_http: bool = False) -> str:
     """Scripts, styles and everything else from the console's own origin only (no inline script or
-    style, no eval); calls to the API's own origin and the user pool endpoint; images from the
-    stage's tile server when it has one; no framing, plugins or foreign form targets."""
+    style, no eval); calls to the API's own origin, the user pool endpoint and, when given, the
+    imports bucket's origin (the VOI screen PUTs a list file to the presigned URL the API hands out,
+    R-VOI-BULK); images from the stage's tile server when it has one; no framing, plugins or foreign
+    form targets."""
     images = " ".join(filter(None, ("'self'", tile_origin(tile_url, allow_http=allow_http))))
+    uploads = _checked_origin(upload_origin) if upload_origin else ""
+    connect = " ".join(filter(None, ("'self'", COGNITO_ENDPOINT.rstrip("/"), uploads)))
     directives = {
         "default-src": "'self'",
         "script-src": "'self'",
         "style-src": "'self'",
         "img-src": images,
-        "connect-src": f"'self' {COGNITO_ENDPOINT.rstrip('/')}",
+        "connect-src": connect,
         "font-src": "'self'",
         "object-src": "'none'",
         "base-uri": "'self'",
@@ -79,10 +101,14 @@ def content_security_policy(tile_url: str = "", *, allow_http: bool = False) -> 
     return "; ".join(f"{name} {value}" for name, value in directives.items())
 
 
-def security_headers(tile_url: str = "", *, allow_http: bool = False) -> dict[str, str]:
+def security_headers(
+    tile_url: str = "", *, upload_origin: str = "", allow_http: bool = False
+) -> dict[str, str]:
     """The headers every console asset is served with."""
     return {
-        "Content-Security-Policy": content_security_policy(tile_url, allow_http=allow_http),
+        "Content-Security-Policy": content_security_policy(
+            tile_url, upload_origin=upload_origin, allow_http=allow_http
+        ),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "no-referrer",
         "X-Frame-Options": "DENY",

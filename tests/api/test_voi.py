@@ -13,6 +13,7 @@ import pytest
 
 from nas.adapters.import_files import incoming_key
 from nas.api import wiring
+from nas.console import bucket_origin
 from nas.domain.roles import Principal, Role
 from nas.domain.voi import VoiDraft
 from nas.domain.voi_lists import ListSource
@@ -275,6 +276,22 @@ def test_list_entries_are_shown_but_change_only_by_import(api: ApiAccount) -> No
     refused = api.call("PUT", "/voi/dvla:DV17TAX", who("voi-manager", "NATIONAL"), body=changes())
     assert refused.status == 409
     assert api.call("DELETE", "/voi/dvla:DV17TAX", who("voi-manager", "NATIONAL")).status == 409
+
+
+def test_an_imports_upload_url_names_the_buckets_regional_origin_the_console_may_put_to(
+    api: ApiAccount,
+) -> None:
+    """The console's CSP allows uploads to `bucket_origin` only (never the global s3.amazonaws.com
+    name, which redirects a new bucket's requests, and a browser's preflighted PUT cannot follow)."""
+    created = api.call(
+        "POST",
+        "/voi/imports",
+        who("voi-manager", "NATIONAL"),
+        body={"source": "pnc", "file_name": "pnc.csv", "rows_expected": 1},
+    )
+    assert created.status == 201, created.body
+    origin = bucket_origin(IMPORTS_BUCKET, "eu-west-2")
+    assert created.body["upload_url"].startswith(f"{origin}/{incoming_key(created.body['import_id'])}?")
 
 
 def test_an_import_is_requested_uploaded_and_reported_with_its_rejects(api: ApiAccount) -> None:

@@ -26,13 +26,13 @@ KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to an
 # What each group sees in the navigation. The console has these screens so far; every other group
 # sees none yet, and an admin sees admin screens only.
 SCREENS_BY_GROUP = {
-    "operator": ["Alerts"],
+    "operator": ["Alerts", "VOI"],
     "auditor": ["Audit", "Reports"],
     "admin": ["Accounts"],
     "investigator": ["Search"],
     "senior-investigator": ["Search"],
     "authoriser": ["Authorisations"],
-    "voi-manager": [],
+    "voi-manager": ["VOI"],
     "dpo": ["Reports"],
     "analyst": [],
 }
@@ -87,7 +87,7 @@ def test_each_demo_user_sees_only_their_screens(
     else:
         assert page.get_by_role("heading", level=1).inner_text() == "No screens"
     # Asking for another group's screen by its address shows this user's own screen instead.
-    for other in ("alerts", "search", "authorisations", "audit", "reports", "accounts"):
+    for other in ("alerts", "search", "authorisations", "voi", "audit", "reports", "accounts"):
         page.goto(f"{local.config['console_url']}#/{other}")
         assert nav_labels(page) == expected
     assert_accessible(page)

@@ -68,20 +68,56 @@ def test_console_methods_belong_to_the_api_whose_stage_has_the_waf(template: Tem
 def test_every_console_asset_carries_the_content_security_policy_and_missing_ones_are_404s(
     template: Template,
 ) -> None:
-    expected = {f"method.response.header.{n}": f"'{v}'" for n, v in console.security_headers().items()}
+    # The stack's imports bucket stands in for its name, as `render` reads the template's join.
+    expected = {
+        f"method.response.header.{n}": f"'{v}'"
+        for n, v in console.security_headers(
+            upload_origin=console.bucket_origin("StorageImports", "eu-west-2")
+        ).items()
+    }
     csp = expected["method.response.header.Content-Security-Policy"]
     assert "default-src 'self'" in csp
-    assert "connect-src 'self' https://cognito-idp.eu-west-2.amazonaws.com;" in csp
     assert "'unsafe-inline'" not in csp
     for method in console_methods(template):
         responses = {r["StatusCode"]: r for r in method["Integration"]["IntegrationResponses"]}
         ok = responses["200"]["ResponseParameters"]
         assert ok["method.response.header.Content-Type"] == "integration.response.header.Content-Type"
-        assert {k: v for k, v in ok.items() if k in expected} == expected
+        assert {k: render(v) for k, v in ok.items() if k in expected} == expected
         assert responses["404"]["SelectionPattern"] == r"4\d{2}"
         assert responses["503"]["SelectionPattern"] == r"5\d{2}"
         declared = {r["StatusCode"]: r["ResponseParameters"] for r in method["MethodResponses"]}
         assert set(declared["200"]) == set(ok)
+
+
+def test_the_console_may_call_the_api_the_user_pool_and_the_imports_buckets_regional_origin_only(
+    template: Template,
+) -> None:
+    """R-VOI-BULK: the VOI screen PUTs a list file to the presigned URL the API hands out, which
+    names the imports bucket's regional endpoint; no other bucket, and no wildcard, is allowed."""
+    for method in console_methods(template):
+        [ok] = [r for r in method["Integration"]["IntegrationResponses"] if r["StatusCode"] == "200"]
+        csp = render(ok["ResponseParameters"]["method.response.header.Content-Security-Policy"])
+        [connect] = [d for d in csp.strip("'").split("; ") if d.startswith("connect-src ")]
+        assert connect.split()[1:] == [
+            "'self'",
+            "https://cognito-idp.eu-west-2.amazonaws.com",
+            "https://StorageImports.s3.eu-west-2.amazonaws.com",
+        ]
+
+
+def test_the_imports_bucket_takes_a_browser_put_from_the_apis_origin_only(template: Template) -> None:
+    imports = one_resource(template, "AWS::S3::Bucket", "StorageImports")["Properties"]
+    [api_id] = resources(template, "AWS::ApiGateway::RestApi")
+    [rule] = imports["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert [render(o) for o in rule["AllowedOrigins"]] == [
+        f"https://{api_id[:-8]}.execute-api.eu-west-2.AWS::URLSuffix"
+    ]
+    assert rule["AllowedHeaders"] == ["content-type"]
+    others = [
+        b for b in resources(template, "AWS::S3::Bucket").values() if "CorsConfiguration" in b["Properties"]
+    ]
+    assert len(others) == 1  # no other bucket takes a browser's request
 
 
 def test_the_api_reads_console_assets_and_nothing_else(template: Template) -> None:
@@ -157,7 +193,7 @@ def test_a_tile_url_setting_lets_the_console_load_images_from_that_origin_only(t
     template = Template.from_stack(stack)
     for method in console_methods(template):
         [ok] = [r for r in method["Integration"]["IntegrationResponses"] if r["StatusCode"] == "200"]
-        csp = ok["ResponseParameters"]["method.response.header.Content-Security-Policy"]
+        csp = render(ok["ResponseParameters"]["method.response.header.Content-Security-Policy"])
         assert "img-src 'self' https://tiles.example.org;" in csp
     assert f'"tile_url":"{TILES}"' in staged_files(stack)["config.json"]
 
@@ -180,3 +216,17 @@ def test_no_stage_has_a_tile_server_by_default() -> None:
     context = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())["context"]
     for stage in context["stages"]:
         assert StageConfig.from_context({**context, "stage": stage}).console_tile_url == ""
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://imports.example.org; script-src *",  # would widen the CSP
+        "https://imports.example.org/incoming/",  # a path, not an origin
+        "imports.example.org",  # no scheme
+        "https://imports example.org",
+    ],
+)
+def test_an_upload_origin_that_is_not_one_origin_is_refused(origin: str) -> None:
+    with pytest.raises(console.InvalidOrigin, match="not an origin"):
+        console.content_security_policy(upload_origin=origin)

@@ -70,10 +70,17 @@ def test_console_page_is_served_without_a_token_based_at_console(local: Local, p
 
 
 def test_every_console_asset_carries_the_same_security_headers_as_in_aws(local: Local) -> None:
+    """Locally the imports bucket is moto's, so presigned uploads go to moto's endpoint: that is the
+    one origin the CSP adds to the API's own and the user pool's."""
+    moto = local.config["aws_endpoint"].rstrip("/")
     for name in ("", "app.js", "app.css", "favicon.svg", "config.json"):
         status, headers, _ = get(local, f"/console/{name}")
         assert status == 200, name
-        for header, value in console.security_headers().items():
+        assert (
+            f"connect-src 'self' {console.COGNITO_ENDPOINT.rstrip('/')} {moto};"
+            in headers["Content-Security-Policy"]
+        )
+        for header, value in console.security_headers(upload_origin=moto).items():
             assert headers[header] == value, (name, header)
     _, headers, _ = get(local, "/console/app.js")
     assert headers["Content-Type"] == "text/javascript; charset=utf-8"
@@ -166,4 +173,5 @@ def test_a_tile_url_adds_its_origin_to_the_image_sources_only() -> None:
     )
     csp = site.headers["Content-Security-Policy"]
     assert "img-src 'self' http://127.0.0.1:9;" in csp
-    assert "connect-src 'self' https://cognito-idp.eu-west-2.amazonaws.com;" in csp
+    # Calls go where they did without tiles: the API, the user pool, and moto's imports bucket.
+    assert "connect-src 'self' https://cognito-idp.eu-west-2.amazonaws.com http://127.0.0.1:1;" in csp

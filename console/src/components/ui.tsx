@@ -77,3 +77,23 @@ export function toLocalInput(date: Date): string {
     `T${pad(date.getHours())}:${pad(date.getMinutes())}`
   );
 }
+
+/** A checkbox with its label after it and a hint below, as GOV.UK-style forms lay them out. */
+export function Check(props: { label: string; hint: string; checked: boolean; onChange: (value: boolean) => void }) {
+  const id = useId();
+  return (
+    <div class="field check">
+      <input
+        id={id}
+        type="checkbox"
+        aria-describedby={`${id}-hint`}
+        checked={props.checked}
+        onChange={(e) => props.onChange(e.currentTarget.checked)}
+      />
+      <label for={id}>{props.label}</label>
+      <span class="hint" id={`${id}-hint`}>
+        {props.hint}
+      </span>
+    </div>
+  );
+}

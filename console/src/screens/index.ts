@@ -7,5 +7,6 @@ import { auditScreen } from "./audit";
 import { authorisationsScreen } from "./authorisations";
 import { reportsScreen } from "./reports";
 import { searchScreen } from "./search";
+import { voiScreen } from "./voi";
 
-export const SCREENS: readonly Screen[] = [alertsScreen, searchScreen, authorisationsScreen, auditScreen, reportsScreen, accountsScreen];
+export const SCREENS: readonly Screen[] = [alertsScreen, searchScreen, authorisationsScreen, voiScreen, auditScreen, reportsScreen, accountsScreen];

@@ -3,10 +3,10 @@
  * results (`search-results.tsx`), the user's recent searches to reopen, and the authorisations granted
  * to them to name. Every rule is the API's: a refusal shows its rule code and message. */
 
-import { useEffect, useId, useRef, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import { Check, ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 import { type Authorisation, type AuthorisationList, isLive } from "./authorisation";
@@ -502,25 +502,6 @@ function Search({ api, config }: ScreenProps) {
       </section>
 
       <RecentSearches api={api} version={recentVersion} current={searchId} onOpen={open} />
-    </div>
-  );
-}
-
-function Check(props: { label: string; hint: string; checked: boolean; onChange: (value: boolean) => void }) {
-  const id = useId();
-  return (
-    <div class="field check">
-      <input
-        id={id}
-        type="checkbox"
-        aria-describedby={`${id}-hint`}
-        checked={props.checked}
-        onChange={(e) => props.onChange(e.currentTarget.checked)}
-      />
-      <label for={id}>{props.label}</label>
-      <span class="hint" id={`${id}-hint`}>
-        {props.hint}
-      </span>
     </div>
   );
 }

@@ -51,7 +51,9 @@ class ConsoleSite:
         self.aws_endpoint = aws_endpoint.rstrip("/") + "/"
         self.app_client_id = app_client_id
         self.tile_url = tile_url
-        self.headers = console.security_headers(tile_url, allow_http=True)
+        # Locally the imports bucket is moto's, and presigned URLs name moto's endpoint (path style).
+        self.upload_origin = aws_endpoint.rstrip("/")
+        self.headers = console.security_headers(tile_url, upload_origin=self.upload_origin, allow_http=True)
         # Relative to the page, so the console works whichever loopback name the browser used.
         self.config = console.config_document(
             api_url="/", cognito_endpoint=COGNITO_PROXY, app_client_id=app_client_id, tile_url=tile_url

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from nas import catalogue
 from nas.adapters.import_files import S3ImportFiles
@@ -19,6 +20,12 @@ from nas.adapters.voi_lists import DynamoListStore
 from nas.services.voi import VoiService
 from nas.services.voi_imports import Orchestrator, VoiImportService
 from nas.settings import RuntimeSettings
+
+# Presigned URLs name the bucket's regional endpoint (`https://<bucket>.s3.eu-west-2.amazonaws.com`),
+# the one origin the console's Content-Security-Policy allows for uploads (`nas.console.bucket_origin`).
+# boto3's default names the global `<bucket>.s3.amazonaws.com`, which redirects for a bucket's first
+# day; a browser's preflighted PUT cannot follow that. A custom endpoint (moto) keeps path style.
+IMPORTS_S3_CONFIG = Config(s3={"addressing_style": "virtual"})
 
 
 def utc_now() -> datetime:
@@ -65,7 +72,9 @@ def build_import_service(
         )
     return VoiImportService(
         DynamoListStore(session.client("dynamodb"), config.table(catalogue.VOI)),
-        S3ImportFiles(session.client("s3"), config.bucket(catalogue.Bucket.IMPORTS)),
+        S3ImportFiles(
+            session.client("s3", config=IMPORTS_S3_CONFIG), config.bucket(catalogue.Bucket.IMPORTS)
+        ),
         clock=clock,
         orchestrator=orchestrator,
     )
