@@ -30,6 +30,7 @@ REVIEWS_TABLE = "nas-test-account-reviews"
 EVIDENCE_BUCKET = "nas-test-evidence"
 TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in catalogue.TABLES}
 RESULTS_BUCKET = "nas-test-athena-results"
+READS_BUCKET = "nas-test-reads"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -137,6 +138,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         **{spec.env_var: TABLE_NAMES[spec.logical_name] for spec in catalogue.TABLES},
         catalogue.SIGN_IN_EVENTS_ENV: "off",  # moto keeps no Cognito auth events
         catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
+        catalogue.Bucket.READS.env_var: READS_BUCKET,
         catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
         catalogue.GLUE_DATABASE_ENV: "nas_test",
     }.items():
@@ -147,9 +149,10 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         for spec in catalogue.TABLES:
             create_table(dynamodb, spec, TABLE_NAMES[spec.logical_name])
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (RESULTS_BUCKET, READS_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=READS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         boto3.client("s3", region_name=REGION).create_bucket(
             Bucket=EVIDENCE_BUCKET,
             CreateBucketConfiguration={"LocationConstraint": REGION},

@@ -29,6 +29,9 @@ from nas.domain.search import (
     VrmCriteria,
     Why,
 )
+from nas.adapters.corrections import InMemoryCorrectionStore
+from nas.adapters.subject_requests import InMemorySubjectRequestStore
+from nas.services.overlay import SearchOverlay
 from nas.services.searches import SearchNotFound, SearchService
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -79,6 +82,7 @@ def service(engine: AthenaLike, results: InMemoryResultStore | None = None) -> S
         cameras=InMemoryCameraDirectory(),
         engine=engine,
         results=results or InMemoryResultStore(),
+        overlay=SearchOverlay(InMemoryCorrectionStore(), InMemorySubjectRequestStore()),
         clock=lambda: NOW,
         new_id=lambda: "s-1",
     )

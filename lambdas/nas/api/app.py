@@ -25,7 +25,18 @@ from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise, is_public, requires
 from nas.api.docs import responses
 from nas.api.errors import ApiError, BadRequest, Unauthenticated, error_response, raw_error
-from nas.api.routes import admin, alerts, audit, authorisations, meta, retention, searches
+from nas.api.routes import (
+    admin,
+    alerts,
+    audit,
+    authorisations,
+    meta,
+    preservations,
+    reads,
+    retention,
+    searches,
+    subject_requests,
+)
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from nas.observability import logger
@@ -94,6 +105,9 @@ app.include_router(admin.router)
 app.include_router(retention.router)
 app.include_router(searches.router)
 app.include_router(authorisations.router)
+app.include_router(reads.router)
+app.include_router(preservations.router)
+app.include_router(subject_requests.router)
 
 TITLE = "NAS: National ANPR Service API"
 VERSION = "1"
