@@ -4,10 +4,12 @@ events with Cognito claims)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -50,7 +52,18 @@ AUDITOR_NATIONAL = claims("aud.nat", "auditor", "NATIONAL")
 class Reply:
     status: int
     body: Any
+    """JSON parsed; bytes for a binary body (base64 through API Gateway); else text."""
     request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _body(response: dict[str, Any]) -> Any:
+    if response.get("isBase64Encoded"):
+        return base64.b64decode(response["body"])
+    try:
+        return json.loads(response["body"])
+    except ValueError:
+        return response["body"]
 
 
 @dataclass
@@ -66,7 +79,13 @@ class ApiAccount:
         event = rest_proxy_event(method, path, claims=who, **kwargs)
         response = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
         return Reply(
-            response["statusCode"], json.loads(response["body"]), event["requestContext"]["requestId"]
+            response["statusCode"],
+            _body(response),
+            event["requestContext"]["requestId"],
+            {
+                **{k.lower(): v for k, v in (response.get("headers") or {}).items()},
+                **{k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v},
+            },
         )
 
     def put_alert(
@@ -177,3 +196,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         yield ApiAccount(dynamodb, cognito, pool_id, key)
         wiring.reset()
         settings.cache_clear()
+
+
+@pytest.fixture
+def reads_api(api: ApiAccount, tmp_path: Path) -> Iterator[Any]:
+    """Stored reads with packed images, searched by DuckDB (`tests/api/readsdata.py`)."""
+    from tests.api.readsdata import reads_fixture
+
+    yield from reads_fixture(api, tmp_path)

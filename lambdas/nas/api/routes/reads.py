@@ -10,6 +10,7 @@ read view shows only whether each image is held, never the pack's key.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Annotated, Any
 
@@ -199,12 +200,15 @@ def get_image(read_id: ReadId, kind: Annotated[ImageKind, Path()], search_id: Se
         bytes=len(image.body),
         sha256=hashlib.sha256(image.body).hexdigest(),
     )
-    return Response(
+    # Base64 text marked as such, not bytes: response validation would try to decode bytes as UTF-8.
+    response: Response[Any] = Response(
         status_code=200,
         content_type=IMAGE_MEDIA_TYPE,
-        body=image.body,
+        body=base64.b64encode(image.body).decode("ascii"),
         headers={"Cache-Control": "no-store"},
     )
+    response.base64_encoded = True
+    return response
 
 
 @router.post(
