@@ -51,6 +51,7 @@ class S3EvidenceStore:
                 ContentType=content_type,
                 IfNoneMatch="*",  # a preservation's objects are new: never written over
                 ObjectLockLegalHoldStatus="ON",
+                ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=checksum,  # S3 refuses the write unless the bytes are these
             )
         version: str | None = response.get("VersionId")
