@@ -22,7 +22,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -73,8 +73,9 @@ def add_calendar_month(day: date) -> date:
 
 
 def due_date(received_at: datetime) -> date:
-    """UK GDPR Art. 12(3): one calendar month after receipt (its UTC date)."""
-    return add_calendar_month(received_at.date())
+    """UK GDPR Art. 12(3): one calendar month after receipt (its UTC date: never later than the UK
+    date, so a request is never due late)."""
+    return add_calendar_month(received_at.astimezone(UTC).date())
 
 
 def require_text(field_name: str, text: str, minimum: int = MIN_REASON_CHARS) -> str:

@@ -202,8 +202,9 @@ class SubjectRequestService:
 
     def export(self, principal: Principal, request_id: str) -> AccessExport:
         request = self._request(request_id)
-        if request.kind is not RequestKind.ACCESS:
-            raise Conflict("only an access request has an export")
+        if request.kind not in (RequestKind.ACCESS, RequestKind.RECTIFICATION):
+            # A rectification's listing is where the DPO finds the entry ids of the reads to correct.
+            raise Conflict("only an access or rectification request has an export")
         if request.decision is Decision.REFUSED:
             raise Conflict("this access request was refused")
         rows = self._system_rows(request, "export")
