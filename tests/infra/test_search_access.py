@@ -58,6 +58,7 @@ def test_api_reads_parquet_under_reads_and_writes_only_results_and_kept_rows(tem
     on_reads = {(a, r) for a, r in allowed if r.startswith("StorageReads")}
     assert on_reads == {
         ("s3:GetObject", "StorageReads.Arn/reads/*"),
+        ("s3:GetObject", "StorageReads.Arn/images/*"),  # read views: one image by byte range
         ("s3:ListBucket", "StorageReads.Arn"),
         ("s3:GetBucketLocation", "StorageReads.Arn"),
     }
@@ -68,7 +69,11 @@ def test_api_reads_parquet_under_reads_and_writes_only_results_and_kept_rows(tem
     ]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reads/*"]}}
     writes = {r for a, r in allowed if a == "s3:PutObject"}
-    assert writes == {"StorageAthenaResults.Arn/results/*", "StorageAthenaResults.Arn/searches/*"}
+    assert writes == {
+        "StorageAthenaResults.Arn/results/*",
+        "StorageAthenaResults.Arn/searches/*",
+        "StorageEvidence.Arn/preservations/*",  # R-PRESERVE: tests/infra/test_read_evidence.py
+    }
     assert not [r for a, r in allowed if a.startswith("s3:Delete")]
 
 
