@@ -10,10 +10,12 @@ import json
 import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 from tests.local.test_search_local import camera, rfc3339, search_body
 
@@ -34,7 +36,9 @@ def call(local: Local, method: str, path: str, token: str, body: object = None) 
     return status, reply
 
 
-def test_a_read_is_opened_corrected_preserved_and_exported_on_local_mode(local: Local) -> None:
+def test_a_read_is_opened_corrected_preserved_and_exported_on_local_mode(
+    local: Local, tmp_path: Path
+) -> None:
     ivy, olly, dora = (local.id_token(g) for g in ("investigator", "senior-investigator", "dpo"))
     tag = uuid.uuid4().hex[:5].upper()
     read_id, misread, real = f"life-{tag}", f"M1{tag}", f"M7{tag}"
@@ -79,6 +83,12 @@ def test_a_read_is_opened_corrected_preserved_and_exported_on_local_mode(local: 
     )
     assert (status, body) == (200, plate)
     assert headers["Content-Type"] == "image/jpeg"
+    token_file = tmp_path / "token"
+    token_file.write_text(ivy)
+    jpeg = tmp_path / "plate.jpg"
+    where = ["--search", search_id, "--config", str(local.config_path), "--token-file", str(token_file)]
+    assert nas(["read", "image", read_id, "--out", str(jpeg), *where]) == 0
+    assert jpeg.read_bytes() == plate
 
     status, made = call(
         local,
@@ -124,9 +134,11 @@ def test_a_read_is_opened_corrected_preserved_and_exported_on_local_mode(local: 
     )
     assert status == 201, request
     rid = request["request_id"]
-    status, _, exported = raw_get(local, f"/subject-requests/{rid}/export?format=csv", dora, "text/csv")
-    assert status == 200
-    text = exported.decode()
+    token_file.write_text(dora)
+    exported = tmp_path / "export.csv"
+    at = ["--config", str(local.config_path), "--token-file", str(token_file)]
+    assert nas(["sar", "export", rid, "--out", str(exported), *at]) == 0
+    text = exported.read_text()
     assert real in text
     assert "TR15" in text  # the 10 km square of KENT-A2-001, never the camera itself
     # KENT-A2-001's registered site is 51.2798, 1.0789.
