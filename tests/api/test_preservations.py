@@ -104,6 +104,20 @@ def test_the_manifest_names_who_when_why_the_case_the_search_and_every_files_sha
     assert fetched.body == made
 
 
+def test_a_correction_after_preservation_shows_on_the_manifest_and_leaves_the_copy_as_preserved(
+    preserved: tuple[ReadsApi, dict[str, Any], dict[str, dict[str, bytes]]],
+) -> None:
+    reads_api, made, _ = preserved
+    search_id = reads_api.vrm_search("AB12CDE", OLLY)["search_id"]
+    assert reads_api.correct("r2", search_id, "AB12CDG", OLLY).status == 201
+    fetched = reads_api.api.call("GET", f"/preservations/{made['preservation_id']}", OLLY).body
+    by_id = {r["read_id"]: r for r in fetched["preserved_reads"]}
+    assert (by_id["r2"]["vrm"], by_id["r2"]["current_vrm"]) == ("AB12CDE", "AB12CDG")
+    assert (by_id["r1"]["vrm"], by_id["r1"]["current_vrm"]) == ("AB12CDF", "AB12CDF")
+    [document_key] = [f["key"] for f in by_id["r2"]["files"] if f["kind"] == "read"]
+    assert json.loads(evidence_object(document_key)[0])["vrm"] == "AB12CDE"
+
+
 def test_preservations_are_listed_by_case_and_hidden_from_other_forces(
     preserved: tuple[ReadsApi, dict[str, Any], dict[str, dict[str, bytes]]],
 ) -> None:

@@ -73,6 +73,9 @@ class PreservedRead:
     original_vrm: str
     captured_at: datetime
     files: tuple[PreservedFile, ...]
+    current_vrm: str | None = None
+    """The VRM the read shows now, when read back (R-CORRECT): a correction made after the copy is
+    shown beside it; the locked copy itself is evidence as preserved and is never rewritten."""
 
     @property
     def corrected(self) -> bool:

@@ -143,10 +143,21 @@ class PreservationService:
         return stored
 
     def get(self, principal: Principal, preservation_id: str) -> Preservation:
+        """The manifest as recorded, each read with the VRM it shows now (R-CORRECT: a correction
+        made after the copy was preserved shows here; the locked copy is not rewritten)."""
         found = self._store.get(preservation_id)
         if found is None or not _visible(principal, found):
             raise PreservationNotFound(preservation_id)
-        return found
+        current = self._corrections.current([read_key(r.camera_id, r.read_id) for r in found.reads])
+        return replace(
+            found,
+            reads=tuple(
+                replace(
+                    r, current_vrm=c.vrm if (c := current.get(read_key(r.camera_id, r.read_id))) else r.vrm
+                )
+                for r in found.reads
+            ),
+        )
 
     def by_case(self, principal: Principal, case_ref: str) -> list[Preservation]:
         return [p for p in self._store.by_case(case_ref) if _visible(principal, p)]

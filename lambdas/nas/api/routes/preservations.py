@@ -60,6 +60,9 @@ class PreservedReadView(BaseModel):
     vrm: str
     original_vrm: str
     corrected: bool
+    current_vrm: str = Field(
+        description="the VRM the read shows now (R-CORRECT); the preserved copy holds `vrm` as preserved"
+    )
     captured_at: str
     files: list[PreservedFileView]
 
@@ -121,6 +124,7 @@ class PreservationView(PreservationSummary):
                     vrm=r.vrm,
                     original_vrm=r.original_vrm,
                     corrected=r.corrected,
+                    current_vrm=r.current_vrm or r.vrm,
                     captured_at=iso_utc(r.captured_at),
                     files=[
                         PreservedFileView(kind=f.kind.value, key=f.key, sha256=f.sha256, bytes=f.bytes)
