@@ -30,7 +30,7 @@ from nas import catalogue
 
 RELEASED_PRESERVATION_DAYS = 1
 """A released preservation's current version expires a day after release is tagged, its noncurrent
-version a day later: gone within about three days (docs/architecture.md, "Preservations")."""
+version a day later: gone within about three days (docs/reads.md, "Preservations")."""
 PRESERVATIONS = f"{catalogue.PRESERVATIONS_PREFIX}*"
 
 

@@ -3,7 +3,7 @@ is kept (history, never deleted); the latest supersedes the earlier ones. A read
 camera read (`stored_vrm`, in the Parquet row, never rewritten); what every store shows is its
 effective VRM: the latest correction's, or the stored one.
 
-How each store learns of a correction (docs/corrections.md): searches apply the corrections that
+How each store learns of a correction (docs/reads.md): searches apply the corrections that
 concern them as an overlay inside the plan (`Fix`, `search.SearchPlan.fixes`), so a search for the
 corrected VRM finds the read and a search for the old one does not, within the same row limit; alert
 views, exports and preservations read the read's current correction when they show it.
