@@ -113,6 +113,10 @@ def test_an_access_export_lists_reads_and_alerts_by_time_lea_and_grid_square_onl
     assert [(a["lea"], a["grid_square"], a["category"]) for a in document["alerts"]] == [
         ("KENT", "TR04", "stolen")
     ]
+    record = reads_api.api.audit_for(as_json.request_id)
+    assert (record["purpose"], record["case_ref"]) == ("data-subject-request", made["request_id"])
+    assert record["parameters"]["uses"]["system_search"]["vrm"] == "AB12CDE"
+    assert record["result_count"] == 4
     as_csv = export(reads_api, made["request_id"], "csv")
     assert as_csv.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(as_csv.body)))
@@ -253,3 +257,8 @@ def test_subject_request_routes_are_for_the_dpo_only(reads_api: ReadsApi, group:
     assert reads_api.api.call("GET", f"/subject-requests/{rid}", who).status == expected
     assert export(reads_api, rid).status == 200
     assert reads_api.api.call("GET", f"/subject-requests/{rid}/export", who).status == expected
+    if group != "dpo":
+        path = f"/subject-requests/{rid}"
+        assert reads_api.api.call("POST", f"{path}/decision", who, body=GRANT).status == 403
+        lift = {"reason": "Restriction no longer needed"}
+        assert reads_api.api.call("POST", f"{path}/lift-restriction", who, body=lift).status == 403
