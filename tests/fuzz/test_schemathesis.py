@@ -23,7 +23,8 @@ from nas.local.moto_server import free_port
 from nas.local.runtime import LocalMode, LocalOptions
 from tests.local.conftest import Clock, Local
 
-GROUPS = ("operator", "auditor", "investigator", "senior-investigator", "authoriser", "admin", "dpo")
+# `admin` last: its fuzzing may disable any demo account, and a later group could then not sign in.
+GROUPS = ("operator", "auditor", "investigator", "senior-investigator", "authoriser", "dpo", "admin")
 EXAMPLES = int(os.environ.get("NAS_FUZZ_EXAMPLES", "8"))
 PHASES = os.environ.get("NAS_FUZZ_PHASES", "examples,coverage,fuzzing")
 SEED = int(os.environ.get("NAS_FUZZ_SEED", "20261130"))
