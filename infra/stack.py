@@ -16,6 +16,7 @@ from infra.constructs.analytics import Analytics
 from infra.constructs.api import API_STAGE, Api
 from infra.constructs.audit import AuditDigests
 from infra.constructs.console import Console
+from infra.constructs.evidence import ReadEvidence
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
 from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
@@ -77,6 +78,15 @@ class NasStack(cdk.Stack):
             self, "Runtime", stage=config.stage, logs_key=self.keys.logs, log_retention=log_retention
         )
         api_function = self._api_function(config)
+        self.read_evidence = ReadEvidence(
+            self,
+            "ReadEvidence",
+            api_function=api_function,
+            tables=self.tables,
+            reads_bucket=self.storage.reads,
+            evidence_bucket=self.storage.evidence,
+            storage_key=self.keys.storage,
+        )
         self.api = Api(
             self,
             "Api",

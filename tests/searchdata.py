@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from nas.domain.models import Camera, CameraSource
+from nas.domain.packing import ImageRef
 from nas.domain.reads import parse_read
 from nas.domain.rows import firehose_json, read_row
 from nas.local.sink import ParquetRowSink
@@ -40,6 +41,9 @@ class StoredRead:
     stored_after: timedelta = timedelta(seconds=30)
     """How long after capture archive stored it (over 24 hours: a late read)."""
     extra: dict[str, Any] = field(default_factory=dict)
+    plate: ImageRef | None = None
+    """Where archive packed its plate image (the pack itself is the test's to put)."""
+    overview: ImageRef | None = None
 
     def payload(self) -> bytes:
         return json.dumps(
@@ -62,7 +66,12 @@ class StoredRead:
         stored_at = self.captured_at + self.stored_after
         accepted = parse_read(self.payload(), now=stored_at)
         row = read_row(
-            accepted, self.camera, ingested_at=stored_at, stored_at=stored_at, plate=None, overview=None
+            accepted,
+            self.camera,
+            ingested_at=stored_at,
+            stored_at=stored_at,
+            plate=self.plate,
+            overview=self.overview,
         )
         return orjson.dumps(firehose_json(row))
 

@@ -19,6 +19,8 @@ from constructs import Construct
 
 from infra.nag import acknowledge
 
+BINARY_MEDIA_TYPES = ("image/jpeg",)
+
 API_STAGE = "v1"
 # WAF delivers only to log groups whose name starts with this.
 WAF_LOG_GROUP_PREFIX = "aws-waf-logs-"
@@ -88,6 +90,9 @@ class Api(Construct):
             "RestApi",
             description="NAS API (SPEC §6)",
             endpoint_types=[apigw.EndpointType.REGIONAL],
+            # Read images (GET /reads/{id}/images/{kind}) come back as JPEG bytes to a client sending
+            # Accept: image/jpeg; the function answers them base64-encoded.
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             cloud_watch_role=True,
             cloud_watch_role_removal_policy=cdk.RemovalPolicy.RETAIN,
             deploy_options=apigw.StageOptions(

@@ -27,17 +27,33 @@ def append_only_policy() -> iam.PolicyDocument:
     """Denies every principal, whatever its identity policies allow, the writes that change or
     remove an item in place (catalogue.APPEND_ONLY_DENIED_ACTIONS). `*` is this table: a table's
     resource policy cannot name the table's own generated ARN."""
+    return _deny_policy("AppendOnly", catalogue.APPEND_ONLY_DENIED_ACTIONS)
+
+
+def no_delete_policy() -> iam.PolicyDocument:
+    """Denies every principal item deletes (catalogue.DELETE_DENIED_ACTIONS): records of what was done
+    (corrections, preservations, data-subject requests) are kept; updates stay possible."""
+    return _deny_policy("NoDeletes", catalogue.DELETE_DENIED_ACTIONS)
+
+
+def _deny_policy(sid: str, actions: Iterable[str]) -> iam.PolicyDocument:
     return iam.PolicyDocument(
         statements=[
             iam.PolicyStatement(
-                sid="AppendOnly",
+                sid=sid,
                 effect=iam.Effect.DENY,
                 principals=[iam.AnyPrincipal()],
-                actions=list(catalogue.APPEND_ONLY_DENIED_ACTIONS),
+                actions=list(actions),
                 resources=["*"],
             )
         ]
     )
+
+
+def resource_policy(spec: catalogue.TableSpec) -> iam.PolicyDocument | None:
+    if spec.append_only:
+        return append_only_policy()
+    return no_delete_policy() if spec.denies_deletes else None
 
 
 def grant_items(table: dynamodb.ITable, grantee: iam.IGrantable, *actions: str) -> iam.Grant:
@@ -114,7 +130,7 @@ class Tables(Construct):
                 stream=dynamodb.StreamViewType[spec.stream] if spec.stream else None,
                 deletion_protection=removal_policy == cdk.RemovalPolicy.RETAIN,
                 removal_policy=removal_policy,
-                resource_policy=append_only_policy() if spec.append_only else None,
+                resource_policy=resource_policy(spec),
             )
             for index in spec.indexes:
                 table.add_global_secondary_index(

@@ -47,6 +47,9 @@ class TableSpec:
     items can be put and read, never changed or removed in place."""
     stream: str | None = None
     """DynamoDB Streams view type (KEYS_ONLY, NEW_IMAGE, …) when something consumes the changes."""
+    denies_deletes: bool = False
+    """The table's resource policy denies DELETE_DENIED_ACTIONS to every principal: records of what
+    was done (corrections, preservations, data-subject requests) are never removed."""
 
     @property
     def env_var(self) -> str:
@@ -103,6 +106,7 @@ ALERT_RECORD_ATTRIBUTES = (
     "outcome",
 )
 ALERT_PUBLISH_PENDING_INDEX = "by-publish-pending"
+ALERT_BY_VRM_INDEX = "by-vrm"
 ALERTS = TableSpec(
     "alerts",
     partition_key=Key("alert_id"),
@@ -123,6 +127,13 @@ ALERTS = TableSpec(
             Key("publish_pending"),
             Key("raised_at"),
             "the publish sweeper: alerts written but not yet marked published (sparse)",
+            projection=ALERT_RECORD_ATTRIBUTES,
+        ),
+        Index(
+            ALERT_BY_VRM_INDEX,
+            Key("vrm"),
+            Key("raised_at"),
+            "R-SAR access exports: the alerts raised on a VRM",
             projection=ALERT_RECORD_ATTRIBUTES,
         ),
     ),
@@ -150,6 +161,8 @@ APPEND_ONLY_DENIED_ACTIONS = (
     "dynamodb:PartiQLUpdate",
     "dynamodb:PartiQLDelete",
 )
+# Item deletes a record-keeping table refuses to everyone (BatchWriteItem can delete too).
+DELETE_DENIED_ACTIONS = ("dynamodb:DeleteItem", "dynamodb:BatchWriteItem", "dynamodb:PartiQLDelete")
 # R-AUDIT: hash chains per UTC day. An append holds a chain's head from its head read to its
 # conditional put (about 5-10 ms in region); at the API's sustained throttle (200 requests/s) eight
 # chains carry 25 appends/s each, so roughly one first attempt in six meets a race, and the loser
@@ -196,6 +209,89 @@ AUTHORISATIONS = TableSpec(
     ),
 )
 
+# R-CORRECT: one partition per read (`<camera_id>|<read_id>`): an item per correction (`V#<version>`),
+# kept for good, and the read's `CURRENT` item, a copy of its latest correction that alone carries the
+# indexes' keys, so each index lists every corrected read once, as it is now.
+CORRECTION_CURRENT = "CURRENT"
+CORRECTIONS = TableSpec(
+    "corrections",
+    partition_key=Key("read_key"),
+    sort_key=Key("entry"),
+    serves="R-CORRECT: a read's corrections (history) and current correction; the search overlay",
+    indexes=(
+        Index(
+            "by-shown-canonical",
+            Key("shown_canonical"),
+            Key("read_key"),
+            "searches of a VRM: reads corrected to it (its look-alike class)",
+        ),
+        Index(
+            "by-read-canonical",
+            Key("read_canonical"),
+            Key("read_key"),
+            "searches of a VRM: reads stored under it that were corrected away",
+        ),
+        Index(
+            "by-captured-day",
+            Key("captured_day"),
+            Key("read_key"),
+            "partial, location and convoy searches: the corrected reads of a capture day",
+        ),
+    ),
+    denies_deletes=True,
+)
+# R-PRESERVE: a `MANIFEST` item per preservation (who, when, why, case, search, files) and an item per
+# preserved read (`READ#<n>`, its VRM for erasure requests); the copies are in the evidence bucket.
+PRESERVATION_MANIFEST = "MANIFEST"
+PRESERVATION_KEY_ATTRIBUTES = ("preservation_id", "item")
+PRESERVATION_RELEASE_ATTRIBUTES = ("released_at", "released_by", "release_reason")
+PRESERVATIONS = TableSpec(
+    "preservations",
+    partition_key=Key("preservation_id"),
+    sort_key=Key("item"),
+    serves="R-PRESERVE: GET /preservations/{id}; release",
+    indexes=(
+        Index("by-case", Key("case_ref"), Key("created_at"), "GET /preservations?case_ref="),
+        Index("by-vrm", Key("preserved_vrm"), Key("preservation_id"), "R-SAR: preserved copies of a VRM"),
+    ),
+    denies_deletes=True,
+)
+# R-SAR: one item per data-subject request; `restriction` (`in-force`) is present only while a
+# restriction holds, so its index lists exactly the VRMs searches must exclude.
+SUBJECT_REQUEST_KEY_ATTRIBUTE = "request_id"
+RESTRICTION_IN_FORCE = "in-force"
+SUBJECT_REQUEST_UPDATE_ATTRIBUTES = (
+    "status",
+    "decision",
+    "decided_at",
+    "decided_by",
+    "decision_reason",
+    "exemption",
+    "outcome",
+    "restriction",
+    "lifted_at",
+    "lifted_by",
+    "lift_reason",
+    "system_search",
+    "version",
+)
+SUBJECT_REQUESTS = TableSpec(
+    "subject-requests",
+    partition_key=Key("request_id"),
+    sort_key=None,
+    serves="R-SAR: data-subject requests, their decisions and what was done",
+    indexes=(
+        Index("by-status", Key("status"), Key("due_date"), "GET /subject-requests?status=&overdue="),
+        Index(
+            "by-restriction",
+            Key("restriction"),
+            Key("vrm"),
+            "searches: the VRMs under a restriction in force (sparse)",
+        ),
+    ),
+    denies_deletes=True,
+)
+
 ACCOUNTS = TableSpec(
     "accounts",
     # One item per user name (Cognito `cognito:username`): what the API must know about an account
@@ -229,6 +325,9 @@ TABLES: tuple[TableSpec, ...] = (
     AUTHORISATIONS,
     ACCOUNTS,
     ACCOUNT_REVIEWS,
+    CORRECTIONS,
+    PRESERVATIONS,
+    SUBJECT_REQUESTS,
 )
 
 
@@ -275,6 +374,11 @@ ALERT_OUTCOME_ATTRIBUTES = (
     "outcome_history_omitted",
 )
 
+# R-PRESERVE: preserved copies in the evidence bucket (Object Lock: a legal hold on every object until
+# released). Not a retained prefix: the retention check never lists or deletes it; a released copy is
+# tagged and expired by the bucket's lifecycle rule for released preservations.
+PRESERVATIONS_PREFIX = "preservations/"
+PRESERVATION_RELEASED_TAG = ("nas-preservation", "released")
 # R-AUDIT: signed digests of the audit chains, in the evidence bucket (Object Lock, compliance mode).
 AUDIT_DIGEST_PREFIX = "audit-digests/"
 AUDIT_SIGNING_KEY_ENV = "NAS_AUDIT_SIGNING_KEY"

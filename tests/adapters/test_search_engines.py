@@ -225,6 +225,7 @@ def test_athena_status_follows_the_execution_and_pages_parse_its_rows(athena: An
                 "live",
                 "2026-11-23",
                 "22",
+                "true",
             )
         ]
     }
@@ -234,7 +235,7 @@ def test_athena_status_follows_the_execution_and_pages_parse_its_rows(athena: An
             for v in ("r2", "AB12CDE", "1795435100000", "KENT-A2-001", "KENT", "51.2798", "1.0789")
         ]
         + [{}, {}]
-        + [{"VarCharValue": v} for v in ("late", "2026-11-24", "6")]
+        + [{"VarCharValue": v} for v in ("late", "2026-11-24", "6", "false")]
     }
     backend = athena_backends[DEFAULT_ACCOUNT_ID]["eu-west-2"]
     backend.query_results_queue.append(QueryResults(rows=[header, row, no_direction], column_info=[]))
@@ -246,13 +247,19 @@ def test_athena_status_follows_the_execution_and_pages_parse_its_rows(athena: An
     first, second = page.hits
     assert isinstance(first, ReadHit)
     assert isinstance(second, ReadHit)
-    assert (first.read_id, first.captured_at, first.confidence, first.lat) == (
+    assert (first.read_id, first.captured_at, first.confidence, first.lat, first.corrected) == (
         "r1",
         datetime(2026, 11, 23, 12, 0, 0, 123000, tzinfo=UTC),
         93,
         51.2798,
+        True,
     )
-    assert (second.direction, second.confidence, second.ref.partition.arrival.value) == (None, None, "late")
+    assert (second.direction, second.confidence, second.ref.partition.arrival.value, second.corrected) == (
+        None,
+        None,
+        "late",
+        False,
+    )
 
 
 def test_a_failed_athena_query_reports_why(athena: Any) -> None:

@@ -4,10 +4,12 @@ events with Cognito claims)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -32,6 +34,7 @@ TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in ca
 RESULTS_BUCKET = "nas-test-athena-results"
 VOI_TABLE = "nas-test-voi"
 IMPORTS_BUCKET = "nas-test-imports"
+READS_BUCKET = "nas-test-reads"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -51,7 +54,18 @@ AUDITOR_NATIONAL = claims("aud.nat", "auditor", "NATIONAL")
 class Reply:
     status: int
     body: Any
+    """JSON parsed; bytes for a binary body (base64 through API Gateway); else text."""
     request_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _body(response: dict[str, Any]) -> Any:
+    if response.get("isBase64Encoded"):
+        return base64.b64decode(response["body"])
+    try:
+        return json.loads(response["body"])
+    except ValueError:
+        return response["body"]
 
 
 @dataclass
@@ -68,7 +82,13 @@ class ApiAccount:
         event = rest_proxy_event(method, path, claims=who, **kwargs)
         response = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
         return Reply(
-            response["statusCode"], json.loads(response["body"]), event["requestContext"]["requestId"]
+            response["statusCode"],
+            _body(response),
+            event["requestContext"]["requestId"],
+            {
+                **{k.lower(): v for k, v in (response.get("headers") or {}).items()},
+                **{k.lower(): v[-1] for k, v in (response.get("multiValueHeaders") or {}).items() if v},
+            },
         )
 
     def put_alert(
@@ -140,6 +160,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         **{spec.env_var: TABLE_NAMES[spec.logical_name] for spec in catalogue.TABLES},
         catalogue.SIGN_IN_EVENTS_ENV: "off",  # moto keeps no Cognito auth events
         catalogue.Bucket.ATHENA_RESULTS.env_var: RESULTS_BUCKET,
+        catalogue.Bucket.READS.env_var: READS_BUCKET,
         catalogue.ATHENA_WORKGROUP_ENV: "nas-test-search",
         catalogue.GLUE_DATABASE_ENV: "nas_test",
         catalogue.Bucket.IMPORTS.env_var: IMPORTS_BUCKET,
@@ -151,9 +172,10 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         for spec in catalogue.TABLES:
             create_table(dynamodb, spec, TABLE_NAMES[spec.logical_name])
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=RESULTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (RESULTS_BUCKET, READS_BUCKET):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=READS_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         boto3.client("s3", region_name=REGION).create_bucket(
             Bucket=EVIDENCE_BUCKET,
             CreateBucketConfiguration={"LocationConstraint": REGION},
@@ -180,3 +202,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         yield ApiAccount(dynamodb, cognito, pool_id, key, s3)
         wiring.reset()
         settings.cache_clear()
+
+
+@pytest.fixture
+def reads_api(api: ApiAccount, tmp_path: Path) -> Iterator[Any]:
+    """Stored reads with packed images, searched by DuckDB (`tests/api/readsdata.py`)."""
+    from tests.api.readsdata import reads_fixture
+
+    yield from reads_fixture(api, tmp_path)

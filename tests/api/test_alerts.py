@@ -11,6 +11,7 @@ import pytest
 from nas import catalogue
 from nas.adapters import StoreConflict, StoreError, StoreRejected
 from nas.adapters.alerts import DynamoAlertReader, OutcomeConflict
+from nas.adapters.corrections import InMemoryCorrectionStore
 from nas.adapters.dynamo import from_item
 from nas.api import wiring
 from nas.api.params import encode_token
@@ -232,7 +233,12 @@ def test_concurrent_change_is_retried_without_losing_history(api: ApiAccount) ->
     assert outcome(api, alert.alert_id, OPERATOR_KENT, outcome="misread", note="first").status == 200
     conflicting = ConflictingOnce(DynamoAlertReader(api.dynamodb, ALERTS_TABLE))
     built = wiring.build_services(settings())
-    wiring.install(replace(built, alerts=AlertService(conflicting, clock=wiring.utc_now)))
+    wiring.install(
+        replace(
+            built,
+            alerts=AlertService(conflicting, corrections=InMemoryCorrectionStore(), clock=wiring.utc_now),
+        )
+    )
     reply = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed", note="second")
     assert reply.status == 200
     assert conflicting.writes == 2
@@ -329,7 +335,14 @@ def test_store_failures_are_503_or_409_never_500(
 ) -> None:
     alert = api.put_alert(read_id="store-fault")
     built = wiring.build_services(settings())
-    wiring.install(replace(built, alerts=AlertService(FailingReader(error), clock=wiring.utc_now)))
+    wiring.install(
+        replace(
+            built,
+            alerts=AlertService(
+                FailingReader(error), corrections=InMemoryCorrectionStore(), clock=wiring.utc_now
+            ),
+        )
+    )
     listed = api.call("GET", "/alerts", OPERATOR_KENT)
     changed = outcome(api, alert.alert_id, OPERATOR_KENT, outcome="confirmed")
     for reply in (listed, changed):
@@ -350,7 +363,11 @@ def test_throttled_dynamodb_is_503_store_unavailable(api: ApiAccount) -> None:
 
     reader = DynamoAlertReader(Throttled(), ALERTS_TABLE)  # type: ignore[arg-type]
     built = wiring.build_services(settings())
-    wiring.install(replace(built, alerts=AlertService(reader, clock=wiring.utc_now)))
+    wiring.install(
+        replace(
+            built, alerts=AlertService(reader, corrections=InMemoryCorrectionStore(), clock=wiring.utc_now)
+        )
+    )
     reply = api.call("GET", "/alerts", OPERATOR_KENT)
     assert (reply.status, reply.body["error"]["code"]) == (503, "store-unavailable")
     reply = outcome(api, "any-alert", OPERATOR_KENT, outcome="confirmed")
@@ -403,7 +420,11 @@ def test_a_days_alerts_are_spread_over_its_shards_and_listed_together(api: ApiAc
 def test_a_national_listing_reads_each_days_shards_and_no_more_than_33_days(api: ApiAccount) -> None:
     counting = CountingReader(DynamoAlertReader(api.dynamodb, ALERTS_TABLE))
     built = wiring.build_services(settings())
-    wiring.install(replace(built, alerts=AlertService(counting, clock=wiring.utc_now)))
+    wiring.install(
+        replace(
+            built, alerts=AlertService(counting, corrections=InMemoryCorrectionStore(), clock=wiring.utc_now)
+        )
+    )
     since = (datetime.now(UTC) - timedelta(days=31) + timedelta(minutes=1)).isoformat()
     assert api.call("GET", "/alerts", OPERATOR_NATIONAL, query={"since": since}).status == 200
     days = {key.split("#")[0] for index, key in counting.keys}

@@ -26,10 +26,11 @@ def checked(api: ApiAccount, monkeypatch: pytest.MonkeyPatch) -> ApiAccount:
     from nas import catalogue
 
     s3 = boto3.client("s3", region_name="eu-west-2")
-    for bucket in (catalogue.Bucket.READS, catalogue.Bucket.QUARANTINE):
-        name = f"nas-test-{bucket.value}"
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
-        monkeypatch.setenv(bucket.env_var, name)
+    # The reads bucket is the `api` fixture's (read views serve images from it).
+    quarantine = f"nas-test-{catalogue.Bucket.QUARANTINE.value}"
+    s3.create_bucket(Bucket=quarantine, CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+    monkeypatch.setenv(catalogue.Bucket.QUARANTINE.env_var, quarantine)
+    monkeypatch.setenv(catalogue.Bucket.READS.env_var, "nas-test-reads")
     settings.cache_clear()
     s3.put_object(Bucket="nas-test-reads", Key="images/2026-01-01/s/1-2.jpgpack", Body=b"\xff\xd8\xff")
     now = datetime.now(UTC)

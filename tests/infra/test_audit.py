@@ -44,13 +44,18 @@ def test_the_audit_table_denies_in_place_changes_to_every_principal(template: Te
     assert "dynamodb:PutItem" not in statement["Action"]
 
 
-def test_only_append_only_tables_carry_a_resource_policy(template: Template) -> None:
+def test_only_record_tables_carry_a_resource_policy(template: Template) -> None:
+    """The audit trail (append-only) and the records of what was done to reads (no deletes:
+    tests/infra/test_read_evidence.py)."""
     with_policy = {
         lid
         for lid, t in resources(template, "AWS::DynamoDB::Table").items()
         if "ResourcePolicy" in t["Properties"]
     }
-    assert with_policy == {logical_id(template, "AWS::DynamoDB::Table", "TablesAudit")}
+    assert with_policy == {
+        logical_id(template, "AWS::DynamoDB::Table", prefix)
+        for prefix in ("TablesAudit", "TablesCorrections", "TablesPreservations", "TablesSubjectRequests")
+    }
 
 
 def test_the_signing_key_is_asymmetric_for_signing(template: Template) -> None:
@@ -136,7 +141,9 @@ def test_prod_locks_digests_for_seven_years(tmp_path: Path) -> None:
 def test_the_digest_job_reads_the_chains_and_writes_locked_digests_only(template: Template) -> None:
     allowed = granted(template, DIGEST_POLICY)
     assert {a for a, r in allowed if r.startswith("TablesAudit")} == {"dynamodb:Query"}
-    assert {(a, r) for a, r in allowed if r.startswith("StorageEvidence")} == {
+    on_evidence = {(a, r) for a, r in allowed if r.startswith("StorageEvidence")}
+    # Preserved copies (R-PRESERVE) are tests/infra/test_read_evidence.py's.
+    assert {(a, r) for a, r in on_evidence if "/preservations/" not in r} == {
         ("s3:ListBucketVersions", "StorageEvidence.Arn"),
         ("s3:GetObjectVersion", "StorageEvidence.Arn/audit-digests/*"),
         ("s3:PutObject", "StorageEvidence.Arn/audit-digests/*"),
@@ -167,7 +174,9 @@ def test_the_api_appends_and_queries_and_verifies_but_never_signs(template: Temp
     allowed = granted(template, API_POLICY)
     assert {a for a, r in allowed if r.startswith("TablesAudit")} == {"dynamodb:PutItem", "dynamodb:Query"}
     assert {a for a, r in allowed if r.startswith("AuditSigningKey")} == {"kms:Verify", "kms:GetPublicKey"}
-    assert {(a, r) for a, r in allowed if r.startswith("StorageEvidence")} == {
+    on_evidence = {(a, r) for a, r in allowed if r.startswith("StorageEvidence")}
+    # Preserved copies (R-PRESERVE) are tests/infra/test_read_evidence.py's.
+    assert {(a, r) for a, r in on_evidence if "/preservations/" not in r} == {
         ("s3:ListBucketVersions", "StorageEvidence.Arn"),
         ("s3:GetObjectVersion", "StorageEvidence.Arn/audit-digests/*"),
         # GET /reports/retention (tests/infra/test_retention.py): read only, statements only.

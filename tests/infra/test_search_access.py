@@ -58,6 +58,7 @@ def test_api_reads_parquet_under_reads_and_writes_only_results_and_kept_rows(tem
     on_reads = {(a, r) for a, r in allowed if r.startswith("StorageReads")}
     assert on_reads == {
         ("s3:GetObject", "StorageReads.Arn/reads/*"),
+        ("s3:GetObject", "StorageReads.Arn/images/*"),  # read views: one image by byte range
         ("s3:ListBucket", "StorageReads.Arn"),
         ("s3:GetBucketLocation", "StorageReads.Arn"),
     }
@@ -73,6 +74,7 @@ def test_api_reads_parquet_under_reads_and_writes_only_results_and_kept_rows(tem
         "StorageAthenaResults.Arn/results/*",
         "StorageAthenaResults.Arn/searches/*",
         "StorageImports.Arn/incoming/*",
+        "StorageEvidence.Arn/preservations/*",  # R-PRESERVE: tests/infra/test_read_evidence.py
     }
     assert not [r for a, r in allowed if a.startswith("s3:Delete")]
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from nas import catalogue
 from tests.infra.conftest import one_resource, resources
 
 DATA_BUCKETS = ("StorageReads", "StorageQuarantine", "StorageEvidence", "StorageAthenaResults")
@@ -49,11 +50,15 @@ def test_athena_results_expire_after_one_day(template: Template) -> None:
     )
 
 
-def test_evidence_bucket_has_object_lock_and_never_expires(template: Template) -> None:
+def test_evidence_bucket_has_object_lock_and_expires_only_released_preservations(template: Template) -> None:
     bucket = one_resource(template, "AWS::S3::Bucket", "StorageEvidence")
     assert bucket["Properties"]["ObjectLockEnabled"] is True
     assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
-    assert not [r for r in rules(bucket) if "ExpirationInDays" in r or "NoncurrentVersionExpiration" in r]
+    expiring = [r for r in rules(bucket) if "ExpirationInDays" in r or "NoncurrentVersionExpiration" in r]
+    name, value = catalogue.PRESERVATION_RELEASED_TAG
+    assert [(r["Prefix"], r["TagFilters"]) for r in expiring] == [
+        (catalogue.PRESERVATIONS_PREFIX, [{"Key": name, "Value": value}])
+    ]
 
 
 @pytest.mark.parametrize("bucket", DATA_BUCKETS)

@@ -11,9 +11,11 @@ import pytest
 
 from nas.adapters.authorisations import InMemoryAuthorisationStore
 from nas.adapters.cameras import InMemoryCameraDirectory
+from nas.adapters.corrections import InMemoryCorrectionStore
 from nas.adapters.search import EnginePage, EngineState, EngineStatus
 from nas.adapters.search_results import InMemoryResultStore
 from nas.adapters.searches import InMemorySearchStore
+from nas.adapters.subject_requests import InMemorySubjectRequestStore
 from nas.domain.errors import InvalidInput
 from nas.domain.layout import Arrival, Partition, ReadRef
 from nas.domain.policy import InvestigationLevel
@@ -29,6 +31,7 @@ from nas.domain.search import (
     VrmCriteria,
     Why,
 )
+from nas.services.overlay import SearchOverlay
 from nas.services.searches import SearchNotFound, SearchService
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -79,6 +82,7 @@ def service(engine: AthenaLike, results: InMemoryResultStore | None = None) -> S
         cameras=InMemoryCameraDirectory(),
         engine=engine,
         results=results or InMemoryResultStore(),
+        overlay=SearchOverlay(InMemoryCorrectionStore(), InMemorySubjectRequestStore()),
         clock=lambda: NOW,
         new_id=lambda: "s-1",
     )

@@ -231,6 +231,8 @@ class AlertIndex(StrEnum):
     BY_READ_LEA = "by-read-lea"
     BY_OWNER_LEA = "by-owner-lea"
     BY_RAISED_DAY_SHARD = "by-raised-day-shard"
+    BY_VRM = "by-vrm"
+    """R-SAR access exports: the alerts raised on a VRM."""
 
     @property
     def key_attribute(self) -> str:
@@ -238,6 +240,7 @@ class AlertIndex(StrEnum):
             "by-read-lea": "lea",
             "by-owner-lea": "owner_lea",
             "by-raised-day-shard": "raised_day_shard",
+            "by-vrm": "vrm",
         }[self.value]
 
 

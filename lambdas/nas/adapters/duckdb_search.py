@@ -10,7 +10,10 @@ predicates are pushed into the pyarrow scan of those files, which reads only the
 returns and skips row groups by their Parquet statistics (rows are sorted by canonical VRM within a
 file, so a VRM search reads one row group or two of each); DuckDB then runs the plan's statement, with
 every predicate again, over the rows that can match. A convoy first scans the target's reads (one
-bucket), then its cameras' reads in every bucket. Never shipped to Lambda (duckdb is not in the layer).
+bucket), then its cameras' reads in every bucket. The rows of corrected reads (R-CORRECT: the plan's
+`fixes`) are read from their own partitions and added, since a read corrected to the searched VRM is
+stored under the VRM the camera read; the statement decides, by effective VRM, which rows match.
+Never shipped to Lambda (duckdb is not in the layer).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from nas.adapters.search import EnginePage, EngineState, EngineStatus, UnknownEx
 from nas.adapters.search_results import InMemoryResultStore, ResultStore, StoredResult
 from nas.catalogue import READ_PARTITION_KEYS, READ_ROW_COLUMNS, READS_PREFIX
 from nas.domain.layout import Arrival, Partition, vrm_bucket
-from nas.domain.search import FETCH_LIMIT, ROW_LIMIT, SearchPlan, SearchType
+from nas.domain.search import ROW_LIMIT, SearchPlan, SearchType
 from nas.domain.search_sql import DUCKDB, hit_of, statement
 from nas.domain.vrm import canonical_vrm
 
@@ -108,8 +111,9 @@ class DuckDbSearchEngine:
     def start(self, plan: SearchPlan, *, search_id: str) -> str:
         execution_id = self._new_id()
         hits = self.run(plan)
+        # The plan's limit: a search's 1,001 rows, or a system search's (R-SAR exports) more.
         self._results.put(
-            execution_id, StoredResult(plan.search_type, hits[:FETCH_LIMIT], truncated=len(hits) > ROW_LIMIT)
+            execution_id, StoredResult(plan.search_type, hits[: plan.limit], truncated=len(hits) > ROW_LIMIT)
         )
         return execution_id
 
@@ -153,11 +157,15 @@ class DuckDbSearchEngine:
         window = (pc.field("captured_at") >= pa.scalar(plan.window_from, SCAN_TIME)) & (
             pc.field("captured_at") <= pa.scalar(plan.window_to, SCAN_TIME)
         )
+        fixed = self._fixed_rows(plan, window)
+        return pa.concat_tables([self._stored_candidates(plan, window, fixed), fixed])
+
+    def _stored_candidates(self, plan: SearchPlan, window: Any, fixed: pa.Table) -> pa.Table:
         if plan.search_type is SearchType.VRM:
             matches = pc.field("vrm_canonical") == plan.vrm_canonical
             if plan.exact:
                 matches &= pc.field("vrm") == plan.vrm
-            return self._scan(self.files(plan.partitions()), window & matches)
+            return self._scan(self.files(plan.partitions(self._buckets(plan))), window & matches)
         if plan.search_type is SearchType.LOCATION:
             cameras = pa.array(plan.camera_ids, pa.string())
             return self._scan(self.files(plan.partitions()), window & pc.field("camera_id").isin(cameras))
@@ -165,14 +173,30 @@ class DuckDbSearchEngine:
             like = window & pc.match_like(pc.field("vrm"), plan.like)
             vrms = self._scan(self.files(plan.partitions()), like, ["vrm"]).column("vrm").unique().to_pylist()
             return self._rows_of(plan, set(map(canonical_vrm, vrms)), like & pc.field("vrm").isin(vrms))
-        return self._convoy(plan, window)
+        return self._convoy(plan, window, fixed)
 
-    def _convoy(self, plan: SearchPlan, window: Any) -> pa.Table:
+    @staticmethod
+    def _buckets(plan: SearchPlan) -> list[int] | None:
+        return [plan.vrm_bucket] if plan.vrm_bucket is not None else None
+
+    def _fixed_rows(self, plan: SearchPlan, window: Any) -> pa.Table:
+        """The stored rows of the plan's corrected reads (R-CORRECT), from their own partitions."""
+        if not plan.fixes:
+            return self.dataset([]).to_table(columns=SCAN_COLUMNS)
+        reads = pa.array(sorted({f.ref.read_id for f in plan.fixes}), pa.string())
+        cameras = pa.array(sorted({f.ref.camera_id for f in plan.fixes}), pa.string())
+        predicate = window & pc.field("read_id").isin(reads) & pc.field("camera_id").isin(cameras)
+        files = self.files(plan.fix_partitions())
+        return self.dataset(files).to_table(columns=SCAN_COLUMNS, filter=predicate)
+
+    def _convoy(self, plan: SearchPlan, window: Any, fixed: pa.Table) -> pa.Table:
         target_files = self.files(plan.partitions([plan.target_bucket or 0]))
-        targets = self._scan(
+        stored_targets = self._scan(
             target_files,
             window & (pc.field("vrm_canonical") == plan.vrm_canonical) & (pc.field("vrm") == plan.vrm),
         )
+        # Reads corrected to the target count as its reads; the statement drops those corrected away.
+        targets = pa.concat_tables([stored_targets, fixed])
         self.last_files_target = target_files
         if targets.num_rows == 0:
             return targets

@@ -25,7 +25,20 @@ from nas.api.auditing import handle_audited
 from nas.api.auth import Identity, authorise, is_public, requires
 from nas.api.docs import responses
 from nas.api.errors import ApiError, BadRequest, Unauthenticated, error_response, raw_error
-from nas.api.routes import admin, alerts, audit, authorisations, meta, reports, retention, searches, voi
+from nas.api.routes import (
+    admin,
+    alerts,
+    audit,
+    authorisations,
+    meta,
+    preservations,
+    reads,
+    reports,
+    retention,
+    searches,
+    subject_requests,
+    voi,
+)
 from nas.api.wiring import services
 from nas.domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from nas.observability import logger
@@ -96,6 +109,9 @@ app.include_router(reports.router)
 app.include_router(searches.router)
 app.include_router(authorisations.router)
 app.include_router(voi.router)
+app.include_router(reads.router)
+app.include_router(preservations.router)
+app.include_router(subject_requests.router)
 
 TITLE = "NAS: National ANPR Service API"
 VERSION = "1"

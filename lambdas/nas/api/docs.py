@@ -3,6 +3,8 @@ and each error status it can return, all with the one error body of SPEC §6."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
 
@@ -39,17 +41,28 @@ body that is not JSON, throttling, an unavailable store or audit trail."""
 
 
 def responses(
-    description: str, model: type[BaseModel] | None, *extra: int, status: int = 200
+    description: str,
+    model: type[BaseModel] | None,
+    *extra: int,
+    status: int = 200,
+    content: dict[str, Any] | None = None,
 ) -> dict[int, OpenAPIResponse]:
     """The `responses` of an authenticated operation: its success and every error it can return
-    (ALWAYS plus `extra`, e.g. 404 and 409)."""
+    (ALWAYS plus `extra`, e.g. 404 and 409). `content` replaces the success's JSON model for an
+    operation answering other media types (images, CSV)."""
     success: OpenAPIResponse = {"description": description}
     if model is not None:
         success["content"] = {"application/json": {"model": model}}
+    if content is not None:
+        success["content"] = content
     documented: dict[int, OpenAPIResponse] = {status: success}
     for code in sorted({*ALWAYS, *extra}):
         documented[code] = _error(ERROR_DESCRIPTIONS[code])
     return documented
 
 
-__all__ = ["ERROR_DESCRIPTIONS", "ErrorBody", "responses"]
+BINARY: dict[str, Any] = {"type": "string", "format": "binary"}
+"""The schema of a binary response body (an image)."""
+TEXT: dict[str, Any] = {"type": "string"}
+
+__all__ = ["BINARY", "ERROR_DESCRIPTIONS", "TEXT", "ErrorBody", "responses"]

@@ -20,7 +20,11 @@ from nas.adapters.athena import AthenaSearchEngine
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.authorisations import DynamoAuthorisationStore
 from nas.adapters.cameras import DynamoCameraDirectory
+from nas.adapters.corrections import DynamoCorrectionStore
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.evidence import S3EvidenceStore
+from nas.adapters.images import S3ImageStore
+from nas.adapters.preservations import DynamoPreservationStore
 from nas.adapters.retention import S3StatementStore, StatementStore
 from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.search import SearchEngine
@@ -28,6 +32,9 @@ from nas.adapters.search_results import S3ResultStore
 from nas.adapters.searches import DynamoSearchStore
 from nas.adapters.signing import KmsVerifier, SignatureVerifier
 from nas.adapters.statistics import ReportStore, S3ReportStore
+from nas.adapters.stored_reads import AthenaReadStore, ReadStore
+from nas.adapters.subject_requests import DynamoSubjectRequestStore
+from nas.adapters.voi import DynamoVoiStore
 from nas.domain.leas import NATIONAL, lea_codes
 from nas.domain.statistics import Labels
 from nas.services.accounts import AccountGate, AccountService
@@ -35,9 +42,13 @@ from nas.services.activity import ApiActivity
 from nas.services.alerts import AlertService
 from nas.services.audit_verification import VerifyPorts
 from nas.services.authorisations import AuthorisationService
+from nas.services.overlay import SearchOverlay
+from nas.services.preservations import PreservationService
+from nas.services.reads import OwnSearchReads, ReadService
 from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
 from nas.services.statistics import StatisticsReports
+from nas.services.subject_requests import ReadEraser, SubjectRequestService
 from nas.services.voi import VoiService
 from nas.services.voi_imports import VoiImportService
 from nas.services.wiring import build_import_service, build_voi_service
@@ -62,6 +73,9 @@ class Services:
     voi: VoiService
     voi_imports: VoiImportService
     statistics: StatisticsReports
+    reads: ReadService
+    preservations: PreservationService
+    subject_requests: SubjectRequestService
 
 
 def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
@@ -86,6 +100,29 @@ def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine
     )
 
 
+def stored_reads(config: RuntimeSettings, session: Any = boto3) -> tuple[ReadStore, ReadEraser | None]:
+    """Stored rows by reference, and the erasure rewriter: over the Parquet with pyarrow in local mode
+    (imported only there); in AWS rows come through Athena, and erasure has no rewriter yet (pyarrow is
+    not in the Lambda layer: docs/reads.md)."""
+    if config.search_engine == "duckdb":
+        from nas.adapters.duckdb_search import s3_filesystem
+        from nas.adapters.parquet_reads import ParquetReadEraser, ParquetReadStore, S3VersionPurger
+
+        bucket = config.bucket(catalogue.Bucket.READS)
+        filesystem = s3_filesystem(config.aws_endpoint, config.region)
+        s3 = session.client("s3")
+        eraser = ParquetReadEraser(
+            filesystem, bucket, versions=S3VersionPurger(s3, bucket), packs=S3ImageStore(s3, bucket)
+        )
+        return ParquetReadStore(filesystem, bucket), eraser
+    store = AthenaReadStore(
+        session.client("athena"),
+        workgroup=config.require(config.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
+        database=config.require(config.glue_database, catalogue.GLUE_DATABASE_ENV),
+    )
+    return store, None
+
+
 def build_services(
     config: RuntimeSettings,
     session: Any = boto3,
@@ -93,8 +130,11 @@ def build_services(
     clock: Callable[[], datetime] = utc_now,
     monotonic: Callable[[], float] = time.monotonic,
     engine: SearchEngine | None = None,
+    reads: ReadStore | None = None,
+    eraser: ReadEraser | None = None,
 ) -> Services:
-    """`engine` replaces the configured search engine (tests)."""
+    """`engine`, `reads` and `eraser` replace the configured search engine, stored-row reader and
+    erasure rewriter (tests)."""
     dynamodb = session.client("dynamodb")
     trail = DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT))
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
@@ -128,10 +168,38 @@ def build_services(
             session.client("s3"), config.bucket(catalogue.Bucket.EVIDENCE), catalogue.STATISTICS_PREFIX
         )
 
+    s3 = session.client("s3")
+    reads_bucket = config.bucket(catalogue.Bucket.READS)
+    if reads is None:
+        reads, configured_eraser = stored_reads(config, session)
+        eraser = eraser or configured_eraser
+    search_engine_used = engine or search_engine(config, session)
+    searches = DynamoSearchStore(dynamodb, config.table(catalogue.SEARCHES))
+    results = S3ResultStore(
+        s3, config.bucket(catalogue.Bucket.ATHENA_RESULTS), catalogue.SEARCH_RESULTS_PREFIX
+    )
+    corrections = DynamoCorrectionStore(dynamodb, config.table(catalogue.CORRECTIONS))
+    requests = DynamoSubjectRequestStore(dynamodb, config.table(catalogue.SUBJECT_REQUESTS))
+    overlay = SearchOverlay(corrections, requests)
+    cameras = DynamoCameraDirectory(dynamodb, config.table(catalogue.CAMERAS))
+    alert_reader = DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS))
+    images = S3ImageStore(s3, reads_bucket)
+    own = OwnSearchReads(searches=searches, results=results, clock=clock)
+    preservation_store = DynamoPreservationStore(dynamodb, config.table(catalogue.PRESERVATIONS))
+    read_service = ReadService(
+        own=own,
+        reads=reads,
+        images=images,
+        corrections=corrections,
+        restrictions=requests,
+        alerts=alert_reader,
+        voi=DynamoVoiStore(dynamodb, config.table(catalogue.VOI), clock=clock),
+        clock=clock,
+    )
     return Services(
         audit=trail,
         audit_verification=cache(verification),
-        alerts=AlertService(DynamoAlertReader(dynamodb, config.table(catalogue.ALERTS)), clock=clock),
+        alerts=AlertService(alert_reader, corrections=corrections, clock=clock),
         account_gate=gate,
         accounts=AccountService(
             account_store,
@@ -143,15 +211,12 @@ def build_services(
         ),
         retention=RetentionReports(cache(retention_ports), clock=clock),
         searches=SearchService(
-            searches=DynamoSearchStore(dynamodb, config.table(catalogue.SEARCHES)),
+            searches=searches,
             authorisations=authorisations,
-            cameras=DynamoCameraDirectory(dynamodb, config.table(catalogue.CAMERAS)),
-            engine=engine or search_engine(config, session),
-            results=S3ResultStore(
-                session.client("s3"),
-                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
-                catalogue.SEARCH_RESULTS_PREFIX,
-            ),
+            cameras=cameras,
+            engine=search_engine_used,
+            results=results,
+            overlay=overlay,
             clock=clock,
         ),
         authorisations=AuthorisationService(authorisations, clock=clock),
@@ -159,6 +224,28 @@ def build_services(
         voi_imports=build_import_service(config, session, clock=clock),
         statistics=StatisticsReports(
             cache(report_store), trail, Labels(lea_codes() | {NATIONAL}), clock=clock
+        ),
+        reads=read_service,
+        preservations=PreservationService(
+            own=own,
+            reads=reads,
+            images=images,
+            corrections=corrections,
+            evidence=S3EvidenceStore(s3, config.bucket(catalogue.Bucket.EVIDENCE)),
+            store=preservation_store,
+            clock=clock,
+        ),
+        subject_requests=SubjectRequestService(
+            store=requests,
+            overlay=overlay,
+            engine=search_engine_used,
+            alerts=alert_reader,
+            cameras=cameras,
+            reads=reads,
+            corrector=read_service,
+            preservations=preservation_store,
+            eraser=eraser,
+            clock=clock,
         ),
     )
 

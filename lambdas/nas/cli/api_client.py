@@ -75,6 +75,20 @@ class ApiClient:
         body: Any = None,
     ) -> Any:
         """The JSON the API answered; raises ApiCallFailed on an error status."""
+        payload = self.fetch(method, path, query=query, body=body)
+        return json.loads(payload) if payload else None
+
+    def fetch(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, str | None] | None = None,
+        body: Any = None,
+        accept: str = "application/json",
+    ) -> bytes:
+        """The body the API answered, as bytes (a JPEG, a CSV export: through API Gateway a binary
+        body comes back as bytes only to a request that accepts its media type)."""
         url = self.base_url + path
         params = {k: v for k, v in (query or {}).items() if v is not None}
         if params:
@@ -82,17 +96,17 @@ class ApiClient:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, method=method, data=data)  # noqa: S310 - a configured API URL
         request.add_header("Authorization", f"Bearer {self.token}")
-        request.add_header("Accept", "application/json")
+        request.add_header("Accept", accept)
         if data is not None:
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-                payload = response.read()
+                payload: bytes = response.read()
         except urllib.error.HTTPError as error:
             raise _failure(error.code, error.read()) from None
         except urllib.error.URLError as error:
             raise TargetError(f"cannot reach {self.base_url}: {error.reason}") from None
-        return json.loads(payload) if payload else None
+        return payload
 
 
 def _failure(status: int, payload: bytes) -> ApiCallFailed:

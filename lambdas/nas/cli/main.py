@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from nas import __version__
-from nas.cli import admin, cameras, jobs, login, replay, search, simulate, voi
+from nas.cli import admin, cameras, jobs, login, reads, replay, sar, search, simulate, voi
 from nas.cli import local as local_mode
 from nas.cli.audit import add_verify_arguments, verify_command
 from nas.cli.target import TargetError
@@ -81,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     voi.add_arguments(
         commands.add_parser("voi", help="VOI entries and bulk list imports (voi-manager token)")
     )
+    reads.add_read_arguments(
+        commands.add_parser("read", help="a read of your search: view, image, correct (investigator token)")
+    )
+    reads.add_preserve_arguments(
+        commands.add_parser("preserve", help="preserve reads of your search for a case (senior investigator)")
+    )
+    sar.add_arguments(commands.add_parser("sar", help="data-subject requests (DPO token)"))
     return parser
 
 
@@ -112,6 +119,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return search.command(args, sys.stdout, sys.stderr)
         if args.command == "voi":
             return voi.command(args, sys.stdout, sys.stderr)
+        if args.command == "read":
+            return reads.read_command(args, sys.stdout, sys.stderr)
+        if args.command == "preserve":
+            return reads.preserve_command(args, sys.stdout, sys.stderr)
+        if args.command == "sar":
+            return sar.command(args, sys.stdout, sys.stderr)
     except TargetError as exc:
         print(f"nas {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -1,16 +1,19 @@
 """Pure rules of alerts after they are raised: who may see one (R-CIRC), the order operators list
-them in, and how an outcome (R-HIT) changes one. No AWS and no clock here: callers pass `now`."""
+them in, how an outcome (R-HIT) changes one, and how a correction of the alert's read shows on it
+(R-CORRECT: the corrected VRM and a `corrected` flag; a `misread` outcome links to the correction).
+No AWS and no clock here: callers pass `now`."""
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nas.domain.corrections import Correction, read_key
 from nas.domain.leas import NATIONAL
 from nas.domain.models import Alert, Outcome
 from nas.domain.timefmt import iso_utc
@@ -106,6 +109,39 @@ def merge_newest_first(
 class AlertPage:
     records: list[AlertRecord]
     next_cursor: Cursor | None
+    corrections: Mapping[str, Correction] = field(default_factory=dict)
+    """The current correction of each listed alert's read that has one, by read key (R-CORRECT)."""
+
+    def correction_of(self, record: AlertRecord) -> Correction | None:
+        return self.corrections.get(alert_read_key(record))
+
+
+def alert_read_key(record: AlertRecord) -> str:
+    return read_key(record.alert.camera_id, record.alert.read_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectedAlert:
+    """An alert as shown: with its read's current correction, if any (R-CORRECT)."""
+
+    record: AlertRecord
+    correction: Correction | None = None
+
+    @property
+    def vrm(self) -> str:
+        return self.correction.vrm if self.correction is not None else self.record.alert.vrm
+
+    @property
+    def corrected(self) -> bool:
+        return self.correction is not None and self.correction.vrm != self.record.alert.vrm
+
+    @property
+    def misread_correction_id(self) -> str | None:
+        """The correction a `misread` outcome leads to: the read's correction when the outcome is
+        misread, preferring one made from this very alert."""
+        if self.correction is None or self.record.alert.outcome is not Outcome.MISREAD:
+            return None
+        return self.correction.correction_id
 
 
 def visible_page(records: Iterable[AlertRecord], user_lea: str, limit: int) -> AlertPage:

@@ -6,6 +6,11 @@ The plan is pure data: the partitions to read (arrival, days, VRM bucket), the p
 floor (in the predicates and in the partitions listed), and the row limit (R-LIMIT: 1,000 rows; the
 engines fetch 1,001 to know whether a search was truncated). Rows come back newest first, each read
 once (R-DUP: by camera and read id).
+
+Two overlays live in the plan's predicates, so they count within R-LIMIT like any other condition:
+corrections (R-CORRECT: `fixes`, the reads whose effective VRM is not the stored one; a search matches
+and shows the effective VRM) and restrictions (R-SAR: `restricted`, VRMs whose reads no search returns
+while a restriction is in force).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from nas.domain.corrections import Fix
 from nas.domain.errors import InvalidInput
 from nas.domain.layout import (
     Arrival,
@@ -50,6 +56,11 @@ MAX_CONVOY_SUPPORT = 50
 """Supporting reads listed per convoy row (the count covers them all)."""
 MIN_REASON_CHARS = 10
 EARTH_RADIUS_M = 6_371_008.8
+MAX_FIXES = 1000
+"""Corrections one search applies at most (each is four parameters of its statement). Corrections are
+made by hand, a few a day per force; a window holding more is refused rather than searched wrongly."""
+MAX_RESTRICTED = 500
+"""VRMs under a restriction (R-SAR) one search excludes at most; restrictions are rare and short."""
 
 
 class SearchType(StrEnum):
@@ -274,6 +285,10 @@ class SearchPlan:
     scan_to: datetime | None = None
     limit: int = FETCH_LIMIT
     target_day_ranges: tuple[DayRange, ...] = field(default=())
+    fixes: tuple[Fix, ...] = ()
+    """R-CORRECT: reads whose effective VRM differs from the stored one, within the plan's days."""
+    restricted: tuple[str, ...] = ()
+    """R-SAR: VRMs whose reads are excluded (by effective VRM) while a restriction is in force."""
 
     @property
     def empty(self) -> bool:
@@ -282,7 +297,8 @@ class SearchPlan:
 
     def partitions(self, live_buckets: Iterable[int] | None = None) -> tuple[Partition, ...]:
         """Every partition the search may read, in order; with `live_buckets`, only those holding the
-        VRMs of those (live) buckets."""
+        VRMs of those (live) buckets. Without `live_buckets`, the partitions of corrected reads are
+        added (a read corrected to the searched VRM is stored in the bucket of the VRM read)."""
         chosen = live_buckets
         if chosen is None and self.vrm_bucket is not None:
             chosen = (self.vrm_bucket,)
@@ -293,7 +309,14 @@ class SearchPlan:
             else:
                 buckets = sorted({bucket_in(r.arrival, b) for b in chosen})
             found += [Partition(r.arrival, day, b) for day in r.days() for b in buckets]
+        if live_buckets is None:
+            listed = set(found)
+            found += [p for p in self.fix_partitions() if p not in listed]
         return tuple(found)
+
+    def fix_partitions(self) -> tuple[Partition, ...]:
+        """The partitions holding the corrected reads of `fixes`."""
+        return tuple(sorted({f.ref.partition for f in self.fixes}))
 
 
 def _ranges(first: datetime, last: datetime, now: datetime) -> tuple[DayRange, ...]:
@@ -306,35 +329,62 @@ def _day(moment: datetime) -> date:
     return date.fromisoformat(utc_date(moment))
 
 
+def _within(partition: Partition, ranges: tuple[DayRange, ...]) -> bool:
+    return any(r.arrival is partition.arrival and r.first <= partition.day <= r.last for r in ranges)
+
+
 def plan_search(
-    criteria: Criteria, *, window_from: datetime, window_to: datetime, now: datetime
+    criteria: Criteria,
+    *,
+    window_from: datetime,
+    window_to: datetime,
+    now: datetime,
+    fixes: Iterable[Fix] = (),
+    restricted: Iterable[str] = (),
+    limit: int = FETCH_LIMIT,
 ) -> SearchPlan:
     """The plan of an accepted search at `now`. The window is cut to R-RET-365's floor and to `now`
     whatever it asks, so no read older than 365 days is returned or its partition listed. Location
-    criteria must already be resolved to camera ids."""
+    criteria must already be resolved to camera ids. `fixes` (R-CORRECT) outside the window's days
+    are left out; more than MAX_FIXES, or MAX_RESTRICTED restricted VRMs, is a 400 naming `from`."""
     floor = retention_floor(now)
     start = max(window_from, floor)
     end = min(window_to, now)
     search_type = search_type_of(criteria)
-    base = {"search_type": search_type, "floor": floor, "window_from": start, "window_to": end}
+    ranges = _ranges(start, end, now)
+    kept = tuple(f for f in fixes if _within(f.ref.partition, ranges))
+    if len(kept) > MAX_FIXES:
+        raise InvalidInput("from", f"the window holds over {MAX_FIXES} corrected reads; narrow it")
+    excluded = tuple(sorted(set(restricted)))
+    if len(excluded) > MAX_RESTRICTED:
+        raise InvalidInput("from", f"over {MAX_RESTRICTED} VRMs are restricted; searches cannot run")
+    base = {
+        "search_type": search_type,
+        "floor": floor,
+        "window_from": start,
+        "window_to": end,
+        "fixes": kept,
+        "restricted": excluded,
+        "limit": limit,
+    }
     if isinstance(criteria, VrmCriteria):
         canonical = canonical_vrm(criteria.vrm)
         return SearchPlan(
             **base,  # type: ignore[arg-type]
-            day_ranges=_ranges(start, end, now),
+            day_ranges=ranges,
             vrm_bucket=vrm_bucket(canonical),
             vrm=criteria.vrm,
             vrm_canonical=canonical,
             exact=not criteria.ocr_tolerant,
         )
     if isinstance(criteria, PartialCriteria):
-        return SearchPlan(**base, day_ranges=_ranges(start, end, now), like=criteria.like)  # type: ignore[arg-type]
+        return SearchPlan(**base, day_ranges=ranges, like=criteria.like)  # type: ignore[arg-type]
     if isinstance(criteria, LocationCriteria):
         if not criteria.camera_ids:
             raise ValueError("location criteria must be resolved to camera ids before planning")
         return SearchPlan(
             **base,  # type: ignore[arg-type]
-            day_ranges=_ranges(start, end, now),
+            day_ranges=ranges,
             camera_ids=criteria.camera_ids,
         )
     canonical = canonical_vrm(criteria.vrm)
@@ -357,7 +407,8 @@ def plan_search(
 
 @dataclass(frozen=True, slots=True)
 class ReadHit:
-    """One read a search found (SPEC §6 row). `corrected` stays false until R-CORRECT exists."""
+    """One read a search found (SPEC §6 row): `vrm` is the effective VRM, `corrected` whether a
+    correction changed it (R-CORRECT)."""
 
     read_id: str
     vrm: str

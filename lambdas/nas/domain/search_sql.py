@@ -18,6 +18,12 @@ Side by side (Athena | DuckDB):
 
 Instants are compared and returned in UTC in both (DuckDB would take a zoned timestamp's date in the
 session's zone; nothing here takes a date of a timestamp: days come from the partition values).
+
+Corrections (R-CORRECT) and restrictions (R-SAR) are part of the statement, not a filter after it:
+a plan with `fixes` joins a `fixes` relation of parameters (camera, read id, effective VRM and its
+canonical form) to the stored rows, matches and returns the effective VRM (`COALESCE(f.vrm, r.vrm)`)
+and reads the corrected reads' partitions too; `restricted` VRMs are excluded by effective VRM. The row
+limit therefore counts what the caller may see, exactly as without them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from nas.domain.layout import DayRange, ReadRef, bucket_in
+from nas.catalogue import READ_ROW_COLUMNS
+from nas.domain.layout import DayRange, Partition, ReadRef, bucket_in
+from nas.domain.packing import ImageRef
 from nas.domain.search import (
     MAX_CONVOY_SUPPORT,
     ConvoyHit,
@@ -37,6 +45,7 @@ from nas.domain.search import (
     Sighting,
     partition_of_row,
 )
+from nas.domain.stored import StoredRow
 
 READS_TABLE = "reads"
 # Columns every read row of a result carries, in order; the engines turn them into `ReadHit`s.
@@ -53,6 +62,7 @@ READ_RESULT_COLUMNS = (
     "arrival",
     "day",
     "vrm_bucket",
+    "corrected",
 )
 CONVOY_RESULT_COLUMNS = ("vrm", "sightings", "supporting_reads", "support")
 SUPPORT_SEPARATOR = ","
@@ -136,9 +146,16 @@ class _Builder:
     def texts(self, values: Sequence[str]) -> str:
         return ", ".join(self.text(v) for v in values)
 
-    def partitions(self, ranges: Sequence[DayRange], live_bucket: int | None = None, alias: str = "") -> str:
+    def partitions(
+        self,
+        ranges: Sequence[DayRange],
+        live_bucket: int | None = None,
+        alias: str = "",
+        extra: Sequence[Partition] = (),
+    ) -> str:
         """The partitions read: one term per arrival, its days and (given one VRM's live bucket) its
-        bucket among that arrival's (`layout.bucket_in`)."""
+        bucket among that arrival's (`layout.bucket_in`); then each of `extra` (the partitions of
+        corrected reads a one-bucket search reads besides)."""
         terms = []
         for r in ranges:
             term = (
@@ -148,7 +165,14 @@ class _Builder:
             if live_bucket is not None:
                 term += f" AND {alias}vrm_bucket = {self.number(bucket_in(r.arrival, live_bucket))}"
             terms.append(f"({term})")
+        if live_bucket is not None:
+            terms += [self.partition(p, alias) for p in extra]
         return "(" + " OR ".join(terms) + ")"
+
+    def partition(self, partition: Partition, alias: str = "") -> str:
+        day, bucket = self.text(partition.day.isoformat()), self.number(partition.vrm_bucket)
+        arrival = partition.arrival.value
+        return f"({alias}arrival = '{arrival}' AND {alias}day = {day} AND {alias}vrm_bucket = {bucket})"
 
     def between(self, column: str, first: datetime, last: datetime) -> str:
         return f"{column} BETWEEN {self.instant(first)} AND {self.instant(last)}"
@@ -180,27 +204,56 @@ def _needed[T](value: T | None, name: str) -> T:
     return value
 
 
+class _Effective:
+    """The columns a search matches and returns, as corrections (R-CORRECT) leave them: with fixes,
+    the stored rows (`r`) joined to the `fixes` relation (`f`); without, the stored columns."""
+
+    def __init__(self, plan: SearchPlan, b: _Builder) -> None:
+        self.any = bool(plan.fixes)
+        if not self.any:
+            self.relation, self.join = "", ""
+            self.vrm, self.canonical, self.corrected = "r.vrm", "r.vrm_canonical", "FALSE"
+            return
+        values = ", ".join(
+            "(" + b.texts((f.ref.camera_id, f.ref.read_id, f.vrm, f.vrm_canonical)) + ")" for f in plan.fixes
+        )
+        columns = "camera_id, read_id, vrm, vrm_canonical"
+        # Code constants and ? placeholders only: every value of a fix is a parameter.
+        self.relation = f"fixes AS (\n  SELECT {columns}\n  FROM (VALUES {values}) AS v ({columns})\n)"  # noqa: S608
+        self.join = " LEFT JOIN fixes AS f ON f.camera_id = r.camera_id AND f.read_id = r.read_id"
+        self.vrm = "COALESCE(f.vrm, r.vrm)"
+        self.canonical = "COALESCE(f.vrm_canonical, r.vrm_canonical)"
+        self.corrected = "(f.vrm IS NOT NULL)"
+
+    def restricted(self, plan: SearchPlan, b: _Builder) -> list[str]:
+        """R-SAR: restricted VRMs' reads are not returned (by the VRM they show)."""
+        return [f"{self.vrm} NOT IN ({b.texts(plan.restricted)})"] if plan.restricted else []
+
+
 def _reads(plan: SearchPlan, b: _Builder) -> str:
     """vrm, partial and location: matching reads, one copy each, newest first."""
-    conditions = [b.partitions(plan.day_ranges, plan.vrm_bucket)]
+    e = _Effective(plan, b)
+    conditions = [b.partitions(plan.day_ranges, plan.vrm_bucket, "r.", plan.fix_partitions())]
     if plan.search_type is SearchType.VRM:
         vrm, canonical = _needed(plan.vrm, "vrm"), _needed(plan.vrm_canonical, "vrm_canonical")
-        conditions.append(f"vrm_canonical = {b.text(canonical)}")
+        conditions.append(f"{e.canonical} = {b.text(canonical)}")
         if plan.exact:
-            conditions.append(f"vrm = {b.text(vrm)}")
+            conditions.append(f"{e.vrm} = {b.text(vrm)}")
     elif plan.search_type is SearchType.PARTIAL:
-        conditions.append(f"vrm LIKE {b.text(_needed(plan.like, 'like'))}")
+        conditions.append(f"{e.vrm} LIKE {b.text(_needed(plan.like, 'like'))}")
     else:
-        conditions.append(f"camera_id IN ({b.texts(plan.camera_ids)})")
-    conditions.append(b.between("captured_at", plan.window_from, plan.window_to))
+        conditions.append(f"r.camera_id IN ({b.texts(plan.camera_ids)})")
+    conditions += e.restricted(plan, b)
+    conditions.append(b.between("r.captured_at", plan.window_from, plan.window_to))
     where = "\n    AND ".join(conditions)
-    return f"""SELECT read_id, vrm, captured_ms, camera_id, lea, lat, lon, direction, confidence,
-  arrival, day, vrm_bucket
+    with_fixes = f"WITH {e.relation}\n" if e.any else ""
+    return f"""{with_fixes}SELECT read_id, vrm, captured_ms, camera_id, lea, lat, lon, direction, confidence,
+  arrival, day, vrm_bucket, corrected
 FROM (
-  SELECT read_id, vrm, {b.d.epoch_ms("captured_at")} AS captured_ms, camera_id, lea, lat, lon,
-    direction, confidence, arrival, day, vrm_bucket,
-    {_one_copy()} AS copy
-  FROM {READS_TABLE}
+  SELECT r.read_id, {e.vrm} AS vrm, {b.d.epoch_ms("r.captured_at")} AS captured_ms, r.camera_id, r.lea,
+    r.lat, r.lon, r.direction, r.confidence, r.arrival, r.day, r.vrm_bucket, {e.corrected} AS corrected,
+    {_one_copy("r.")} AS copy
+  FROM {READS_TABLE} AS r{e.join}
   WHERE {where}
 ) AS found
 WHERE copy = 1
@@ -210,14 +263,22 @@ LIMIT {plan.limit}"""  # noqa: S608 - code constants and ? placeholders only
 
 def _convoy(plan: SearchPlan, b: _Builder) -> str:
     """Other VRMs at the target's cameras within ±within_s of its reads, on at least min_sightings
-    distinct target reads (occasions); their supporting reads listed (the first 50), one copy each."""
+    distinct target reads (occasions); their supporting reads listed (the first 50), one copy each.
+    Target and companions are judged by effective VRM (R-CORRECT); restricted VRMs take no part."""
     vrm, within_s = _needed(plan.vrm, "vrm"), _needed(plan.within_s, "within_s")
+    e = _Effective(plan, b)
     target_where = "\n        AND ".join(
         [
-            b.partitions(plan.target_day_ranges, _needed(plan.target_bucket, "target_bucket")),
-            f"vrm_canonical = {b.text(_needed(plan.vrm_canonical, 'vrm_canonical'))}",
-            f"vrm = {b.text(vrm)}",
-            b.between("captured_at", plan.window_from, plan.window_to),
+            b.partitions(
+                plan.target_day_ranges,
+                _needed(plan.target_bucket, "target_bucket"),
+                "r.",
+                plan.fix_partitions(),
+            ),
+            f"{e.canonical} = {b.text(_needed(plan.vrm_canonical, 'vrm_canonical'))}",
+            f"{e.vrm} = {b.text(vrm)}",
+            *e.restricted(plan, b),
+            b.between("r.captured_at", plan.window_from, plan.window_to),
         ]
     )
     earlier = b.d.shifted("t.captured_at")
@@ -227,7 +288,8 @@ def _convoy(plan: SearchPlan, b: _Builder) -> str:
     scan_where = "\n    AND ".join(
         [
             b.partitions(plan.day_ranges, alias="r."),
-            f"r.vrm <> {b.text(vrm)}",
+            f"{e.vrm} <> {b.text(vrm)}",
+            *e.restricted(plan, b),
             b.between(
                 "r.captured_at", _needed(plan.scan_from, "scan_from"), _needed(plan.scan_to, "scan_to")
             ),
@@ -240,20 +302,21 @@ def _convoy(plan: SearchPlan, b: _Builder) -> str:
         f" CAST({b.d.epoch_ms('captured_at')} AS VARCHAR))"
     )
     listed = b.d.joined_list(support, "captured_at, camera_id, read_id", f"n <= {MAX_CONVOY_SUPPORT}")
-    return f"""WITH target AS (
+    with_fixes = f"{e.relation},\n" if e.any else ""
+    return f"""WITH {with_fixes}target AS (
   SELECT camera_id, captured_at, read_id
   FROM (
-    SELECT camera_id, captured_at, read_id, {_one_copy()} AS copy
-    FROM {READS_TABLE}
+    SELECT r.camera_id, r.captured_at, r.read_id, {_one_copy("r.")} AS copy
+    FROM {READS_TABLE} AS r{e.join}
     WHERE {target_where}
   ) AS t
   WHERE copy = 1
 ),
 seen AS (
-  SELECT r.vrm, r.camera_id, r.read_id, r.captured_at, r.arrival, r.day, r.vrm_bucket,
+  SELECT {e.vrm} AS vrm, r.camera_id, r.read_id, r.captured_at, r.arrival, r.day, r.vrm_bucket,
     t.read_id AS occasion, t.camera_id AS occasion_camera,
     {_one_copy("r.", ", t.camera_id, t.read_id")} AS copy
-  FROM {READS_TABLE} AS r
+  FROM {READS_TABLE} AS r{e.join}
   JOIN target AS t
     ON r.camera_id = t.camera_id
     AND r.captured_at BETWEEN {earlier} AND {later}
@@ -299,6 +362,11 @@ def _int(value: ResultValue) -> int | None:
     return None if text is None else int(text)
 
 
+def _bool(value: ResultValue) -> bool:
+    """Athena's `true`/`false` text or DuckDB's bool."""
+    return value is True or str(value).lower() == "true"
+
+
 def _float(value: ResultValue) -> float | None:
     text = _text(value)
     return None if text is None else float(text)
@@ -336,6 +404,7 @@ def read_hit(values: Sequence[ResultValue]) -> ReadHit:
         direction=_text(row["direction"]),
         confidence=_int(row["confidence"]),
         ref=ReadRef(partition, camera_id, read_id),
+        corrected=_bool(row["corrected"]),
     )
 
 
@@ -359,3 +428,74 @@ def convoy_hit(values: Sequence[ResultValue]) -> ConvoyHit:
 
 def hit_of(search_type: SearchType, values: Sequence[ResultValue]) -> Hit:
     return convoy_hit(values) if search_type is SearchType.CONVOY else read_hit(values)
+
+
+# --- stored rows by reference (read views, preservations) -------------------------------------------
+
+STORED_COLUMNS = tuple(name for name, _ in READ_ROW_COLUMNS)
+_STORED_TIMES = ("captured_at", "ingested_at")
+STORED_RESULT_COLUMNS = (
+    *(f"{n}_ms" if n in _STORED_TIMES else n for n in STORED_COLUMNS),
+    "arrival",
+    "day",
+    "vrm_bucket",
+)
+MAX_REFS_PER_STATEMENT = 100
+"""Reads one stored-row statement fetches: each is two parameters, each partition three."""
+
+
+def stored_statement(refs: Sequence[ReadRef], dialect: Dialect) -> Statement:
+    """Every stored copy of the referenced reads, reading only their partitions (one each, in the
+    usual case of a read view): every column, times as epoch milliseconds."""
+    if not refs or len(refs) > MAX_REFS_PER_STATEMENT:
+        raise ValueError(f"a stored-row statement takes 1 to {MAX_REFS_PER_STATEMENT} references")
+    b = _Builder(dialect)
+    partitions = " OR ".join(b.partition(p) for p in sorted({r.partition for r in refs}))
+    reads = " OR ".join(
+        f"(camera_id = {b.text(r.camera_id)} AND read_id = {b.text(r.read_id)})"
+        for r in sorted(set(refs), key=lambda r: (r.camera_id, r.read_id))
+    )
+    columns = ", ".join(
+        f"{dialect.epoch_ms(n)} AS {n}_ms" if n in _STORED_TIMES else n for n in STORED_COLUMNS
+    )
+    sql = f"""SELECT {columns}, arrival, day, vrm_bucket
+FROM {READS_TABLE}
+WHERE ({partitions})
+  AND ({reads})
+ORDER BY camera_id, read_id, ingested_at"""  # noqa: S608 - code constants and ? placeholders only
+    return Statement(sql, tuple(b.parameters))
+
+
+def _image(key: ResultValue, offset: ResultValue, length: ResultValue) -> ImageRef | None:
+    text, start, size = _text(key), _int(offset), _int(length)
+    if text is None or start is None or size is None:
+        return None
+    return ImageRef(text, start, size)
+
+
+def stored_row(values: Sequence[ResultValue]) -> StoredRow:
+    """A row of STORED_RESULT_COLUMNS as a stored read."""
+    row = dict(zip(STORED_RESULT_COLUMNS, values, strict=True))
+    return StoredRow(
+        read_id=_required(row["read_id"], "read_id"),
+        camera_id=_required(row["camera_id"], "camera_id"),
+        vrm=_required(row["vrm"], "vrm"),
+        vrm_canonical=_required(row["vrm_canonical"], "vrm_canonical"),
+        captured_at=_instant(row["captured_at_ms"]),
+        lea=_required(row["lea"], "lea"),
+        source=_required(row["source"], "source"),
+        lat=_float(row["lat"]),
+        lon=_float(row["lon"]),
+        direction=_text(row["direction"]),
+        lane=_int(row["lane"]),
+        confidence=_int(row["confidence"]),
+        late=_bool(row["late"]),
+        ingested_at=_instant(row["ingested_at_ms"]),
+        plate=_image(row["plate_image_key"], row["plate_image_offset"], row["plate_image_length"]),
+        overview=_image(
+            row["overview_image_key"], row["overview_image_offset"], row["overview_image_length"]
+        ),
+        partition=partition_of_row(
+            _required(row["arrival"], "arrival"), _required(row["day"], "day"), _int(row["vrm_bucket"]) or 0
+        ),
+    )

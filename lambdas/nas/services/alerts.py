@@ -1,15 +1,17 @@
 """Alerts for operators (R-ALERT, R-CIRC, R-HIT): which indexes a listing reads and how their pages
-merge, and how an outcome is recorded against concurrent changes."""
+merge, and how an outcome is recorded against concurrent changes. Every alert shown carries its read's
+current correction (R-CORRECT): one BatchGetItem of the corrections table per page."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from nas.adapters.alerts import AlertIndex, AlertReader, OutcomeConflict, day_shard_keys
+from nas.adapters.corrections import CorrectionStore
 from nas.domain import alerts as rules
-from nas.domain.alerts import AlertPage, AlertRecord, Cursor
+from nas.domain.alerts import AlertPage, AlertRecord, CorrectedAlert, Cursor, alert_read_key
 from nas.domain.errors import Conflict, InvalidInput, NotFound
 from nas.domain.leas import NATIONAL
 from nas.domain.models import Outcome
@@ -48,16 +50,25 @@ def days_between(first: datetime, last: datetime) -> list[str]:
 
 
 class AlertService:
-    def __init__(self, reader: AlertReader, *, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, reader: AlertReader, *, corrections: CorrectionStore, clock: Callable[[], datetime]
+    ) -> None:
         self._reader = reader
+        self._corrections = corrections
         self._clock = clock
+
+    def _with_corrections(self, page: AlertPage) -> AlertPage:
+        found = self._corrections.current({alert_read_key(r) for r in page.records})
+        return replace(page, corrections=found)
 
     def list_visible(
         self, principal: Principal, *, since: datetime | None, limit: int, cursor: Cursor | None
     ) -> AlertPage:
         """Newest first, the alerts `principal` may see (R-CIRC), from `since` (default 24 hours
         ago) to `cursor` (the previous page's last alert) or now."""
-        return self._list(principal, self.listing(since=since, limit=limit, cursor=cursor))
+        return self._with_corrections(
+            self._list(principal, self.listing(since=since, limit=limit, cursor=cursor))
+        )
 
     def listing(self, *, since: datetime | None, limit: int, cursor: Cursor | None) -> AlertListing:
         """Checks the bounds of a listing at the current time: `since` at most 31 days back and not
@@ -102,7 +113,9 @@ class AlertService:
             ]
             yield from rules.merge_newest_first(shards, before=None)
 
-    def record_outcome(self, principal: Principal, alert_id: str, outcome: Outcome, note: str) -> AlertRecord:
+    def record_outcome(
+        self, principal: Principal, alert_id: str, outcome: Outcome, note: str
+    ) -> CorrectedAlert:
         """R-HIT: sets the outcome of an alert the caller may see, keeping the replaced one in its
         history; a repeated post changes nothing. Concurrent changes are retried on fresh reads."""
         for _ in range(OUTCOME_ATTEMPTS):
@@ -111,10 +124,14 @@ class AlertService:
                 raise AlertNotFound(alert_id)
             change = rules.outcome_change(record, outcome, note, user=principal.user, now=self._clock())
             if change is None:
-                return record
+                return self._corrected(record)
             try:
                 self._reader.replace_outcome(change)
             except OutcomeConflict:
                 continue
-            return change.updated
+            return self._corrected(change.updated)
         raise Conflict("the outcome was being changed by someone else at the same time; try again")
+
+    def _corrected(self, record: AlertRecord) -> CorrectedAlert:
+        key = alert_read_key(record)
+        return CorrectedAlert(record, self._corrections.current([key]).get(key))

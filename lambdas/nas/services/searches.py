@@ -3,8 +3,9 @@ one plan started on the engine (Athena in AWS, DuckDB locally), and the finished
 paged to its owner alone.
 
 Order of a start: the request's own rules; the named authorisation (read consistently, so a revocation
-holds at once); the lookback; a `near` resolved to registered cameras; the plan; the engine; the record.
-A search whose window lies wholly beyond retention is answered without a query (no rows).
+holds at once); the lookback; a `near` resolved to registered cameras; the plan with its overlays
+(corrections, R-CORRECT; restricted VRMs, R-SAR: `overlay.py`); the engine; the record. A search whose
+window lies wholly beyond retention is answered without a query (no rows).
 
 A read of a search refreshes it when its query is still running: once the engine says it succeeded,
 every row (at most 1,001) is read, the first 1,000 kept with `truncated` (R-LIMIT), and the search
@@ -42,12 +43,12 @@ from nas.domain.search import (
     cameras_near,
     criteria_document,
     parse_pattern,
-    plan_search,
     require_criteria,
     require_reason,
     require_window,
     vrm_of,
 )
+from nas.services.overlay import SearchOverlay
 
 
 class SearchNotFound(NotFound):
@@ -77,9 +78,11 @@ class SearchService:
         cameras: CameraDirectory,
         engine: SearchEngine,
         results: ResultStore,
+        overlay: SearchOverlay,
         clock: Callable[[], datetime],
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
+        self._overlay = overlay
         self._searches = searches
         self._authorisations = authorisations
         self._cameras = cameras
@@ -115,7 +118,9 @@ class SearchService:
                 else cameras_near(self._cameras.all(), criteria.near)
             )
             criteria = replace(criteria, camera_ids=cameras)
-        plan = plan_search(criteria, window_from=request.window_from, window_to=request.window_to, now=now)
+        plan = self._overlay.plan(
+            criteria, window_from=request.window_from, window_to=request.window_to, now=now
+        )
         search_id = self._new_id()
         record = SearchRecord(
             search_id=search_id,

@@ -27,7 +27,7 @@ from nas.api.params import (
     parse_instant,
 )
 from nas.api.wiring import services
-from nas.domain.alerts import MAX_NOTE_CHARS, AlertRecord, Cursor
+from nas.domain.alerts import MAX_NOTE_CHARS, CorrectedAlert, Cursor
 from nas.domain.models import Outcome
 from nas.domain.roles import Role
 from nas.domain.timefmt import iso_utc
@@ -38,11 +38,17 @@ MAX_ALERT_ID_CHARS = 128
 
 
 class AlertView(BaseModel):
-    """An alert as operators see it (SPEC §6): read and VOI facts, no images, the current outcome."""
+    """An alert as operators see it (SPEC §6): read and VOI facts, no images, the current outcome.
+    `vrm` is the read's VRM as corrected (R-CORRECT); `original_vrm` is the VRM read when corrected."""
 
     alert_id: str
     read_id: str
     vrm: str
+    corrected: bool
+    original_vrm: str | None
+    misread_correction_id: str | None = Field(
+        description="the correction of the read when the outcome is misread (R-CORRECT)"
+    )
     captured_at: str
     camera_id: str
     lea: str
@@ -55,12 +61,15 @@ class AlertView(BaseModel):
     outcome: Outcome | None
 
     @classmethod
-    def of(cls, record: AlertRecord) -> AlertView:
-        alert = record.alert
+    def of(cls, shown: CorrectedAlert) -> AlertView:
+        alert = shown.record.alert
         return cls(
             alert_id=alert.alert_id,
             read_id=alert.read_id,
-            vrm=alert.vrm,
+            vrm=shown.vrm,
+            corrected=shown.corrected,
+            original_vrm=alert.vrm if shown.corrected else None,
+            misread_correction_id=shown.misread_correction_id,
             captured_at=iso_utc(alert.captured_at),
             camera_id=alert.camera_id,
             lea=alert.lea,
@@ -105,9 +114,10 @@ class OutcomeView(AlertView):
     )
 
     @classmethod
-    def of_record(cls, record: AlertRecord) -> OutcomeView:
+    def of_record(cls, shown: CorrectedAlert) -> OutcomeView:
+        record = shown.record
         return cls(
-            **AlertView.of(record).model_dump(),
+            **AlertView.of(shown).model_dump(),
             note=record.outcome_note,
             recorded_by=record.outcome_by,
             recorded_at=record.outcome_at,
@@ -161,7 +171,10 @@ def list_alerts(
     token = None
     if page.next_cursor is not None:
         token = encode_token({"raised_at": page.next_cursor[0], "alert_id": page.next_cursor[1]})
-    return AlertsPage(alerts=[AlertView.of(r) for r in page.records], next_page_token=token)
+    return AlertsPage(
+        alerts=[AlertView.of(CorrectedAlert(r, page.correction_of(r))) for r in page.records],
+        next_page_token=token,
+    )
 
 
 @router.post(
