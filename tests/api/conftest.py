@@ -32,6 +32,7 @@ TABLE_NAMES = {spec.logical_name: f"nas-test-{spec.logical_name}" for spec in ca
 RESULTS_BUCKET = "nas-test-athena-results"
 VOI_TABLE = "nas-test-voi"
 IMPORTS_BUCKET = "nas-test-imports"
+RETRO_HUNT_QUEUE = "nas-test-retro-hunts"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -61,6 +62,8 @@ class ApiAccount:
     user_pool_id: str
     signing_key: str
     s3: Any
+    sqs: Any
+    retro_hunt_queue: str
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -174,13 +177,6 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         )["KeyMetadata"]["Arn"]
         monkeypatch.setenv(catalogue.RETENTION_SIGNING_KEY_ENV, retention_key)
         monkeypatch.setenv(catalogue.RETENTION_STATEMENT_LOCK_ENV, "1")
-        for spec, name in (
-            (catalogue.ALERTS, ALERTS_TABLE),
-            (catalogue.AUDIT, AUDIT_TABLE),
-            (catalogue.ACCOUNTS, ACCOUNTS_TABLE),
-            (catalogue.VOI, VOI_TABLE),
-        ):
-            create_table(dynamodb, spec, name)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=IMPORTS_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         cognito = boto3.client("cognito-idp", region_name=REGION)
@@ -188,7 +184,11 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
-        yield ApiAccount(dynamodb, cognito, pool_id, key)
-        yield ApiAccount(dynamodb, cognito, pool_id, s3)
+        sqs = boto3.client("sqs", region_name=REGION)
+        hunts = sqs.create_queue(QueueName=RETRO_HUNT_QUEUE)["QueueUrl"]
+        monkeypatch.setenv(catalogue.RETRO_HUNT_QUEUE_ENV, hunts)
+        settings.cache_clear()
+        wiring.reset()
+        yield ApiAccount(dynamodb, cognito, pool_id, key, s3, sqs, hunts)
         wiring.reset()
         settings.cache_clear()

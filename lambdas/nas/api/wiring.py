@@ -16,7 +16,6 @@ import boto3
 from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
-from nas.adapters.athena import AthenaSearchEngine
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.authorisations import DynamoAuthorisationStore
 from nas.adapters.cameras import DynamoCameraDirectory
@@ -36,7 +35,7 @@ from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
 from nas.services.voi import VoiService
 from nas.services.voi_imports import VoiImportService
-from nas.services.wiring import build_import_service, build_voi_service
+from nas.services.wiring import build_import_service, build_voi_service, search_engine
 from nas.settings import RuntimeSettings, settings
 
 
@@ -57,28 +56,6 @@ class Services:
     authorisations: AuthorisationService
     voi: VoiService
     voi_imports: VoiImportService
-
-
-def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
-    """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
-    in the Lambda layer)."""
-    if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
-
-        return DuckDbSearchEngine(
-            s3_filesystem(config.aws_endpoint, config.region),
-            config.bucket(catalogue.Bucket.READS),
-            results=S3ResultStore(
-                session.client("s3"),
-                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
-                f"{catalogue.ATHENA_OUTPUT_PREFIX}duckdb/",
-            ),
-        )
-    return AthenaSearchEngine(
-        session.client("athena"),
-        workgroup=config.require(config.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
-        database=config.require(config.glue_database, catalogue.GLUE_DATABASE_ENV),
-    )
 
 
 def build_services(
@@ -145,7 +122,7 @@ def build_services(
             clock=clock,
         ),
         authorisations=AuthorisationService(authorisations, clock=clock),
-        voi=build_voi_service(config, session, clock=clock),
+        voi=build_voi_service(config, session, clock=clock, retro_hunts=True),
         voi_imports=build_import_service(config, session, clock=clock),
     )
 
