@@ -94,7 +94,8 @@ def test_the_window_is_the_days_before_the_request() -> None:
         NOW,
         NOW + timedelta(days=56),
     )
-    assert len(hunt.reason) >= 10 and "v-1" in hunt.reason
+    assert len(hunt.reason) >= 10
+    assert "v-1" in hunt.reason
 
 
 @pytest.mark.parametrize(
