@@ -79,9 +79,16 @@ def render(value: Any) -> str:
 
 
 def statements(template: Template, policy_prefix: str) -> list[dict[str, Any]]:
-    """The statements of the one identity policy whose logical id starts with `policy_prefix`."""
+    """The statements of the one identity policy whose logical id starts with `policy_prefix`, and of
+    the managed policies CDK moves the rest of a role's statements to when they outgrow one inline
+    policy (`<role>OverflowPolicy<n>`, beside `<role>DefaultPolicy`)."""
     policy = one_resource(template, "AWS::IAM::Policy", policy_prefix)
-    found: list[dict[str, Any]] = policy["Properties"]["PolicyDocument"]["Statement"]
+    found: list[dict[str, Any]] = list(policy["Properties"]["PolicyDocument"]["Statement"])
+    if policy_prefix.endswith("DefaultPolicy"):
+        overflow = policy_prefix.removesuffix("DefaultPolicy") + "OverflowPolicy"
+        for logical_id, managed in resources(template, "AWS::IAM::ManagedPolicy").items():
+            if logical_id.startswith(overflow):
+                found += managed["Properties"]["PolicyDocument"]["Statement"]
     return found
 
 
@@ -92,9 +99,8 @@ def as_list(value: Any) -> list[Any]:
 def granted(template: Template, policy_prefix: str) -> set[tuple[str, str]]:
     """Every (action, resource) an identity policy allows, for the one policy whose logical id starts
     with `policy_prefix`; resources rendered by `render`."""
-    policy = one_resource(template, "AWS::IAM::Policy", policy_prefix)
     pairs: set[tuple[str, str]] = set()
-    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+    for statement in statements(template, policy_prefix):
         assert statement["Effect"] == "Allow", statement
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         targets = (

@@ -68,7 +68,12 @@ def test_api_reads_parquet_under_reads_and_writes_only_results_and_kept_rows(tem
     ]
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reads/*"]}}
     writes = {r for a, r in allowed if a == "s3:PutObject"}
-    assert writes == {"StorageAthenaResults.Arn/results/*", "StorageAthenaResults.Arn/searches/*"}
+    # Beside the search results, only the presigned upload of a VOI list (R-VOI-BULK) is a put.
+    assert writes == {
+        "StorageAthenaResults.Arn/results/*",
+        "StorageAthenaResults.Arn/searches/*",
+        "StorageImports.Arn/incoming/*",
+    }
     assert not [r for a, r in allowed if a.startswith("s3:Delete")]
 
 
