@@ -19,7 +19,9 @@ from nas.services.retro_hunts import RetroHuntRunner
 from nas.services.wiring import build_retro_hunt_runner
 from nas.settings import settings
 
-_processor = BatchProcessor(event_type=EventType.SQS)
+# A batch is one hunt: its failure is reported as the item's (SQS delivers it again), not raised as
+# the function's error, so a hunt still waiting on its query is not counted as a fault.
+_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @cache
