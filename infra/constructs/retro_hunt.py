@@ -130,10 +130,12 @@ class RetroHunts(Construct):
 
     def grant_requests(self, api: lambda_.Function) -> None:
         """The API's part: create a hunt, read an entry's latest, mark one that could not be queued
-        failed (progress attributes only), and send it to the queue."""
+        failed (progress attributes only), send it to the queue, and delete a deleted entry's hunts."""
         api.add_environment(catalogue.RETRO_HUNTS.env_var, self.hunts.table_name)
         api.add_environment(catalogue.RETRO_HUNT_QUEUE_ENV, self.queue.queue_url)
-        grant_items(self.hunts, api, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
+        grant_items(
+            self.hunts, api, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:DeleteItem"
+        )
         grant_item_updates(self.hunts, api, HUNT_PROGRESS)
         iam.Grant.add_to_principal(
             grantee=api, actions=["sqs:SendMessage"], resource_arns=[self.queue.queue_arn]

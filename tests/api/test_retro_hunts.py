@@ -195,6 +195,11 @@ def test_a_retro_hunt_is_queued_then_raises_retro_alerts_once(hunting: tuple[Api
     assert len(api.call("GET", "/alerts", OPERATOR_KENT, query={"limit": "10"}).body["alerts"]) == 2
     assert published(api, events_queue) == []
 
+    # R-VOI-DEL: the entry's hunts go with it.
+    assert api.call("DELETE", f"/voi/{voi_id}", MANAGER).status == 200
+    hunts = api.dynamodb.scan(TableName=f"nas-test-{catalogue.RETRO_HUNTS.logical_name}")["Items"]
+    assert hunts == []
+
 
 def test_the_post_that_asks_for_a_hunt_is_audited_with_its_case(hunting: tuple[ApiAccount, str]) -> None:
     api, _ = hunting

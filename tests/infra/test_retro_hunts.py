@@ -92,13 +92,14 @@ def test_the_function_writes_only_hunt_progress_and_alerts_publish_flags(templat
     assert not [a for a, r in allowed if a.startswith("s3:Delete") or a == "dynamodb:DeleteItem"]
 
 
-def test_the_api_creates_and_reads_hunts_and_sends_them_to_the_queue(template: Template) -> None:
+def test_the_api_creates_reads_and_deletes_hunts_and_sends_them_to_the_queue(template: Template) -> None:
     allowed = granted(template, API_POLICY)
     assert {a for a, r in allowed if r.startswith("TablesRetroHunts")} == {
         "dynamodb:PutItem",
         "dynamodb:GetItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
     }
     assert {a for a, r in allowed if r.startswith("RetroHuntsQueue")} == {"sqs:SendMessage"}
     assert not [r for _, r in allowed if r.startswith("RetroHuntsDeadLetters")]

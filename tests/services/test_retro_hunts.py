@@ -313,3 +313,13 @@ def test_a_hunt_that_could_not_be_queued_is_recorded_failed(hunting: Hunting) ->
     hunt = hunting.hunts.latest(entry.voi_id)
     assert hunt is not None
     assert (hunt.status, hunt.failure) == (HuntStatus.FAILED, "could not be queued")
+
+
+def test_a_hunt_forgotten_with_its_deleted_entry_stops_quietly(hunting: Hunting) -> None:
+    entry = hunting.add()
+    hunting.hunt(entry)
+    hunting.requests().start(entry, ASK, requested_by=KENT_MANAGER)
+    assert hunting.requests().forget(entry.voi_id) == 2
+    assert hunting.hunts.latest(entry.voi_id) is None
+    assert hunting.runner().run(hunting.queue.messages[-1]) is None
+    assert len(hunting.trail.events) == 1  # the first hunt's search only

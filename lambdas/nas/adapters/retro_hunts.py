@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from nas import catalogue
 from nas.adapters import StoreError, store_call
-from nas.adapters.dynamo import from_item, to_attribute, to_item
+from nas.adapters.dynamo import from_item, query_items, to_attribute, to_item
 from nas.domain.retro_hunt import HuntStatus, RetroHunt
 from nas.domain.timefmt import iso_utc
 from nas.observability import logger
@@ -34,9 +34,13 @@ class HuntStore(Protocol):
 
     def latest(self, voi_id: str) -> RetroHunt | None: ...
 
-    def progress(self, hunt: RetroHunt) -> RetroHunt:
+    def progress(self, hunt: RetroHunt) -> RetroHunt | None:
         """Records `hunt`'s progress attributes while the stored hunt is unfinished; returns the
-        stored hunt as it then is (a finished one is never changed again)."""
+        stored hunt as it then is (a finished one is never changed again), None once it is gone."""
+        ...
+
+    def forget(self, voi_id: str) -> int:
+        """Deletes every hunt of the entry (R-VOI-DEL); returns how many there were."""
         ...
 
 
@@ -95,12 +99,18 @@ class InMemoryHuntStore:
         mine = sorted(h for (v, h) in self.hunts if v == voi_id)
         return self.hunts[(voi_id, mine[-1])] if mine else None
 
-    def progress(self, hunt: RetroHunt) -> RetroHunt:
-        current = self.hunts[(hunt.voi_id, hunt.hunt_id)]
-        if current.finished:
+    def progress(self, hunt: RetroHunt) -> RetroHunt | None:
+        current = self.hunts.get((hunt.voi_id, hunt.hunt_id))
+        if current is None or current.finished:
             return current
         self.hunts[(hunt.voi_id, hunt.hunt_id)] = hunt
         return hunt
+
+    def forget(self, voi_id: str) -> int:
+        mine = [key for key in self.hunts if key[0] == voi_id]
+        for key in mine:
+            del self.hunts[key]
+        return len(mine)
 
 
 class DynamoHuntStore:
@@ -136,7 +146,7 @@ class DynamoHuntStore:
             ).get("Items", [])
         return self._hunt(items[0]) if items else None
 
-    def progress(self, hunt: RetroHunt) -> RetroHunt:
+    def progress(self, hunt: RetroHunt) -> RetroHunt | None:
         stored = hunt_item(hunt)
         attributes = catalogue.RETRO_HUNT_PROGRESS_ATTRIBUTES
         present = {n: stored[n] for n in attributes if stored.get(n) is not None}
@@ -160,11 +170,27 @@ class DynamoHuntStore:
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
-                current = self.get(hunt.voi_id, hunt.hunt_id)
-                if current is None:
-                    raise StoreError(f"retro-hunt {hunt.hunt_id} is gone") from None
-                return current
+                return self.get(hunt.voi_id, hunt.hunt_id)
         return hunt
+
+    def forget(self, voi_id: str) -> int:
+        with store_call("retro-hunts forget"):
+            keys = [
+                {"voi_id": voi_id, "hunt_id": item["hunt_id"]}
+                for item in query_items(
+                    self._client,
+                    {
+                        "TableName": self._table,
+                        "KeyConditionExpression": "voi_id = :v",
+                        "ExpressionAttributeValues": {":v": to_attribute(voi_id)},
+                        "ProjectionExpression": "hunt_id",
+                        "ConsistentRead": True,
+                    },
+                )
+            ]
+            for key in keys:
+                self._client.delete_item(TableName=self._table, Key=to_item(key))
+        return len(keys)
 
     @staticmethod
     def _hunt(item: Mapping[str, Any]) -> RetroHunt:

@@ -111,6 +111,10 @@ class RetroHuntRequests:
     def latest(self, voi_id: str) -> RetroHunt | None:
         return self._hunts.latest(voi_id)
 
+    def forget(self, voi_id: str) -> int:
+        """R-VOI-DEL: a deleted entry's hunts go with it (a run still under way then stops)."""
+        return self._hunts.forget(voi_id)
+
 
 class HuntVoi(Protocol):
     """What a run reads of the voi table: the VRM's single entries (consistently: a hunt runs at
@@ -147,13 +151,14 @@ class RetroHuntRunner:
         self._monotonic = monotonic
         self._wait_s = wait_s
 
-    def run(self, message: HuntMessage) -> RetroHunt:
+    def run(self, message: HuntMessage) -> RetroHunt | None:
         """Runs the hunt to its end; raises HuntPending while its query runs on, StoreError when a
-        store failed (the message is delivered again, and the run repeats safely)."""
+        store failed (the message is delivered again, and the run repeats safely). None when the
+        hunt is gone: its entry was deleted (R-VOI-DEL) or has expired."""
         hunt = self._hunts.get(message.voi_id, message.hunt_id)
         if hunt is None:
-            logger.warning("retro-hunt not found", extra={"hunt_id": message.hunt_id})
-            raise LookupError(f"no retro-hunt {message.hunt_id} of {message.voi_id}")
+            logger.info("retro-hunt gone with its entry", extra={"hunt_id": message.hunt_id})
+            return None
         if hunt.finished:
             return hunt
         if hunt.execution_id is None:
@@ -164,11 +169,12 @@ class RetroHuntRunner:
                 now=self._clock(),
             )
             execution_id = self._engine.start(plan, search_id=hunt.hunt_id) if not plan.empty else ""
-            hunt = self._hunts.progress(
+            running = self._hunts.progress(
                 hunt.model_copy(update={"status": HuntStatus.RUNNING, "execution_id": execution_id})
             )
-            if hunt.finished:
-                return hunt
+            if running is None or running.finished:
+                return running
+            hunt = running
         hits = self._rows(hunt)
         if hits is None:
             return self._finish(hunt, status=HuntStatus.FAILED, failure="the search failed")
@@ -241,7 +247,7 @@ class RetroHuntRunner:
         raised: int | None = None,
         truncated: bool | None = None,
         failure: str | None = None,
-    ) -> RetroHunt:
+    ) -> RetroHunt | None:
         """Audits the system search first (a repeat may audit twice, never not at all), then records
         the hunt's end; the first end recorded stands."""
         now = self._clock()

@@ -86,6 +86,8 @@ class RetroHunts(Protocol):
 
     def latest(self, voi_id: str) -> RetroHunt | None: ...
 
+    def forget(self, voi_id: str) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class VrmView:
@@ -214,6 +216,8 @@ class VoiService:
                 self._entries.delete(record, now=self._clock())
             except EntryChanged:
                 continue
+            if self._retro_hunts is not None:
+                self._retro_hunts.forget(voi_id)  # after the entry: a failure leaves no entry hunted
             return record
         raise Conflict("the entry was being changed by someone else at the same time; try again")
 
