@@ -22,7 +22,7 @@ from nas.adapters.events import InMemoryAlertPublisher
 from nas.adapters.retro_hunts import HuntMessage, InMemoryHuntQueue, InMemoryHuntStore
 from nas.adapters.search import EnginePage, EngineState, EngineStatus
 from nas.adapters.voi_match import VrmListing
-from nas.domain.models import Alert, VoiEntry, alert_id_for
+from nas.domain.models import Alert, VoiEntry, VoiSource, alert_id_for
 from nas.domain.reads import parse_read
 from nas.domain.retro_hunt import HuntRequest, HuntStatus, RetroHunt
 from nas.domain.roles import Principal, Role
@@ -323,3 +323,14 @@ def test_a_hunt_forgotten_with_its_deleted_entry_stops_quietly(hunting: Hunting)
     assert hunting.hunts.latest(entry.voi_id) is None
     assert hunting.runner().run(hunting.queue.messages[-1]) is None
     assert len(hunting.trail.events) == 1  # the first hunt's search only
+
+
+def test_the_white_list_holds_back_a_bulk_entrys_hunt_but_not_a_pnc_entrys(hunting: Hunting) -> None:
+    hunting.voi.white.add("AB12CDE")
+    pnc = hunting.add(source="pnc")
+    assert hunting.hunt(pnc).alerts_raised == 2
+    dvla = pnc.model_copy(update={"voi_id": "v-dvla", "source": VoiSource.DVLA})
+    hunting.voi.entries.append(dvla)
+    hunt = hunting.hunt(dvla)
+    assert (hunt.reads_found, hunt.alerts_raised) == (3, 0)
+    assert {a.voi_id for a in hunting.raised()} == {pnc.voi_id}
