@@ -107,7 +107,7 @@ def run_queued_hunts(api: ApiAccount) -> dict[str, Any]:
             for m in messages
         ]
     }
-    response: dict[str, Any] = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]
+    response: dict[str, Any] = lambda_handler(event, FakeLambdaContext())
     return response
 
 

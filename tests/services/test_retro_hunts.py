@@ -137,7 +137,13 @@ class Hunting:
     def hunt(self, entry: VoiEntry, ask: HuntRequest = ASK) -> RetroHunt:
         """The API's half, then one run of the message it queued."""
         self.requests().start(entry, ask, requested_by=KENT_MANAGER)
-        return self.runner().run(self.queue.messages[-1])
+        return self.run(self.queue.messages[-1])
+
+    def run(self, message: HuntMessage, *, wait_s: float = 0.0) -> RetroHunt:
+        """One run of a message whose hunt is there."""
+        hunt = self.runner(wait_s=wait_s).run(message)
+        assert hunt is not None
+        return hunt
 
     def raised(self) -> list[Alert]:
         return self.publisher.published
@@ -225,7 +231,7 @@ def test_a_read_that_alerted_live_does_not_alert_again(hunting: Hunting) -> None
 def test_a_redelivered_message_changes_nothing_once_the_hunt_finished(hunting: Hunting) -> None:
     entry = hunting.add()
     hunt = hunting.hunt(entry)
-    again = hunting.runner().run(hunting.queue.messages[-1])
+    again = hunting.run(hunting.queue.messages[-1])
     assert again == hunt
     assert len(hunting.raised()) == 2
     assert len(hunting.trail.events) == 1
@@ -254,7 +260,7 @@ def test_an_entry_deleted_before_its_hunt_ran_raises_nothing(hunting: Hunting) -
     entry = hunting.add()
     hunting.requests().start(entry, ASK, requested_by=KENT_MANAGER)
     hunting.voi.entries.clear()
-    hunt = hunting.runner().run(hunting.queue.messages[-1])
+    hunt = hunting.run(hunting.queue.messages[-1])
     assert (hunt.status, hunt.alerts_raised) == (HuntStatus.FAILED, 0)
     assert hunting.raised() == []
 
@@ -269,7 +275,7 @@ def test_a_search_still_running_is_left_for_the_next_delivery_which_resumes_it(h
     running = hunting.hunts.get(entry.voi_id, message.hunt_id)
     assert running is not None
     assert running.status is HuntStatus.RUNNING
-    done = hunting.runner(wait_s=10).run(message)
+    done = hunting.run(message, wait_s=10)
     assert done.status is HuntStatus.SUCCEEDED
     assert hunting.engine.started == [message.hunt_id]  # resumed, not started again
 
@@ -295,7 +301,7 @@ def test_alerts_that_could_not_be_published_are_published_by_the_repeat(hunting:
     with pytest.raises(StoreError):
         hunting.runner().run(message)
     hunting.publisher = published
-    hunt = hunting.runner().run(message)
+    hunt = hunting.run(message)
     assert sorted(a.read_id for a in hunting.raised()) == ["k1", "k2"]
     assert hunt.status is HuntStatus.SUCCEEDED
 
