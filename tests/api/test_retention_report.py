@@ -51,7 +51,14 @@ def test_auditors_and_the_dpo_read_the_latest_signed_statement(
     assert reply.status == 200
     body = reply.body
     assert (body["signature_valid"], body["within_retention"], body["keep_for_days"]) == (True, True, 367)
-    assert {p["prefix"] for p in body["prefixes"]} == {"reads/", "images/", "firehose-errors/", "quarantine/"}
+    # The imports bucket is checked whole (prefix ""): VOI list uploads, work files and rejects.
+    assert {p["prefix"] for p in body["prefixes"]} == {
+        "reads/",
+        "images/",
+        "firehose-errors/",
+        "quarantine/",
+        "",
+    }
     [images] = [p for p in body["prefixes"] if p["prefix"] == "images/"]
     assert images["oldest"]["key"] == "images/2026-01-01/s/1-2.jpgpack"
     assert checked.audit_for(reply.request_id)["parameters"]["uses"]["statement"] == body["statement_key"]
