@@ -31,6 +31,7 @@ BUCKETS = {
     catalogue.Bucket.READS: "nas-test-reads",
     catalogue.Bucket.QUARANTINE: "nas-test-quarantine",
     catalogue.Bucket.EVIDENCE: "nas-test-evidence",
+    catalogue.Bucket.IMPORTS: "nas-test-imports",
 }
 NOW = datetime.now(UTC).replace(microsecond=0)
 FROZEN_IGNORES = ["aws_lambda_powertools", "pydantic", "pydantic_core"]
