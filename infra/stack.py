@@ -23,6 +23,7 @@ from infra.constructs.keys import KEY_TABLE_ITEMS, Keys, Via, grant_via
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.pipeline import Pipeline
 from infra.constructs.retention import RetentionCheck
+from infra.constructs.retro_hunt import RetroHunts
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.statistics import DailyStatistics
 from infra.constructs.storage import Storage
@@ -221,6 +222,19 @@ class NasStack(cdk.Stack):
             alarm_topic=self.monitoring.topic,
         )
 
+        self.retro_hunts = RetroHunts(
+            self,
+            "RetroHunts",
+            runtime=self.runtime,
+            tables=self.tables,
+            tables_key=self.keys.tables,
+            queues_key=self.keys.queues,
+            analytics=self.analytics,
+            alert_bus=self.alerting.bus,
+            alarm_topic=self.monitoring.topic,
+        )
+        self.retro_hunts.grant_requests(api_function)
+
         self._pre_token_trigger()
 
         cdk.Tags.of(self).add("service", "nas")
@@ -388,6 +402,7 @@ class NasStack(cdk.Stack):
             # What auditors verify retention statements with (R-RET-367).
             "RetentionSigningKeyArn": self.retention.signing_key.key_arn,
             "VoiImportStateMachineArn": self.voi.state_machine.state_machine_arn,
+            "RetroHuntDeadLetterQueueUrl": self.retro_hunts.dead_letters.queue_url,
         }
         outputs.update(
             {f"Bucket{b.name.title().replace('_', '')}": self._bucket_name(b) for b in catalogue.Bucket}

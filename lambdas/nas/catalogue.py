@@ -104,6 +104,7 @@ ALERT_RECORD_ATTRIBUTES = (
     "circulation",
     "sensitive",
     "outcome",
+    "retro",
 )
 ALERT_PUBLISH_PENDING_INDEX = "by-publish-pending"
 ALERT_BY_VRM_INDEX = "by-vrm"
@@ -315,8 +316,31 @@ ACCOUNT_REVIEWS = TableSpec(
     ),
 )
 
+RETRO_HUNTS = TableSpec(
+    "retro-hunts",
+    # One item per retro-hunt of a single VOI entry (issue 10): the entry's hunts in one partition,
+    # ordered by `hunt_id` (which starts with the request time), so GET /voi/{voi_id} reads the
+    # latest with one query. Each expires with the entry it was asked for (R-VOI-56).
+    partition_key=Key("voi_id"),
+    sort_key=Key("hunt_id"),
+    ttl_attribute="expires_at",
+    serves="POST/PUT /voi with retro_hunt_days (queued); the retro-hunt function; GET /voi/{voi_id}",
+)
+# What the retro-hunt function may write on a hunt beside its key (the API only creates hunts).
+RETRO_HUNT_KEY_ATTRIBUTES = ("voi_id", "hunt_id")
+RETRO_HUNT_PROGRESS_ATTRIBUTES = (
+    "status",
+    "execution_id",
+    "reads_found",
+    "alerts_raised",
+    "truncated",
+    "failure",
+    "finished_at",
+)
+
 TABLES: tuple[TableSpec, ...] = (
     VOI,
+    RETRO_HUNTS,
     ALERTS,
     CAMERAS,
     IDEMPOTENCY,
@@ -448,6 +472,8 @@ ALERT_EVENT_DETAIL_TYPE = "nas.alert.v1"
 # R-VOI-28: the daily review reminder, one event per owner LEA (rules match on detail.owner_lea).
 VOI_EVENT_SOURCE = "nas.voi"
 VOI_REVIEW_DUE_DETAIL_TYPE = "nas.voi.review-due.v1"
+# Retro-hunts (issue 10): the queue the API puts a requested hunt on for the retro-hunt function.
+RETRO_HUNT_QUEUE_ENV = "NAS_QUEUE_RETRO_HUNTS"
 # R-VOI-BULK: the state machine that loads an uploaded list (its ARN, for the import start function).
 VOI_IMPORT_STATE_MACHINE_ENV = "NAS_STATE_MACHINE_VOI_IMPORT"
 STAGE_ENV = "NAS_STAGE"

@@ -42,6 +42,8 @@ class RuntimeSettings(BaseModel):
     DuckDB search engine's pyarrow S3 client is told."""
     region: str = catalogue.UK_REGION
     voi_import_state_machine: str | None = None
+    retro_hunt_queue: str | None = None
+    """The retro-hunt queue's URL: the API puts requested hunts on it (unset: no retro-hunts)."""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RuntimeSettings:
@@ -65,6 +67,7 @@ class RuntimeSettings(BaseModel):
             aws_endpoint=environ.get("AWS_ENDPOINT_URL"),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.UK_REGION,
             voi_import_state_machine=environ.get(catalogue.VOI_IMPORT_STATE_MACHINE_ENV),
+            retro_hunt_queue=environ.get(catalogue.RETRO_HUNT_QUEUE_ENV),
         )
 
     def table(self, spec: catalogue.TableSpec) -> str:

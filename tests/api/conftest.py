@@ -35,6 +35,7 @@ RESULTS_BUCKET = "nas-test-athena-results"
 VOI_TABLE = "nas-test-voi"
 IMPORTS_BUCKET = "nas-test-imports"
 READS_BUCKET = "nas-test-reads"
+RETRO_HUNT_QUEUE = "nas-test-retro-hunts"
 
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
@@ -75,6 +76,8 @@ class ApiAccount:
     user_pool_id: str
     signing_key: str
     s3: Any
+    sqs: Any
+    retro_hunt_queue: str
 
     def call(self, method: str, path: str, who: dict[str, str] | None = None, **kwargs: Any) -> Reply:
         from handlers.api import lambda_handler
@@ -199,7 +202,12 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[ApiAccount]:
         monkeypatch.setenv(catalogue.USER_POOL_ENV, pool_id)
         settings.cache_clear()
         wiring.reset()
-        yield ApiAccount(dynamodb, cognito, pool_id, key, s3)
+        sqs = boto3.client("sqs", region_name=REGION)
+        hunts = sqs.create_queue(QueueName=RETRO_HUNT_QUEUE)["QueueUrl"]
+        monkeypatch.setenv(catalogue.RETRO_HUNT_QUEUE_ENV, hunts)
+        settings.cache_clear()
+        wiring.reset()
+        yield ApiAccount(dynamodb, cognito, pool_id, key, s3, sqs, hunts)
         wiring.reset()
         settings.cache_clear()
 

@@ -216,7 +216,9 @@ def test_only_national_managers_name_another_owner(api: ApiAccount) -> None:
         ({"pnc_ref": "12345"}, "pnc_ref"),
         ({"source": "dvla"}, "source"),
         ({"retro_hunt_days": 8}, "retro_hunt_days"),
-        ({"retro_hunt_days": 3}, "retro_hunt_days"),  # the seam: not available until search lands
+        ({"retro_hunt_days": 3}, "purpose"),
+        ({"retro_hunt_days": 3, "purpose": "crime"}, "case_ref"),
+        ({"retro_hunt_days": 3, "purpose": "hunch", "case_ref": "KENT-1"}, "purpose"),
         ({"colour": "red"}, "colour"),
     ],
 )

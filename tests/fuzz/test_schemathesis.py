@@ -26,6 +26,7 @@ from tests.local.conftest import Clock, Local
 # Each group's token fuzzes the operations its group may use (any other answers 403 before input is
 # read; tests/api check that), plus /openapi.json and /health, so the short run spends its requests
 # where the code differs. `make fuzz` sends every group at every operation (NAS_FUZZ_ALL_PATHS=1).
+# The admin run goes last: it may disable any account it finds listed, another group's included.
 GROUPS: dict[str, str] = {
     "operator": r"^/(alerts|voi)",
     "auditor": r"^/(audit|reports)",

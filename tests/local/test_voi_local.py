@@ -177,9 +177,24 @@ def test_single_entries_through_the_command_line(local: Local, tmp_path: Path) -
     )
     assert status == 0, err
     voi_id = json.loads(out)["voi_id"]
-    status, out, _ = run(local, token, "voi", "revise", voi_id, "--priority", "2")
+    status, out, _ = run(
+        local,
+        token,
+        "voi",
+        "revise",
+        voi_id,
+        "--priority",
+        "2",
+        "--retro-hunt-days",
+        "1",
+        "--purpose",
+        "crime",
+        "--case-ref",
+        "KENT-2026-000001",
+    )
     assert status == 0
     assert json.loads(out)["priority"] == 2
+    assert json.loads(out)["retro_hunt"]["days"] == 1
     status, out, _ = run(local, token, "voi", "get", voi_id)
     assert [r["changes"] for r in json.loads(out)["revisions"]] == [{"priority": {"before": 1, "after": 2}}]
     status, out, _ = run(local, token, "voi", "list", "--vrm", "cl11 aaa")

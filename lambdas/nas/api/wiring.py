@@ -16,7 +16,6 @@ import boto3
 from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
-from nas.adapters.athena import AthenaSearchEngine
 from nas.adapters.audit import AuditTrail, DynamoAuditTrail
 from nas.adapters.authorisations import DynamoAuthorisationStore
 from nas.adapters.cameras import DynamoCameraDirectory
@@ -51,7 +50,7 @@ from nas.services.statistics import StatisticsReports
 from nas.services.subject_requests import ReadEraser, SubjectRequestService
 from nas.services.voi import VoiService
 from nas.services.voi_imports import VoiImportService
-from nas.services.wiring import build_import_service, build_voi_service
+from nas.services.wiring import build_import_service, build_voi_service, search_engine
 from nas.settings import RuntimeSettings, settings
 
 
@@ -76,28 +75,6 @@ class Services:
     reads: ReadService
     preservations: PreservationService
     subject_requests: SubjectRequestService
-
-
-def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
-    """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
-    in the Lambda layer)."""
-    if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
-
-        return DuckDbSearchEngine(
-            s3_filesystem(config.aws_endpoint, config.region),
-            config.bucket(catalogue.Bucket.READS),
-            results=S3ResultStore(
-                session.client("s3"),
-                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
-                f"{catalogue.ATHENA_OUTPUT_PREFIX}duckdb/",
-            ),
-        )
-    return AthenaSearchEngine(
-        session.client("athena"),
-        workgroup=config.require(config.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
-        database=config.require(config.glue_database, catalogue.GLUE_DATABASE_ENV),
-    )
 
 
 def stored_reads(config: RuntimeSettings, session: Any = boto3) -> tuple[ReadStore, ReadEraser | None]:
@@ -220,7 +197,7 @@ def build_services(
             clock=clock,
         ),
         authorisations=AuthorisationService(authorisations, clock=clock),
-        voi=build_voi_service(config, session, clock=clock),
+        voi=build_voi_service(config, session, clock=clock, retro_hunts=True),
         voi_imports=build_import_service(config, session, clock=clock),
         statistics=StatisticsReports(
             cache(report_store), trail, Labels(lea_codes() | {NATIONAL}), clock=clock

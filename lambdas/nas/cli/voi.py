@@ -25,6 +25,7 @@ from nas.adapters.voi_keys import STATE_TTL_S
 from nas.cli.api_client import ApiCallFailed, ApiClient, add_api_arguments
 from nas.cli.progress import ProgressBar
 from nas.cli.target import TargetError
+from nas.domain.search import Purpose
 from nas.domain.voi_lists import ListSource
 
 POLL_INTERVAL_S = 1.0
@@ -91,6 +92,15 @@ def _entry_arguments(parser: argparse.ArgumentParser, *, required: bool) -> None
     parser.add_argument("--pnc-ref", help="e.g. 24/123456A")
     parser.add_argument("--circulation", required=required, help="KENT,ESSEX or NATIONAL")
     parser.add_argument("--sensitive", action=argparse.BooleanOptionalAction, default=None)
+    parser.add_argument(
+        "--retro-hunt-days",
+        type=int,
+        choices=range(8),
+        metavar="0-7",
+        help="search stored reads of the last N days and raise retro alerts (needs --purpose, --case-ref)",
+    )
+    parser.add_argument("--purpose", choices=[p.value for p in Purpose], help="the retro-hunt's (R-REASON)")
+    parser.add_argument("--case-ref", help="the case the retro-hunt is audited under (R-REASON)")
 
 
 def _entry_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,6 +114,9 @@ def _entry_fields(args: argparse.Namespace) -> dict[str, Any]:
         if args.circulation
         else None,
         "sensitive": args.sensitive,
+        "retro_hunt_days": args.retro_hunt_days,
+        "purpose": args.purpose,
+        "case_ref": args.case_ref,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

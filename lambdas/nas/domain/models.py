@@ -221,6 +221,8 @@ class Alert(StrictModel):
     sensitive: bool
     raised_at: UtcDatetime
     outcome: Outcome | None = None
+    retro: bool = False
+    """Raised by a retro-hunt over stored reads (issue 10), not by the live match of the read."""
 
     @model_validator(mode="after")
     def _deterministic_id(self) -> Alert:

@@ -25,6 +25,7 @@ from nas.domain.models import (
     VoiSource,
     check_circulation,
 )
+from nas.domain.retro_hunt import RetroHunt
 from nas.domain.roles import Principal
 from nas.domain.timefmt import iso_utc
 from nas.domain.types import LeaOrNational, Vrm
@@ -91,6 +92,8 @@ class VoiRecord(BaseModel):
     revisions: tuple[Revision, ...] = ()
     revisions_omitted: Annotated[int, Field(ge=0)] = 0
     version: Annotated[int, Field(ge=0)] = 0
+    retro_hunt: RetroHunt | None = None
+    """The entry's latest retro-hunt, where the service looked it up (never stored with the entry)."""
 
 
 def entry_visible_to(user_lea: str, entry: VoiEntry) -> bool:

@@ -42,6 +42,11 @@ class LocalNames:
         return f"{self.prefix}-consumer-failures"
 
     @property
+    def retro_hunt_queue(self) -> str:
+        """The API's retro-hunts for the retro-hunt function (the CDK app's `RetroHunts` queue)."""
+        return f"{self.prefix}-retro-hunts"
+
+    @property
     def retention_signing_key(self) -> str:
         return f"alias/{self.prefix}-retention-statements"
 

@@ -117,6 +117,14 @@ def ensure_failure_queue(sqs: Any, names: LocalNames) -> str:
     return url
 
 
+def ensure_retro_hunt_queue(sqs: Any, names: LocalNames) -> str:
+    """The retro-hunt queue (created when a server provisioned by an older run lacks it)."""
+    url: str = sqs.create_queue(QueueName=names.retro_hunt_queue, Attributes={"VisibilityTimeout": "60"})[
+        "QueueUrl"
+    ]
+    return url
+
+
 def stream_identity(kinesis: Any, stream: str) -> dict[str, Any]:
     """What tells one stream of this name from another (a fresh server's): its ARN and creation time."""
     summary = kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]

@@ -35,6 +35,7 @@ from nas.local.poller import Consumer, QueueDestination, ShardPoller, start_poll
 from nas.local.provision import (
     Identity,
     ensure_failure_queue,
+    ensure_retro_hunt_queue,
     find_identity,
     is_provisioned,
     provision,
@@ -128,6 +129,7 @@ class LocalMode:
         self.state = LocalState(options.state_dir or options.config_path.parent / STATE_DIR)
         self.logs: LocalLogs | None = None
         self.failure_queue = ""
+        self.retro_hunt_queue = ""
         self.tally = PipelineTally()
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -163,6 +165,9 @@ class LocalMode:
             self.attached = False
             self.identity = provision(self.client, self.names)
         self.failure_queue = ensure_failure_queue(self.client("sqs"), self.names)
+        self.retro_hunt_queue = ensure_retro_hunt_queue(self.client("sqs"), self.names)
+        # CDK gives the api function the queue's URL; here the queue exists only once provisioned.
+        self._set_variable(catalogue.RETRO_HUNT_QUEUE_ENV, self.retro_hunt_queue)
         # A run resumes only the state of this very stream (a fresh server's has the same name).
         stream = stream_identity(self.client("kinesis"), self.names.stream)
         self.resumed = self.attached and self.state.belongs_to(stream)
@@ -386,7 +391,7 @@ class LocalMode:
             "buckets": self.names.buckets,
             "tables": self.names.tables,
             "audit_signing_key": self.names.audit_signing_key,
-            "queues": {"consumer-failures": self.failure_queue},
+            "queues": {"consumer-failures": self.failure_queue, "retro-hunts": self.retro_hunt_queue},
             "state_dir": str(self.state.directory.resolve()),
             "retention_signing_key": self.names.retention_signing_key,
         }

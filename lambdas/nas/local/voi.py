@@ -5,7 +5,10 @@
 - the state machine is `LocalImportRunner`: the same step handler, called in the state machine's
   order (chunks, groups, finish; `fail` on any error; clean-up a little later) on a thread;
 - moto never expires items (no TTL), so the sweep the AWS stack runs hourly runs every minute here,
-  and the daily review reminders run on a timer too (`nas.local.schedules`).
+  and the daily review reminders run on a timer too (`nas.local.schedules`);
+- Lambda's SQS event source is `RetroHuntPoller`: the retro-hunt queue on moto read every half
+  second, each message given to the same retro-hunt handler as an SQS event, and deleted unless
+  the handler reports it failed (it comes back after the visibility timeout, as in AWS).
 """
 
 from __future__ import annotations
@@ -171,6 +174,37 @@ class ImportWatcher:
         return started
 
 
+class RetroHuntPoller:
+    """Lambda's SQS event source for the retro-hunt function, one message per invocation."""
+
+    def __init__(self, sqs: Any, queue_url: str, handler: Callable[[dict[str, Any]], Any]) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._handler = handler
+        self._arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue_url.rsplit('/', 1)[-1]}"
+
+    def poll(self) -> int:
+        messages = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        )
+        for message in messages:
+            record = {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": message["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self._arn,
+                "awsRegion": REGION,
+            }
+            response = self._handler({"Records": [record]})
+            if not response.get("batchItemFailures"):
+                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(messages)
+
+
 def context(name: str) -> LocalLambdaContext:
     return LocalLambdaContext(
         function_name=f"nas-local-{name}", invoked_function_arn=f"local:nas-local-{name}"
@@ -181,11 +215,17 @@ def install(mode: LocalMode) -> Callable[[], None]:
     """The VOI functions' triggers for a local mode whose environment is set: the upload watcher,
     the import runner in place of Step Functions, the sweep and the review reminders. Returns the
     undo (stops the runner, restores the handler's wiring)."""
-    from handlers import voi_expiry, voi_import, voi_jobs
+    from handlers import retro_hunt, voi_expiry, voi_import, voi_jobs
     from nas.services.wiring import build_import_service
     from nas.settings import settings
 
-    for cached in (voi_import.upload_service, voi_import.step_service, voi_jobs.service, voi_expiry.service):
+    for cached in (
+        voi_import.upload_service,
+        voi_import.step_service,
+        voi_jobs.service,
+        voi_expiry.service,
+        retro_hunt.service,
+    ):
         cached.cache_clear()
     runner = LocalImportRunner(lambda event: voi_import.step_handler(event, context("voi-import-step")))
     original = voi_import.upload_service
@@ -196,6 +236,12 @@ def install(mode: LocalMode) -> Callable[[], None]:
         lambda event: voi_import.upload_handler(event, context("voi-import-upload")),
     )
     mode.schedules.add(ScheduledJob("voi-import-uploads", watcher.poll, WATCH_INTERVAL_S))
+    hunts = RetroHuntPoller(
+        mode.client("sqs"),
+        mode.retro_hunt_queue,
+        lambda event: retro_hunt.lambda_handler(event, context("retro-hunt")),
+    )
+    mode.schedules.add(ScheduledJob("retro-hunts", hunts.poll, WATCH_INTERVAL_S))
     mode.schedules.add(
         ScheduledJob(
             "voi-sweep",
@@ -214,7 +260,12 @@ def install(mode: LocalMode) -> Callable[[], None]:
     def restore() -> None:
         runner.stop()
         voi_import.upload_service = original
-        for cached in (voi_import.upload_service, voi_import.step_service, voi_jobs.service):
+        for cached in (
+            voi_import.upload_service,
+            voi_import.step_service,
+            voi_jobs.service,
+            retro_hunt.service,
+        ):
             cached.cache_clear()
 
     return restore

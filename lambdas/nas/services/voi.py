@@ -20,6 +20,7 @@ from nas.domain import voi as rules
 from nas.domain.errors import Conflict, InvalidInput, NotFound
 from nas.domain.leas import NATIONAL, lea_codes
 from nas.domain.models import VoiEntry
+from nas.domain.retro_hunt import HuntRequest, RetroHunt
 from nas.domain.roles import Principal, Role
 from nas.domain.timefmt import iso_utc
 from nas.domain.voi import ReviewReminder, VoiChanges, VoiDraft, VoiRecord
@@ -73,13 +74,19 @@ class ReminderPublisher(Protocol):
     def publish(self, reminders: Sequence[ReviewReminder]) -> None: ...
 
 
-class RetroHunt(Protocol):
-    """The seam for retro-hunts (issue 10, item 5): searching stored reads of a new or revised
-    entry's VRM over its last `days` days as a system search under the entry's case, and raising
-    `retro: true` alerts for hits as live alerts would be, once each. Built on the search engine;
-    until it lands, `VoiService` is wired without one and refuses a retro-hunt."""
+class RetroHunts(Protocol):
+    """Retro-hunts of new or revised entries (issue 10, item 5: `services.retro_hunts`): `check`
+    refuses a bad request before the entry is written; `start` queues the hunt (the API never waits
+    on a search); `latest` is what GET /voi/{voi_id} shows. Wired without one, `VoiService` refuses
+    `retro_hunt_days` above 0."""
 
-    def start(self, entry: VoiEntry, *, days: int, requested_by: Principal) -> None: ...
+    def check(self, request: HuntRequest) -> None: ...
+
+    def start(self, entry: VoiEntry, request: HuntRequest, *, requested_by: Principal) -> RetroHunt: ...
+
+    def latest(self, voi_id: str) -> RetroHunt | None: ...
+
+    def forget(self, voi_id: str) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,25 +129,27 @@ class VoiService:
         *,
         clock: Callable[[], datetime],
         reminders: ReminderPublisher | None = None,
-        retro_hunt: RetroHunt | None = None,
+        retro_hunts: RetroHunts | None = None,
         new_id: Callable[[], str] = _new_voi_id,
     ) -> None:
         self._entries = entries
         self._lists = lists
         self._clock = clock
         self._reminders = reminders
-        self._retro_hunt = retro_hunt
+        self._retro_hunts = retro_hunts
         self._new_id = new_id
 
-    def create(self, principal: Principal, draft: VoiDraft, *, retro_hunt_days: int = 0) -> VoiRecord:
+    def create(
+        self, principal: Principal, draft: VoiDraft, *, retro_hunt: HuntRequest | None = None
+    ) -> VoiRecord:
         """POST /voi: a new single entry owned by the manager's LEA (NATIONAL managers may name
-        the owner); matching sees it within the match path's state refresh."""
-        self._check_retro_hunt(retro_hunt_days)
+        the owner); matching sees it within the match path's state refresh. With a retro-hunt, the
+        hunt is queued once the entry is written and returned with it."""
+        self._check_retro_hunt(retro_hunt)
         now = self._clock()
         record = VoiRecord(entry=rules.new_entry(draft, voi_id=self._new_id(), principal=principal, now=now))
         self._entries.create(record, now=now)
-        self._after_change(record.entry, principal, retro_hunt_days)
-        return record
+        return self._after_change(record, principal, retro_hunt)
 
     def get(self, principal: Principal, voi_id: str) -> VoiRecord:
         """GET /voi/{voi_id}: a live entry the caller may see (R-CIRC), with its revisions."""
@@ -154,6 +163,8 @@ class VoiService:
         record = self._entries.record(voi_id)
         if record is None or not self._shown(principal, record.entry):
             raise VoiNotFound(voi_id)
+        if self._retro_hunts is not None:
+            record = record.model_copy(update={"retro_hunt": self._retro_hunts.latest(voi_id)})
         return record
 
     def by_vrm(self, principal: Principal, vrm: str) -> VrmView:
@@ -177,11 +188,12 @@ class VoiService:
         return VrmView(entries=records, white_listed=white)
 
     def revise(
-        self, principal: Principal, voi_id: str, changes: VoiChanges, *, retro_hunt_days: int = 0
+        self, principal: Principal, voi_id: str, changes: VoiChanges, *, retro_hunt: HuntRequest | None = None
     ) -> VoiRecord:
         """PUT /voi/{voi_id}: replaces the changeable fields and restarts the 28/56-day clocks; the
-        history keeps who changed what and when. A revision with no change is a review."""
-        self._check_retro_hunt(retro_hunt_days)
+        history keeps who changed what and when. A revision with no change is a review. With a
+        retro-hunt, the hunt is queued once the revision is written and returned with it."""
+        self._check_retro_hunt(retro_hunt)
         for _ in range(WRITE_ATTEMPTS):
             record = self._changeable(principal, voi_id)
             now = self._clock()
@@ -192,8 +204,7 @@ class VoiService:
                 self._entries.replace(updated, expected_version=record.version, now=now)
             except EntryChanged:
                 continue
-            self._after_change(updated.entry, principal, retro_hunt_days)
-            return updated
+            return self._after_change(updated, principal, retro_hunt)
         raise Conflict("the entry was being changed by someone else at the same time; try again")
 
     def delete(self, principal: Principal, voi_id: str) -> VoiRecord:
@@ -205,6 +216,8 @@ class VoiService:
                 self._entries.delete(record, now=self._clock())
             except EntryChanged:
                 continue
+            if self._retro_hunts is not None:
+                self._retro_hunts.forget(voi_id)  # after the entry: a failure leaves no entry hunted
             return record
         raise Conflict("the entry was being changed by someone else at the same time; try again")
 
@@ -220,13 +233,20 @@ class VoiService:
         """Expired entries are never shown (R-VOI-56: TTL deletes lazily)."""
         return entry.is_live(self._clock()) and rules.entry_visible_to(principal.lea, entry)
 
-    def _check_retro_hunt(self, days: int) -> None:
-        if days and self._retro_hunt is None:
-            raise InvalidInput("retro_hunt_days", "retro-hunts are not available yet")
+    def _check_retro_hunt(self, request: HuntRequest | None) -> None:
+        if request is None or not request.days:
+            return
+        if self._retro_hunts is None:
+            raise InvalidInput("retro_hunt_days", "retro-hunts are not available here")
+        self._retro_hunts.check(request)
 
-    def _after_change(self, entry: VoiEntry, principal: Principal, retro_hunt_days: int) -> None:
-        if retro_hunt_days and self._retro_hunt is not None:
-            self._retro_hunt.start(entry, days=retro_hunt_days, requested_by=principal)
+    def _after_change(
+        self, record: VoiRecord, principal: Principal, request: HuntRequest | None
+    ) -> VoiRecord:
+        if request is None or not request.days or self._retro_hunts is None:
+            return record
+        hunt = self._retro_hunts.start(record.entry, request, requested_by=principal)
+        return record.model_copy(update={"retro_hunt": hunt})
 
     def _list_row(self, vrm: str, source: ListSource, state: ListState | None = None) -> PackedRow | None:
         generation = (state or self._lists.state()).live(self._clock()).get(source)

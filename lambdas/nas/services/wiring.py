@@ -12,11 +12,19 @@ import boto3
 from botocore.config import Config
 
 from nas import catalogue
+from nas.adapters.alerts import DynamoAlertStore
+from nas.adapters.athena import AthenaSearchEngine
+from nas.adapters.audit import DynamoAuditTrail
+from nas.adapters.events import EventBridgePublisher
 from nas.adapters.import_files import S3ImportFiles
+from nas.adapters.retro_hunts import DynamoHuntStore, SqsHuntQueue
+from nas.adapters.search import SearchEngine
+from nas.adapters.search_results import S3ResultStore
 from nas.adapters.step_functions import StepFunctionsOrchestrator
 from nas.adapters.voi import DynamoVoiStore
 from nas.adapters.voi_events import EventBridgeReminderPublisher
 from nas.adapters.voi_lists import DynamoListStore
+from nas.services.retro_hunts import WAIT_S, RetroHuntRequests, RetroHuntRunner
 from nas.services.voi import VoiService
 from nas.services.voi_imports import Orchestrator, VoiImportService
 from nas.settings import RuntimeSettings
@@ -38,8 +46,10 @@ def build_voi_service(
     *,
     clock: Callable[[], datetime] = utc_now,
     reminders: bool = False,
+    retro_hunts: bool = False,
 ) -> VoiService:
-    """`reminders`: the daily job publishes to the alerting bus; the API never does."""
+    """`reminders`: the daily job publishes to the alerting bus; the API never does. `retro_hunts`:
+    the API queues retro-hunts, where the retro-hunt queue is configured (else it refuses them)."""
     dynamodb = session.client("dynamodb")
     table = config.table(catalogue.VOI)
     publisher = None
@@ -47,11 +57,65 @@ def build_voi_service(
         publisher = EventBridgeReminderPublisher(
             session.client("events"), config.require(config.alert_bus, catalogue.ALERT_BUS_ENV)
         )
+    hunts = None
+    if retro_hunts and config.retro_hunt_queue:
+        hunts = RetroHuntRequests(
+            DynamoHuntStore(dynamodb, config.table(catalogue.RETRO_HUNTS)),
+            SqsHuntQueue(session.client("sqs"), config.retro_hunt_queue),
+            clock=clock,
+        )
     return VoiService(
         DynamoVoiStore(dynamodb, table, clock=clock),
         DynamoListStore(dynamodb, table),
         clock=clock,
         reminders=publisher,
+        retro_hunts=hunts,
+    )
+
+
+def build_retro_hunt_runner(
+    config: RuntimeSettings,
+    session: Any = boto3,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    engine: SearchEngine | None = None,
+    wait_s: float = WAIT_S,
+) -> RetroHuntRunner:
+    """The retro-hunt function's service; `engine` replaces the configured search engine (tests)."""
+    dynamodb = session.client("dynamodb")
+    return RetroHuntRunner(
+        hunts=DynamoHuntStore(dynamodb, config.table(catalogue.RETRO_HUNTS)),
+        voi=DynamoVoiStore(dynamodb, config.table(catalogue.VOI), clock=clock),
+        engine=engine or search_engine(config, session),
+        alerts=DynamoAlertStore(dynamodb, config.table(catalogue.ALERTS)),
+        publisher=EventBridgePublisher(
+            session.client("events"), config.require(config.alert_bus, catalogue.ALERT_BUS_ENV)
+        ),
+        audit=DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT)),
+        clock=clock,
+        wait_s=wait_s,
+    )
+
+
+def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine:
+    """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
+    in the Lambda layer)."""
+    if config.search_engine == "duckdb":
+        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+
+        return DuckDbSearchEngine(
+            s3_filesystem(config.aws_endpoint, config.region),
+            config.bucket(catalogue.Bucket.READS),
+            results=S3ResultStore(
+                session.client("s3"),
+                config.bucket(catalogue.Bucket.ATHENA_RESULTS),
+                f"{catalogue.ATHENA_OUTPUT_PREFIX}duckdb/",
+            ),
+        )
+    return AthenaSearchEngine(
+        session.client("athena"),
+        workgroup=config.require(config.athena_workgroup, catalogue.ATHENA_WORKGROUP_ENV),
+        database=config.require(config.glue_database, catalogue.GLUE_DATABASE_ENV),
     )
 
 

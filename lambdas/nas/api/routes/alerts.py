@@ -59,6 +59,7 @@ class AlertView(BaseModel):
     priority: int
     raised_at: str
     outcome: Outcome | None
+    retro: bool = Field(description="raised by a retro-hunt over stored reads, not by the live match")
 
     @classmethod
     def of(cls, shown: CorrectedAlert) -> AlertView:
@@ -80,6 +81,7 @@ class AlertView(BaseModel):
             priority=alert.priority,
             raised_at=iso_utc(alert.raised_at),
             outcome=alert.outcome,
+            retro=alert.retro,
         )
 
 

@@ -31,8 +31,12 @@ from nas.api.params import (
 from nas.api.wiring import services
 from nas.domain.models import VOI_REASON_MAX_CHARS, VoiAction, check_circulation
 from nas.domain.reads import problems_of
+from nas.domain.retro_hunt import MAX_DAYS as MAX_HUNT_DAYS
+from nas.domain.retro_hunt import HuntRequest, RetroHunt
 from nas.domain.roles import Role
+from nas.domain.search import Purpose
 from nas.domain.timefmt import iso_utc
+from nas.domain.types import CaseRef
 from nas.domain.voi import VoiChanges, VoiDraft, VoiRecord
 from nas.domain.voi_imports import ImportRecord
 from nas.domain.voi_lists import MAX_LIST_ROWS, ListGeneration, ListSource, parse_voi_id
@@ -72,8 +76,18 @@ class ChangesBody(BaseModel):
     ]
     sensitive: bool = False
     retro_hunt_days: Annotated[
-        int, Field(ge=0, le=7, description="search stored reads of the last N days (not available yet: 0)")
+        int,
+        Field(
+            ge=0,
+            le=MAX_HUNT_DAYS,
+            description="search stored reads of the VRM over the last N days and raise `retro` alerts"
+            " for them (0: none); needs purpose and case_ref, under which the search is audited",
+        ),
     ] = 0
+    purpose: Annotated[Purpose | None, Field(description="R-REASON: the retro-hunt's purpose")] = None
+    case_ref: Annotated[
+        CaseRef | None, Field(description="R-REASON: the case the retro-hunt is audited under")
+    ] = None
 
     @field_validator("circulation")
     @classmethod
@@ -100,12 +114,26 @@ def _domain[M: BaseModel](model: type[M], values: dict[str, Any]) -> M:
         raise BadRequest(problem.field, problem.message) from None
 
 
+HUNT_FIELDS = {"retro_hunt_days", "purpose", "case_ref"}
+
+
 def _changes(body: ChangesBody) -> VoiChanges:
-    return _domain(VoiChanges, body.model_dump(exclude={"retro_hunt_days"}))
+    return _domain(VoiChanges, body.model_dump(exclude=HUNT_FIELDS))
 
 
 def _draft(body: CreateBody) -> VoiDraft:
-    return _domain(VoiDraft, body.model_dump(exclude={"retro_hunt_days"}))
+    return _domain(VoiDraft, body.model_dump(exclude=HUNT_FIELDS))
+
+
+def _hunt_used(record: VoiRecord) -> dict[str, str]:
+    """The audit of a request that queued a retro-hunt names it (its own audit record follows)."""
+    return {"retro_hunt_id": record.retro_hunt.hunt_id} if record.retro_hunt else {}
+
+
+def _hunt(body: ChangesBody) -> HuntRequest | None:
+    if not body.retro_hunt_days:
+        return None
+    return HuntRequest(body.retro_hunt_days, body.purpose, body.case_ref)
 
 
 class FieldChangeView(BaseModel):
@@ -117,6 +145,41 @@ class RevisionView(BaseModel):
     revised_by: str
     revised_at: str
     changes: dict[str, FieldChangeView] = Field(description="each changed field; empty for a review")
+
+
+class RetroHuntView(BaseModel):
+    """The entry's latest retro-hunt: queued and running while its search runs (seconds), then how
+    many stored reads it found and how many alerts (flagged `retro`) it raised."""
+
+    hunt_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    days: int
+    requested_by: str
+    requested_at: str
+    window_from: str
+    window_to: str
+    reads_found: int | None
+    alerts_raised: int | None = Field(description="new alerts; reads that had alerted already count not")
+    truncated: bool | None = Field(description="more than 1,000 reads: only the newest 1,000 were hunted")
+    failure: str | None
+    finished_at: str | None
+
+    @classmethod
+    def of(cls, hunt: RetroHunt) -> RetroHuntView:
+        return cls(
+            hunt_id=hunt.hunt_id,
+            status=hunt.status.value,
+            days=hunt.days,
+            requested_by=hunt.requested_by,
+            requested_at=iso_utc(hunt.requested_at),
+            window_from=iso_utc(hunt.window_from),
+            window_to=iso_utc(hunt.window_to),
+            reads_found=hunt.reads_found,
+            alerts_raised=hunt.alerts_raised,
+            truncated=hunt.truncated,
+            failure=hunt.failure,
+            finished_at=iso_utc(hunt.finished_at) if hunt.finished_at else None,
+        )
 
 
 class VoiView(BaseModel):
@@ -141,6 +204,9 @@ class VoiView(BaseModel):
     from_list: bool
     revisions: list[RevisionView]
     revisions_omitted: int = Field(description="older revisions not kept (only the last 20 are)")
+    retro_hunt: RetroHuntView | None = Field(
+        default=None, description="the latest retro-hunt of a single entry; null when none was asked for"
+    )
 
     @classmethod
     def of(cls, record: VoiRecord) -> VoiView:
@@ -165,6 +231,7 @@ class VoiView(BaseModel):
             from_list=parse_voi_id(entry.voi_id) is not None,
             revisions=[RevisionView.model_validate(r.model_dump()) for r in record.revisions],
             revisions_omitted=record.revisions_omitted,
+            retro_hunt=RetroHuntView.of(record.retro_hunt) if record.retro_hunt else None,
         )
 
 
@@ -317,8 +384,8 @@ def review_position(token: str | None) -> ReviewPosition | None:
 )
 @requires(Role.VOI_MANAGER)
 def create_entry(body: Annotated[CreateBody, Body()]) -> tuple[VoiView, int]:
-    record = services().voi.create(state.principal(), _draft(body), retro_hunt_days=body.retro_hunt_days)
-    state.used(result_count=1, voi_id=record.entry.voi_id)
+    record = services().voi.create(state.principal(), _draft(body), retro_hunt=_hunt(body))
+    state.used(result_count=1, voi_id=record.entry.voi_id, **_hunt_used(record))
     return VoiView.of(record), 201
 
 
@@ -409,10 +476,8 @@ def get_entry(voi_id: Annotated[str, Path(pattern=VOI_ID)]) -> VoiView:
 def revise_entry(
     voi_id: Annotated[str, Path(pattern=VOI_ID)], body: Annotated[ChangesBody, Body()]
 ) -> VoiView:
-    record = services().voi.revise(
-        state.principal(), voi_id, _changes(body), retro_hunt_days=body.retro_hunt_days
-    )
-    state.used(result_count=1)
+    record = services().voi.revise(state.principal(), voi_id, _changes(body), retro_hunt=_hunt(body))
+    state.used(result_count=1, **_hunt_used(record))
     return VoiView.of(record)
 
 
