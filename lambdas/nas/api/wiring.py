@@ -22,6 +22,7 @@ from nas.adapters.authorisations import DynamoAuthorisationStore
 from nas.adapters.cameras import DynamoCameraDirectory
 from nas.adapters.corrections import DynamoCorrectionStore
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.erasure_queue import SqsErasureQueue
 from nas.adapters.evidence import S3EvidenceStore
 from nas.adapters.images import S3ImageStore
 from nas.adapters.preservations import DynamoPreservationStore
@@ -44,7 +45,7 @@ from nas.services.preservations import PreservationService
 from nas.services.reads import OwnSearchReads, ReadService
 from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
-from nas.services.subject_requests import ReadEraser, SubjectRequestService
+from nas.services.subject_requests import ErasureDispatch, ReadEraser, SubjectRequestService
 from nas.settings import RuntimeSettings, settings
 
 
@@ -72,7 +73,8 @@ def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine
     """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
     in the Lambda layer)."""
     if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+        from nas.adapters.duckdb_search import DuckDbSearchEngine
+        from nas.adapters.parquet_erasure import s3_filesystem
 
         return DuckDbSearchEngine(
             s3_filesystem(config.aws_endpoint, config.region),
@@ -92,11 +94,11 @@ def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine
 
 def stored_reads(config: RuntimeSettings, session: Any = boto3) -> tuple[ReadStore, ReadEraser | None]:
     """Stored rows by reference, and the erasure rewriter: over the Parquet with pyarrow in local mode
-    (imported only there); in AWS rows come through Athena, and erasure has no rewriter yet (pyarrow is
-    not in the Lambda layer: docs/reads.md)."""
+    (imported only there); in AWS rows come through Athena, and erasure is queued for the erasure
+    function, the one with pyarrow in its layers (docs/reads.md)."""
     if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import s3_filesystem
-        from nas.adapters.parquet_reads import ParquetReadEraser, ParquetReadStore, S3VersionPurger
+        from nas.adapters.parquet_erasure import ParquetReadEraser, S3VersionPurger, s3_filesystem
+        from nas.adapters.parquet_reads import ParquetReadStore
 
         bucket = config.bucket(catalogue.Bucket.READS)
         filesystem = s3_filesystem(config.aws_endpoint, config.region)
@@ -122,9 +124,11 @@ def build_services(
     engine: SearchEngine | None = None,
     reads: ReadStore | None = None,
     eraser: ReadEraser | None = None,
+    erasures: ErasureDispatch | None = None,
 ) -> Services:
     """`engine`, `reads` and `eraser` replace the configured search engine, stored-row reader and
-    erasure rewriter (tests)."""
+    erasure rewriter, `erasures` the erasure queue (tests). With an erasure queue configured (AWS) a
+    granted erasure is queued for the erasure function; without, it runs here (local mode)."""
     dynamodb = session.client("dynamodb")
     trail = DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT))
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
@@ -159,6 +163,8 @@ def build_services(
         reads, configured_eraser = stored_reads(config, session)
         eraser = eraser or configured_eraser
     search_engine_used = engine or search_engine(config, session)
+    if erasures is None and config.erasure_queue_url:
+        erasures = SqsErasureQueue(session.client("sqs"), config.erasure_queue_url)
     searches = DynamoSearchStore(dynamodb, config.table(catalogue.SEARCHES))
     results = S3ResultStore(
         s3, config.bucket(catalogue.Bucket.ATHENA_RESULTS), catalogue.SEARCH_RESULTS_PREFIX
@@ -225,6 +231,7 @@ def build_services(
             corrector=read_service,
             preservations=preservation_store,
             eraser=eraser,
+            erasures=erasures,
             clock=clock,
         ),
     )
