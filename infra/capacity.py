@@ -48,10 +48,10 @@ FIREHOSE_MAX_RECORD_BYTES = 1_000 * KiB
 
 LAMBDA_DEFAULT_CONCURRENCY = 1_000
 LAMBDA_MIN_UNRESERVED = 100
-# One reserved execution each, so a scheduled job never runs twice at once: the publish sweeper,
-# audit digests, account hygiene, the retention check and daily statistics (tests/infra hold the
-# template to this figure).
-SCHEDULED_RESERVED = 5
+# One reserved execution each, so a job never runs twice at once: the publish sweeper, audit digests,
+# account hygiene, the retention check, daily statistics and erasure (tests/infra hold the template
+# to this figure).
+SCHEDULED_RESERVED = 6
 # Lambda's synchronous payload limit ends an archive batch of reads with images before its 500.
 LAMBDA_PAYLOAD_BYTES = 6 * MiB
 KINESIS_EVENT_RECORD_OVERHEAD_BYTES = 500  # the event's fields around each record's base64

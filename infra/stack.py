@@ -16,6 +16,7 @@ from infra.constructs.analytics import Analytics
 from infra.constructs.api import API_STAGE, Api
 from infra.constructs.audit import AuditDigests
 from infra.constructs.console import Console
+from infra.constructs.erasure import Erasure
 from infra.constructs.evidence import ReadEvidence
 from infra.constructs.identity import Identity
 from infra.constructs.ingest import Ingest
@@ -146,6 +147,19 @@ class NasStack(cdk.Stack):
             failure_queue=self.pipeline.failures,
             alert_delivery_failures=self.alerting.delivery_failures,
             read_rows_delivery_stream_name=self.pipeline.read_rows.ref,
+        )
+
+        self.erasure = Erasure(
+            self,
+            "Erasure",
+            runtime=self.runtime,
+            api_function=api_function,
+            tables=self.tables,
+            reads_bucket=self.storage.reads,
+            storage_key=self.keys.storage,
+            tables_key=self.keys.tables,
+            queues_key=self.keys.queues,
+            alarm_topic=self.monitoring.topic,
         )
 
         self.audit = AuditDigests(

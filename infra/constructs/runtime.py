@@ -4,6 +4,7 @@ may write, X-Ray tracing."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -80,6 +81,7 @@ class LambdaRuntime(Construct):
         memory_size: int = 512,
         timeout_seconds: int = 29,  # API Gateway gives up at 29 s
         reserved_concurrency: int | None = None,
+        extra_layers: Sequence[lambda_.ILayerVersion] = (),
     ) -> lambda_.Function:
         scope = Construct(self, construct_id)
         log_group = logs.LogGroup(
@@ -110,7 +112,7 @@ class LambdaRuntime(Construct):
             architecture=lambda_.Architecture.ARM_64,
             handler=handler,
             code=self._handler_code,
-            layers=[self.layer],
+            layers=[self.layer, *extra_layers],
             memory_size=memory_size,
             timeout=cdk.Duration.seconds(timeout_seconds),
             reserved_concurrent_executions=reserved_concurrency,

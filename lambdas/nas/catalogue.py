@@ -276,6 +276,8 @@ SUBJECT_REQUEST_UPDATE_ATTRIBUTES = (
     "system_search",
     "version",
 )
+SUBJECT_REQUEST_OUTCOME_ATTRIBUTES = ("outcome", "version")
+"""What the erasure function writes on a request: what the erasure did (R-SAR)."""
 SUBJECT_REQUESTS = TableSpec(
     "subject-requests",
     partition_key=Key("request_id"),
@@ -435,6 +437,11 @@ SIGN_IN_EVENTS_ENV = "NAS_SIGN_IN_EVENTS"
 SEARCH_ENGINE_ENV = "NAS_SEARCH_ENGINE"
 ATHENA_WORKGROUP_ENV = "NAS_ATHENA_WORKGROUP"
 GLUE_DATABASE_ENV = "NAS_GLUE_DATABASE"
+# R-SAR erasure in AWS: the api queues a granted erasure for the erasure function (the one with the
+# pyarrow layer); a message received this many times without success goes to the dead-letter queue,
+# and the last attempt records the request's erasure as failed.
+ERASURE_QUEUE_ENV = "NAS_ERASURE_QUEUE_URL"
+ERASURE_MAX_RECEIVES = 3
 QUARANTINE_PREFIX = "quarantine/"
 # R-VOI-BULK, the imports bucket: uploaded lists, an import's work files, its rejected rows.
 IMPORTS_INCOMING_PREFIX = "incoming/"

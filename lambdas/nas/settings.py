@@ -37,6 +37,9 @@ class RuntimeSettings(BaseModel):
     search_engine: Literal["athena", "duckdb"] = "athena"
     athena_workgroup: str | None = None
     glue_database: str | None = None
+    erasure_queue_url: str | None = None
+    """R-SAR: where the api hands a granted erasure to the erasure function (AWS); unset, erasure
+    runs in the api's process (local mode)."""
     aws_endpoint: str | None = None
     """Where AWS calls go when not to AWS itself (local mode's moto): boto3 reads it on its own; the
     DuckDB search engine's pyarrow S3 client is told."""
@@ -64,6 +67,7 @@ class RuntimeSettings(BaseModel):
             search_engine=environ.get(catalogue.SEARCH_ENGINE_ENV) or "athena",
             athena_workgroup=environ.get(catalogue.ATHENA_WORKGROUP_ENV),
             glue_database=environ.get(catalogue.GLUE_DATABASE_ENV),
+            erasure_queue_url=environ.get(catalogue.ERASURE_QUEUE_ENV),
             aws_endpoint=environ.get("AWS_ENDPOINT_URL"),
             region=environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or catalogue.UK_REGION,
             voi_import_state_machine=environ.get(catalogue.VOI_IMPORT_STATE_MACHINE_ENV),

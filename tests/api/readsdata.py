@@ -17,7 +17,8 @@ import pyarrow.fs as pafs
 from nas.adapters.cameras import DynamoCameraRegistry
 from nas.adapters.duckdb_search import DuckDbSearchEngine
 from nas.adapters.images import S3ImageStore
-from nas.adapters.parquet_reads import NoVersions, ParquetReadEraser, ParquetReadStore
+from nas.adapters.parquet_erasure import NoVersions, ParquetReadEraser
+from nas.adapters.parquet_reads import ParquetReadStore
 from nas.api import wiring
 from nas.domain.packing import ImagePack
 from nas.settings import settings

@@ -1,4 +1,4 @@
-"""The runtime layer is built with pip, without Docker (infra/bundling.py)."""
+"""The runtime and erasure layers are built with pip, without Docker (infra/bundling.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from infra.bundling import PipLayerBundling, source_hash
+from infra.bundling import LAMBDA_PLATFORM, LAMBDA_PLATFORM_2_28, PipLayerBundling, source_hash
 
 
 @pytest.fixture
@@ -69,3 +69,36 @@ def test_source_hash_follows_shipped_files_only(tmp_path: Path, package: Path) -
     changed = source_hash(requirements, package)
     requirements.write_text("six==1.16.0\n")
     assert source_hash(requirements, package) != changed
+
+
+LAMBDA_UNZIPPED_LIMIT = 262_144_000
+"""Lambda's limit on a function and its layers, unzipped (250 MiB)."""
+EM_AARCH64 = 183
+
+
+def unpacked_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def test_the_erasure_layer_holds_aarch64_pyarrow_and_fits_beside_the_runtime_layer(tmp_path: Path) -> None:
+    """Builds both real layers (pip, from its cache after the first run) and prints their sizes."""
+    from infra.constructs.erasure import ERASURE_LAYER_DIR
+    from infra.constructs.runtime import LAYER_DIR, RUNTIME_PACKAGE_DIR
+
+    options = cdk.BundlingOptions(image=cdk.DockerImage.from_registry("unused"))
+    erasure, runtime = tmp_path / "erasure", tmp_path / "runtime"
+    assert PipLayerBundling(
+        ERASURE_LAYER_DIR / "requirements.txt", None, (LAMBDA_PLATFORM, LAMBDA_PLATFORM_2_28)
+    ).try_bundle(str(erasure), options)
+    assert PipLayerBundling(LAYER_DIR / "requirements.txt", RUNTIME_PACKAGE_DIR).try_bundle(
+        str(runtime), options
+    )
+
+    assert (erasure / "python" / "pyarrow" / "parquet" / "__init__.py").is_file()
+    assert not (erasure / "python" / "nas").exists()  # the runtime layer carries the package
+    [library] = list((erasure / "python" / "pyarrow").glob("libarrow.so.*[0-9]"))[:1]
+    machine = int.from_bytes(library.read_bytes()[18:20], "little")  # ELF e_machine
+    assert machine == EM_AARCH64
+    sizes = {"erasure": unpacked_bytes(erasure), "runtime": unpacked_bytes(runtime)}
+    print(f"erasure_layer_bytes={sizes['erasure']} runtime_layer_bytes={sizes['runtime']}")
+    assert sum(sizes.values()) < LAMBDA_UNZIPPED_LIMIT

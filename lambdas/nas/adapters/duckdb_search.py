@@ -72,20 +72,6 @@ PAGE_ROWS = 1000
 """Rows per engine page (as Athena's GetQueryResults)."""
 
 
-def s3_filesystem(
-    endpoint_url: str | None, region: str, credentials: tuple[str, str] | None = None
-) -> pafs.S3FileSystem:
-    """pyarrow's S3 client, pointed at `endpoint_url` (moto) when given; credentials come from the
-    environment, as boto3's do, unless given (the command line against local mode)."""
-    options: dict[str, Any] = {"region": region}
-    if credentials is not None:
-        options.update(access_key=credentials[0], secret_key=credentials[1])
-    if endpoint_url:
-        scheme, _, host = endpoint_url.partition("://")
-        options.update(endpoint_override=host.rstrip("/"), scheme=scheme)
-    return pafs.S3FileSystem(**options)
-
-
 class DuckDbSearchEngine:
     name = "duckdb"
 

@@ -55,6 +55,11 @@ class SubjectRequestStore(RestrictionList, Protocol):
         it with the next version. RequestChanged otherwise."""
         ...
 
+    def update_outcome(self, request: SubjectRequest) -> SubjectRequest:
+        """As `update`, writing the outcome (and version) only: the erasure function's one change
+        (catalogue.SUBJECT_REQUEST_OUTCOME_ATTRIBUTES)."""
+        ...
+
     def listing(
         self, status: RequestStatus, *, due_before: date | None, limit: int, cursor: Cursor | None
     ) -> RequestListing:
@@ -152,6 +157,12 @@ class InMemorySubjectRequestStore:
         self.requests[request.request_id] = updated
         return updated
 
+    def update_outcome(self, request: SubjectRequest) -> SubjectRequest:
+        stored = self.requests.get(request.request_id)
+        if stored is None:
+            raise RequestChanged(f"request {request.request_id} is not stored")
+        return self.update(replace(stored, outcome=request.outcome, version=request.version))
+
     def listing(
         self, status: RequestStatus, *, due_before: date | None, limit: int, cursor: Cursor | None
     ) -> RequestListing:
@@ -197,8 +208,14 @@ class DynamoSubjectRequestStore:
         return request_of(from_item(item)) if item else None
 
     def update(self, request: SubjectRequest) -> SubjectRequest:
+        return self._update(request, catalogue.SUBJECT_REQUEST_UPDATE_ATTRIBUTES)
+
+    def update_outcome(self, request: SubjectRequest) -> SubjectRequest:
+        return self._update(request, catalogue.SUBJECT_REQUEST_OUTCOME_ATTRIBUTES)
+
+    def _update(self, request: SubjectRequest, attributes: tuple[str, ...]) -> SubjectRequest:
         updated = replace(request, version=request.version + 1)
-        values = _changeable(updated)
+        values = {n: v for n, v in _changeable(updated).items() if n in attributes}
         names = {f"#{n}": n for n in values}
         sets = [f"#{n} = :{n}" for n, v in values.items() if v is not None]
         removes = [f"#{n}" for n, v in values.items() if v is None]

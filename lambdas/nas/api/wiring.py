@@ -21,6 +21,7 @@ from nas.adapters.authorisations import DynamoAuthorisationStore
 from nas.adapters.cameras import DynamoCameraDirectory
 from nas.adapters.corrections import DynamoCorrectionStore
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.erasure_queue import SqsErasureQueue
 from nas.adapters.evidence import S3EvidenceStore
 from nas.adapters.images import S3ImageStore
 from nas.adapters.preservations import DynamoPreservationStore
@@ -47,7 +48,7 @@ from nas.services.reads import OwnSearchReads, ReadService
 from nas.services.retention import RetentionReports
 from nas.services.searches import SearchService
 from nas.services.statistics import StatisticsReports
-from nas.services.subject_requests import ReadEraser, SubjectRequestService
+from nas.services.subject_requests import ErasureDispatch, ReadEraser, SubjectRequestService
 from nas.services.voi import VoiService
 from nas.services.voi_imports import VoiImportService
 from nas.services.wiring import build_import_service, build_voi_service, search_engine
@@ -79,11 +80,11 @@ class Services:
 
 def stored_reads(config: RuntimeSettings, session: Any = boto3) -> tuple[ReadStore, ReadEraser | None]:
     """Stored rows by reference, and the erasure rewriter: over the Parquet with pyarrow in local mode
-    (imported only there); in AWS rows come through Athena, and erasure has no rewriter yet (pyarrow is
-    not in the Lambda layer: docs/reads.md)."""
+    (imported only there); in AWS rows come through Athena, and erasure is queued for the erasure
+    function, the one with pyarrow in its layers (docs/reads.md)."""
     if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import s3_filesystem
-        from nas.adapters.parquet_reads import ParquetReadEraser, ParquetReadStore, S3VersionPurger
+        from nas.adapters.parquet_erasure import ParquetReadEraser, S3VersionPurger, s3_filesystem
+        from nas.adapters.parquet_reads import ParquetReadStore
 
         bucket = config.bucket(catalogue.Bucket.READS)
         filesystem = s3_filesystem(config.aws_endpoint, config.region)
@@ -109,9 +110,11 @@ def build_services(
     engine: SearchEngine | None = None,
     reads: ReadStore | None = None,
     eraser: ReadEraser | None = None,
+    erasures: ErasureDispatch | None = None,
 ) -> Services:
     """`engine`, `reads` and `eraser` replace the configured search engine, stored-row reader and
-    erasure rewriter (tests)."""
+    erasure rewriter, `erasures` the erasure queue (tests). With an erasure queue configured (AWS) a
+    granted erasure is queued for the erasure function; without, it runs here (local mode)."""
     dynamodb = session.client("dynamodb")
     trail = DynamoAuditTrail(dynamodb, config.table(catalogue.AUDIT))
     account_store = DynamoAccountStore(dynamodb, config.table(catalogue.ACCOUNTS))
@@ -151,6 +154,8 @@ def build_services(
         reads, configured_eraser = stored_reads(config, session)
         eraser = eraser or configured_eraser
     search_engine_used = engine or search_engine(config, session)
+    if erasures is None and config.erasure_queue_url:
+        erasures = SqsErasureQueue(session.client("sqs"), config.erasure_queue_url)
     searches = DynamoSearchStore(dynamodb, config.table(catalogue.SEARCHES))
     results = S3ResultStore(
         s3, config.bucket(catalogue.Bucket.ATHENA_RESULTS), catalogue.SEARCH_RESULTS_PREFIX
@@ -222,6 +227,7 @@ def build_services(
             corrector=read_service,
             preservations=preservation_store,
             eraser=eraser,
+            erasures=erasures,
             clock=clock,
         ),
     )

@@ -67,8 +67,9 @@ def _retention(settings: RuntimeSettings, session: _Session, now: datetime) -> d
 def _statistics(settings: RuntimeSettings, session: _Session, now: datetime) -> dict[str, object]:
     """Today so far, as of `now` (the deployed job counts yesterday), reads counted by DuckDB over
     local mode's reads bucket."""
-    from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+    from nas.adapters.duckdb_search import DuckDbSearchEngine
     from nas.adapters.duckdb_statistics import DuckDbReadCounts
+    from nas.adapters.parquet_erasure import s3_filesystem
 
     moto = ("local", "local")  # moto takes any credentials (see AwsTarget.client)
     filesystem = s3_filesystem(settings.aws_endpoint, settings.region, moto)

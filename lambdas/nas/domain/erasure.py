@@ -10,6 +10,7 @@ other read of the pack keeps its key, offset and length, so no other row is rewr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from nas.domain.corrections import Correction
 from nas.domain.layout import Partition, vrm_bucket
@@ -76,3 +77,16 @@ def blanked(pack: bytes, ranges: list[tuple[int, int]]) -> bytes:
             raise ValueError("image reference lies outside the pack")
         body[offset : offset + length] = bytes(length)
     return bytes(body)
+
+
+class ErasureState(StrEnum):
+    """Where a granted erasure is, in the request's outcome (`erasure_state`): queued for the erasure
+    function (AWS), carried out, or failed on its last attempt (its message is then in the dead-letter
+    queue, and a redrive carries it out)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+ERASURE_STATE = "erasure_state"

@@ -13,22 +13,28 @@ from nas import catalogue
 from nas.adapters.accounts import CognitoDirectory, DynamoAccountStore
 from nas.adapters.alerts import DynamoAlertReader
 from nas.adapters.audit import DynamoAuditTrail
+from nas.adapters.corrections import DynamoCorrectionStore
 from nas.adapters.digests import S3DigestStore
+from nas.adapters.images import S3ImageStore
 from nas.adapters.objects import S3ObjectStore
+from nas.adapters.preservations import DynamoPreservationStore
 from nas.adapters.retention import S3ObjectVersions, S3StatementStore
 from nas.adapters.reviews import DynamoReviewStore
 from nas.adapters.signing import KmsSigner, KmsVerifier
 from nas.adapters.statistics import AthenaReadCounts, DynamoVoiCensus, ReadCounts, S3ReportStore
+from nas.adapters.subject_requests import DynamoSubjectRequestStore
 from nas.domain.leas import NATIONAL, lea_codes
 from nas.domain.statistics import Labels
 from nas.services.account_hygiene import JOB_NAME as HYGIENE_JOB
 from nas.services.account_hygiene import HygienePorts
 from nas.services.activity import ApiActivity, JobAudit
 from nas.services.audit_digests import DigestPorts
+from nas.services.overlay import SearchOverlay
 from nas.services.retention import JOB_NAME as RETENTION_JOB
 from nas.services.retention import RetentionPorts
 from nas.services.statistics import JOB_NAME as STATISTICS_JOB
 from nas.services.statistics import StatisticsPorts
+from nas.services.subject_requests import ErasureWork
 from nas.settings import RuntimeSettings, SettingsError
 
 
@@ -99,8 +105,9 @@ def read_counts(settings: RuntimeSettings, session: Any = boto3) -> ReadCounts:
     """R-STATS read counts through the search engine: Athena in AWS; DuckDB over the reads bucket in
     local mode (imported only there: duckdb is not in the Lambda layer)."""
     if settings.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+        from nas.adapters.duckdb_search import DuckDbSearchEngine
         from nas.adapters.duckdb_statistics import DuckDbReadCounts
+        from nas.adapters.parquet_erasure import s3_filesystem
 
         engine = DuckDbSearchEngine(
             s3_filesystem(settings.aws_endpoint, settings.region), settings.bucket(catalogue.Bucket.READS)
@@ -145,4 +152,40 @@ def build_statistics_ports(
         reports=report_store(settings, session),
         labels=report_labels(),
         audit=lambda run_id: JobAudit(trail, STATISTICS_JOB, run_id, clock),
+    )
+
+
+def build_erasure_work(
+    settings: RuntimeSettings,
+    session: Any = boto3,
+    *,
+    clock: Callable[[], datetime] = wall_clock,
+    filesystem: Any = None,
+    root: str | None = None,
+) -> ErasureWork:
+    """R-SAR erasure function: the Parquet and packs of the reads bucket (pyarrow, from its own
+    layer: imported here only), the subject request, the corrections (which rows show the VRM) and
+    the preservations (kept, and listed). `filesystem` and `root` replace pyarrow's S3 client and the
+    bucket (tests: a directory)."""
+    from nas.adapters.parquet_erasure import NoVersions, ParquetReadEraser, S3VersionPurger, s3_filesystem
+
+    dynamodb = session.client("dynamodb")
+    s3 = session.client("s3")
+    bucket = settings.bucket(catalogue.Bucket.READS)
+    versions = S3VersionPurger(s3, bucket) if filesystem is None else NoVersions()
+    eraser = ParquetReadEraser(
+        filesystem or s3_filesystem(settings.aws_endpoint, settings.region),
+        root or bucket,
+        versions=versions,
+        packs=S3ImageStore(s3, bucket),
+    )
+    requests = DynamoSubjectRequestStore(dynamodb, settings.table(catalogue.SUBJECT_REQUESTS))
+    return ErasureWork(
+        store=requests,
+        overlay=SearchOverlay(
+            DynamoCorrectionStore(dynamodb, settings.table(catalogue.CORRECTIONS)), requests
+        ),
+        eraser=eraser,
+        preservations=DynamoPreservationStore(dynamodb, settings.table(catalogue.PRESERVATIONS)),
+        clock=clock,
     )

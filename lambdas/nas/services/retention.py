@@ -74,7 +74,11 @@ def check_prefix(
     def visit(prefix: str) -> None:
         found, children = versions.level(bucket, prefix)
         listed.extend(found)
-        kept = [v.stored_at.date() for v in found if not retention.is_straggler(v.stored_at, now)]
+        kept = [
+            v.stored_at.date()
+            for v in found
+            if not retention.is_straggler(v.stored_at, now, retention.earliest_day(v.key))
+        ]
         if kept:
             oldest_kept[:] = [min([*oldest_kept, *kept])]
         for child in children:

@@ -11,7 +11,9 @@ decided once, and carried out.
 - rectification: granted, each read the DPO names (by its export entry id) is corrected (R-CORRECT).
 - erasure: granted, the VRM's rows are removed from the stored Parquet (old versions too) and its
   images blanked in their packs (`ReadEraser`); preserved copies (R-PRESERVE) are listed and left alone
-  (CPIA), and the decision says so.
+  (CPIA), and the decision says so. In AWS the decision is recorded with the erasure pending and
+  handed to the erasure function (`ErasureDispatch`, a queue), which carries it out (`ErasureWork`)
+  and records the counts on the request; in local mode it is carried out before the decision returns.
 
 A system search that an engine runs in the background (Athena) is waited for up to `wait_s`; past that
 the request answers 409 and the next call picks the same query up (its id is kept on the request).
@@ -19,6 +21,7 @@ the request answers 409 and the next call picks the same query up (its id is kep
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 import uuid
@@ -27,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from nas.adapters import StoreError
 from nas.adapters.alerts import AlertIndex, AlertReader
 from nas.adapters.cameras import CameraDirectory
 from nas.adapters.preservations import PreservationStore
@@ -35,7 +39,7 @@ from nas.adapters.stored_reads import ReadStore
 from nas.adapters.subject_requests import Cursor, RequestChanged, SubjectRequestStore
 from nas.domain.alerts import AlertRecord
 from nas.domain.corrections import CorrectionRequest, CorrectionSource
-from nas.domain.erasure import ErasureCounts, ErasureScope
+from nas.domain.erasure import ERASURE_STATE, ErasureCounts, ErasureScope, ErasureState
 from nas.domain.errors import Conflict, InvalidInput, NotFound
 from nas.domain.grid import grid_square
 from nas.domain.layout import ReadRef
@@ -75,6 +79,33 @@ class ReadEraser(Protocol):
         """Removes every stored row of the scope's VRM (and every older version of the files held
         them) and blanks its images in their packs."""
         ...
+
+
+class ErasureDispatch(Protocol):
+    def dispatch(self, request_id: str) -> None:
+        """Hands the granted erasure of this request to whatever carries it out (StoreError if it
+        could not be handed over)."""
+        ...
+
+
+def erasure_outcome(
+    request: SubjectRequest, *, overlay: SearchOverlay, eraser: ReadEraser, preservations: PreservationStore
+) -> dict[str, object]:
+    """Carries out the request's erasure; what it did, as the request's outcome records it."""
+    scope = ErasureScope.of(request.vrm, overlay.of_vrm(request.vrm))
+    counts = eraser.erase(scope)
+    kept = preservations.holding_vrm(request.vrm)
+    return {
+        ERASURE_STATE: ErasureState.DONE.value,
+        "erasure": counts.as_dict(),
+        "preserved_copies_kept": kept,
+        "note": (
+            f"{len(kept)} preservation(s) hold reads of this VRM for criminal cases (CPIA) and are kept"
+            " until released"
+            if kept
+            else "no preserved copy holds a read of this VRM"
+        ),
+    }
 
 
 class RequestNotFound(NotFound):
@@ -126,6 +157,7 @@ class SubjectRequestService:
         preservations: PreservationStore,
         eraser: ReadEraser | None,
         clock: Callable[[], datetime],
+        erasures: ErasureDispatch | None = None,
         wait_s: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
@@ -140,6 +172,7 @@ class SubjectRequestService:
         self._corrector = corrector
         self._preservations = preservations
         self._eraser = eraser
+        self._erasures = erasures
         self._clock = clock
         self._wait_s = wait_s
         self._sleep = sleep
@@ -302,9 +335,27 @@ class SubjectRequestService:
             restriction=restriction,
         )
         try:
-            return self._shown(self._store.update(decided_request))
+            stored = self._store.update(decided_request)
         except RequestChanged:
             raise Conflict("the request was changed meanwhile; read it again") from None
+        if outcome.get(ERASURE_STATE) == ErasureState.PENDING:
+            stored = self._hand_over(stored)
+        return self._shown(stored)
+
+    def _hand_over(self, request: SubjectRequest) -> SubjectRequest:
+        """Queues the recorded erasure; if it cannot be queued the request says so (failed, nothing
+        erased) and the caller gets the store error, so a granted erasure is never silently left
+        pending."""
+        assert self._erasures is not None
+        try:
+            self._erasures.dispatch(request.request_id)
+        except StoreError as error:
+            failed = {**request.outcome, ERASURE_STATE: ErasureState.FAILED.value, "error": str(error)[:300]}
+            # The store error below is what the caller hears; if this fails too, it still shows pending.
+            with contextlib.suppress(StoreError):
+                self._store.update_outcome(replace(request, outcome=failed))
+            raise
+        return request
 
     def lift(self, principal: Principal, request_id: str, reason: str) -> ShownRequest:
         """Lifts a restriction in force: searches return the VRM's reads again (audited)."""
@@ -352,21 +403,14 @@ class SubjectRequestService:
         return made
 
     def _erase(self, request: SubjectRequest) -> dict[str, object]:
+        """Queued for the erasure function where there is one (AWS); else carried out here."""
+        if self._erasures is not None:
+            return {ERASURE_STATE: ErasureState.PENDING.value, "queued_at": iso_utc(self._clock())}
         if self._eraser is None:
             raise Conflict("erasure cannot run here: no Parquet rewriter is configured (docs/reads.md)")
-        scope = ErasureScope.of(request.vrm, self._overlay.of_vrm(request.vrm))
-        counts = self._eraser.erase(scope)
-        kept = self._preservations.holding_vrm(request.vrm)
-        return {
-            "erasure": counts.as_dict(),
-            "preserved_copies_kept": kept,
-            "note": (
-                f"{len(kept)} preservation(s) hold reads of this VRM for criminal cases (CPIA) and are kept"
-                " until released"
-                if kept
-                else "no preserved copy holds a read of this VRM"
-            ),
-        }
+        return erasure_outcome(
+            request, overlay=self._overlay, eraser=self._eraser, preservations=self._preservations
+        )
 
     # --- the system search -----------------------------------------------------------------------
 
@@ -438,3 +482,74 @@ class SubjectRequestService:
                 raise Conflict("the system search is still running; try again in a few seconds")
             self._sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+class ErasureWork:
+    """R-SAR: the erasure function's work: carries out a granted erasure the api queued and records
+    what it did on the request. Idempotent: a request whose erasure is done is left as it is (a
+    message delivered twice), and running again over erased files removes nothing more."""
+
+    def __init__(
+        self,
+        *,
+        store: SubjectRequestStore,
+        overlay: SearchOverlay,
+        eraser: ReadEraser,
+        preservations: PreservationStore,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._overlay = overlay
+        self._eraser = eraser
+        self._preservations = preservations
+        self._clock = clock
+
+    def carry_out(self, request_id: str, *, last_attempt: bool) -> SubjectRequest:
+        """Erases and records the counts. On failure the error propagates (the message is retried);
+        on the `last_attempt` the request is first marked failed with the error, so the DPO sees it
+        while the message waits in the dead-letter queue."""
+        request = self._store.get(request_id)
+        if request is None:
+            raise RequestNotFound(request_id)
+        if not _erasure_owed(request):
+            return request
+        try:
+            outcome = erasure_outcome(
+                request, overlay=self._overlay, eraser=self._eraser, preservations=self._preservations
+            )
+            return self._record(request_id, {**outcome, "erased_at": iso_utc(self._clock())})
+        except Exception as error:
+            if last_attempt:
+                failed = {
+                    **request.outcome,
+                    ERASURE_STATE: ErasureState.FAILED.value,
+                    "error": f"{type(error).__name__}: {error}"[:300],
+                    "failed_at": iso_utc(self._clock()),
+                }
+                self._record(request_id, failed)
+            raise
+
+    def _record(self, request_id: str, outcome: dict[str, object]) -> SubjectRequest:
+        for _ in range(UPDATE_ATTEMPTS):
+            current = self._request(request_id)
+            try:
+                return self._store.update_outcome(replace(current, outcome=outcome))
+            except RequestChanged:
+                continue
+        raise Conflict(f"request {request_id} kept changing; its erasure outcome was not recorded")
+
+    def _request(self, request_id: str) -> SubjectRequest:
+        found = self._store.get(request_id)
+        if found is None:
+            raise RequestNotFound(request_id)
+        return found
+
+
+def _erasure_owed(request: SubjectRequest) -> bool:
+    """A granted erasure recorded as pending, or as failed (a redrive from the dead-letter queue)."""
+    return (
+        request.kind is RequestKind.ERASURE
+        and request.decision is not None
+        and request.decision.acts
+        and request.outcome.get(ERASURE_STATE) in (ErasureState.PENDING, ErasureState.FAILED)
+    )

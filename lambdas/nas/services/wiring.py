@@ -101,7 +101,8 @@ def search_engine(config: RuntimeSettings, session: Any = boto3) -> SearchEngine
     """Athena in AWS; DuckDB over the reads bucket in local mode (imported only there: duckdb is not
     in the Lambda layer)."""
     if config.search_engine == "duckdb":
-        from nas.adapters.duckdb_search import DuckDbSearchEngine, s3_filesystem
+        from nas.adapters.duckdb_search import DuckDbSearchEngine
+        from nas.adapters.parquet_erasure import s3_filesystem
 
         return DuckDbSearchEngine(
             s3_filesystem(config.aws_endpoint, config.region),
