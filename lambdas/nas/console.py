@@ -81,9 +81,10 @@ def content_security_policy(tile_url: str = "", *, upload_origin: str = "", allo
     """Scripts, styles and everything else from the console's own origin only (no inline script or
     style, no eval); calls to the API's own origin, the user pool endpoint and, when given, the
     imports bucket's origin (the VOI screen PUTs a list file to the presigned URL the API hands out,
-    R-VOI-BULK); images from the stage's tile server when it has one; no framing, plugins or foreign
-    form targets."""
-    images = " ".join(filter(None, ("'self'", tile_origin(tile_url, allow_http=allow_http))))
+    R-VOI-BULK); images from the stage's tile server when it has one, and `blob:` (a read's plate and
+    overview, fetched with the user's token, which an <img> cannot send, and shown from an object URL);
+    no framing, plugins or foreign form targets."""
+    images = " ".join(filter(None, ("'self'", "blob:", tile_origin(tile_url, allow_http=allow_http))))
     uploads = _checked_origin(upload_origin) if upload_origin else ""
     connect = " ".join(filter(None, ("'self'", COGNITO_ENDPOINT.rstrip("/"), uploads)))
     directives = {

@@ -194,7 +194,7 @@ def test_a_tile_url_setting_lets_the_console_load_images_from_that_origin_only(t
     for method in console_methods(template):
         [ok] = [r for r in method["Integration"]["IntegrationResponses"] if r["StatusCode"] == "200"]
         csp = render(ok["ResponseParameters"]["method.response.header.Content-Security-Policy"])
-        assert "img-src 'self' https://tiles.example.org;" in csp
+        assert "img-src 'self' blob: https://tiles.example.org;" in csp
     assert f'"tile_url":"{TILES}"' in staged_files(stack)["config.json"]
 
 

@@ -172,6 +172,6 @@ def test_a_tile_url_adds_its_origin_to_the_image_sources_only() -> None:
         tile_url="http://127.0.0.1:9/{z}/{x}/{y}.png",
     )
     csp = site.headers["Content-Security-Policy"]
-    assert "img-src 'self' http://127.0.0.1:9;" in csp
+    assert "img-src 'self' blob: http://127.0.0.1:9;" in csp
     # Calls go where they did without tiles: the API, the user pool, and moto's imports bucket.
     assert "connect-src 'self' https://cognito-idp.eu-west-2.amazonaws.com http://127.0.0.1:1;" in csp
