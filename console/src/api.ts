@@ -20,18 +20,22 @@ export interface Api {
   post<T>(path: string, body: unknown): Promise<T>;
   put<T>(path: string, body: unknown): Promise<T>;
   delete<T>(path: string): Promise<T>;
+  /** A binary GET (a read's JPEG), with the token as every call: an <img src> could not send it. */
+  image(path: string, query?: Query): Promise<Blob>;
 }
 
 /** `onUnauthorized` runs when the API answers 401 (token expired, or the account was disabled):
  * the console signs out rather than showing a screen that can no longer load. */
 export function createApi(config: ConsoleConfig, token: () => string, onUnauthorized: (why: string) => void): Api {
-  async function call<T>(method: string, path: string, query?: Query, body?: unknown): Promise<T> {
+  async function call<T>(method: string, path: string, query?: Query, body?: unknown, accept?: string): Promise<T> {
     const url = new URL(path.replace(/^\//, ""), config.api_url);
     for (const [name, value] of Object.entries(query ?? {})) {
       if (value !== undefined && value !== null && value !== "") url.searchParams.set(name, String(value));
     }
     const headers: Record<string, string> = { Authorization: `Bearer ${token()}` };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    // API Gateway returns binary bodies only to a request that accepts their media type.
+    if (accept) headers.Accept = accept;
     let response: Response;
     try {
       response = await fetch(url, {
@@ -43,6 +47,7 @@ export function createApi(config: ConsoleConfig, token: () => string, onUnauthor
     } catch {
       throw new ApiError(0, "unreachable", "The NAS API could not be reached. Check the connection and try again.");
     }
+    if (accept && response.ok) return (await response.blob()) as T;
     const text = await response.text();
     let payload: unknown = null;
     try {
@@ -67,6 +72,7 @@ export function createApi(config: ConsoleConfig, token: () => string, onUnauthor
     post: (path, body) => call("POST", path, undefined, body),
     put: (path, body) => call("PUT", path, undefined, body),
     delete: (path) => call("DELETE", path),
+    image: (path, query) => call("GET", path, query, undefined, "image/jpeg"),
   };
 }
 

@@ -1,13 +1,16 @@
 /** A search's results (SPEC §6, R-LIMIT): read rows as a table paged as the API pages, on a map of the
- * camera sites and a timeline of the sightings; a selected row opens in a panel of its fields (the
- * read view's place: it will fetch the read, its images and Correct VRM by the row's `read_ref` once
- * the read routes exist). Convoy rows are VRMs seen with the target, in a table of their own. */
+ * camera sites and a timeline of the sightings; a selected row opens the read view (`read-view.tsx`:
+ * its images and **Correct VRM**), and a senior investigator selects rows to **Preserve**
+ * (`preserve.tsx`). Convoy rows are VRMs seen with the target, in a table of their own. */
 
-import { useEffect, useRef } from "preact/hooks";
+import { useState } from "preact/hooks";
 
+import type { Api } from "../api";
 import { CameraMap, type Site } from "../components/map";
 import { type Sighting, Timeline } from "../components/timeline";
 import { formatTime } from "../components/ui";
+import { PreserveForm } from "./preserve";
+import { type ReadDetail, ReadView } from "./read-view";
 
 export type SearchType = "vrm" | "partial" | "location" | "convoy";
 export type SearchStatus = "queued" | "running" | "succeeded" | "failed" | "expired";
@@ -76,13 +79,22 @@ export function sitesOf(rows: readonly ReadRow[]): Site[] {
 }
 
 export function ReadResults(props: {
+  api: Api;
+  searchId: string;
   page: SearchPage;
   pageIndex: number;
   tileUrl: string;
   selected: ReadRow | null;
+  /** Whether to offer Preserve (senior investigators): the API decides anyway. */
+  canPreserve: boolean;
   onSelect: (row: ReadRow) => void;
   onClose: () => void;
+  onCorrected: (read: ReadDetail) => void;
 }) {
+  // Chosen for Preserve, kept across pages of the same search.
+  const [chosen, setChosen] = useState<readonly string[]>([]);
+  const choose = (id: string, on: boolean) =>
+    setChosen((current) => (on ? [...current, id] : current.filter((c) => c !== id)));
   const rows = props.page.rows.filter((r): r is ReadRow => !isConvoy(r));
   const first = props.pageIndex * PAGE_ROWS + 1;
   const sightings: Sighting[] = rows.map((r) => ({
@@ -115,6 +127,7 @@ export function ReadResults(props: {
                 <th scope="col">Force</th>
                 <th scope="col">Direction</th>
                 <th scope="col">Confidence</th>
+                {props.canPreserve ? <th scope="col">Preserve</th> : null}
               </tr>
             </thead>
             <tbody>
@@ -140,11 +153,25 @@ export function ReadResults(props: {
                     <td>{row.lea}</td>
                     <td>{row.direction ?? "unknown"}</td>
                     <td>{row.confidence ?? "unknown"}</td>
+                    {props.canPreserve ? (
+                      <td class="choose">
+                        <input
+                          id={`choose-${row.read_id}`}
+                          type="checkbox"
+                          checked={chosen.includes(row.read_id)}
+                          onChange={(e) => choose(row.read_id, e.currentTarget.checked)}
+                        />
+                        <label for={`choose-${row.read_id}`}>
+                          Select<span class="visually-hidden"> read {row.read_id}</span>
+                        </label>
+                      </td>
+                    ) : null}
                   </tr>
                 );
               })}
             </tbody>
           </table>
+          {props.canPreserve ? <PreserveForm api={props.api} searchId={props.searchId} selected={chosen} /> : null}
           <div class="visuals">
             <CameraMap
               sites={sitesOf(rows)}
@@ -156,51 +183,20 @@ export function ReadResults(props: {
             <div>
               <Timeline sightings={sightings} width={560} />
               {props.selected ? (
-                <SelectedRead key={props.selected.read_id} row={props.selected} onClose={props.onClose} />
+                <ReadView
+                  key={props.selected.read_id}
+                  api={props.api}
+                  searchId={props.searchId}
+                  row={props.selected}
+                  onClose={props.onClose}
+                  onCorrected={props.onCorrected}
+                />
               ) : null}
             </div>
           </div>
         </>
       )}
     </>
-  );
-}
-
-/** The selected row's fields. The read view (images, Correct VRM, Preserve) belongs here: it will
- * load the read by `row.read_ref` when the API has a read route; until then the row is all there is. */
-function SelectedRead(props: { row: ReadRow; onClose: () => void }) {
-  const { row } = props;
-  const heading = useRef<HTMLHeadingElement>(null);
-  useEffect(() => heading.current?.focus(), []);
-  const facts: [string, string | number][] = [
-    ["VRM", row.vrm],
-    ["Captured", formatTime(row.captured_at)],
-    ["Camera", row.camera_id],
-    ["Force", row.lea],
-    ["Position", row.lat !== null && row.lon !== null ? `${row.lat.toFixed(5)}, ${row.lon.toFixed(5)}` : "unknown"],
-    ["Direction", row.direction ?? "unknown"],
-    ["Confidence", row.confidence ?? "unknown"],
-    ["Corrected", row.corrected ? "yes" : "no"],
-    ["Read", row.read_id],
-    ["Read reference", row.read_ref],
-  ];
-  return (
-    <section class="panel selected-read" aria-labelledby="selected-read-heading" data-read-id={row.read_id}>
-      <h2 id="selected-read-heading" tabIndex={-1} ref={heading}>
-        Read {row.vrm} at {row.camera_id}
-      </h2>
-      <dl class="facts">
-        {facts.map(([name, value]) => (
-          <div key={name}>
-            <dt>{name}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
-      <button type="button" class="secondary" onClick={props.onClose}>
-        Close read
-      </button>
-    </section>
   );
 }
 

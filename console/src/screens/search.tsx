@@ -11,7 +11,9 @@ import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 import { type Authorisation, type AuthorisationList, isLive } from "./authorisation";
 import {
+  type ConvoyRow,
   ConvoyResults,
+  isConvoy,
   type ReadRow,
   ReadResults,
   type SearchPage,
@@ -146,7 +148,7 @@ function statusText(page: SearchPage): string {
   }
 }
 
-function Search({ api, config }: ScreenProps) {
+function Search({ api, config, session }: ScreenProps) {
   const [draft, setDraft] = useState<Draft>(() => ({
     type: "vrm",
     vrm: "",
@@ -273,6 +275,14 @@ function Search({ api, config }: ScreenProps) {
     } finally {
       setStarting(false);
     }
+  }
+
+  /** A corrected read shows its new VRM in the table too, without running the search again. */
+  function showCorrected(read: ReadRow) {
+    const patch = (row: ReadRow | ConvoyRow) =>
+      !isConvoy(row) && row.read_id === read.read_id ? { ...row, vrm: read.vrm, corrected: true } : row;
+    setPage((current) => current && { ...current, rows: current.rows.map(patch) });
+    setSelected((current) => current && (patch(current) as ReadRow));
   }
 
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
@@ -469,12 +479,16 @@ function Search({ api, config }: ScreenProps) {
             <ConvoyResults page={page} pageIndex={pageIndex} />
           ) : (
             <ReadResults
+              api={api}
+              searchId={page.search_id}
               page={page}
               pageIndex={pageIndex}
               tileUrl={config.tile_url}
               selected={selected}
+              canPreserve={session.groups.includes(Role.SENIOR_INVESTIGATOR)}
               onSelect={setSelected}
               onClose={() => setSelected(null)}
+              onCorrected={showCorrected}
             />
           )
         ) : null}
