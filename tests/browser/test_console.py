@@ -34,7 +34,7 @@ SCREENS_BY_GROUP = {
     "authoriser": ["Authorisations"],
     "voi-manager": ["VOI"],
     "dpo": ["Reports"],
-    "analyst": [],
+    "analyst": ["Reports"],
 }
 
 
