@@ -23,8 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publis
 NATIONAL_GROUPS = {role.value for role in NATIONAL_ROLES}
 KENT_CAMERA = "KENT-A2-001"
 KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT
-# What each group sees in the navigation. The console has these screens so far; every other group
-# sees none yet, and an admin sees admin screens only.
+# What each group sees in the navigation; an admin sees admin screens only.
 SCREENS_BY_GROUP = {
     "operator": ["Alerts", "VOI"],
     "auditor": ["Audit", "Reports"],
@@ -33,8 +32,8 @@ SCREENS_BY_GROUP = {
     "senior-investigator": ["Search"],
     "authoriser": ["Authorisations"],
     "voi-manager": ["VOI"],
-    "dpo": ["Reports"],
-    "analyst": [],
+    "dpo": ["Reports", "Subject requests"],
+    "analyst": ["Reports"],
 }
 
 
@@ -87,7 +86,8 @@ def test_each_demo_user_sees_only_their_screens(
     else:
         assert page.get_by_role("heading", level=1).inner_text() == "No screens"
     # Asking for another group's screen by its address shows this user's own screen instead.
-    for other in ("alerts", "search", "authorisations", "voi", "audit", "reports", "accounts"):
+    others = ("alerts", "search", "authorisations", "voi", "audit", "reports", "accounts", "subject-requests")
+    for other in others:
         page.goto(f"{local.config['console_url']}#/{other}")
         assert nav_labels(page) == expected
     assert_accessible(page)

@@ -7,6 +7,7 @@ import { auditScreen } from "./audit";
 import { authorisationsScreen } from "./authorisations";
 import { reportsScreen } from "./reports";
 import { searchScreen } from "./search";
+import { subjectRequestsScreen } from "./subject-requests";
 import { voiScreen } from "./voi";
 
-export const SCREENS: readonly Screen[] = [alertsScreen, searchScreen, authorisationsScreen, voiScreen, auditScreen, reportsScreen, accountsScreen];
+export const SCREENS: readonly Screen[] = [alertsScreen, searchScreen, authorisationsScreen, voiScreen, auditScreen, reportsScreen, accountsScreen, subjectRequestsScreen];

@@ -1,10 +1,18 @@
-/** Reports (auditor, dpo; R-RET-367, R-RET-365): the signed retention statement the daily retention
- * check writes: whether anything older than the retention period is still held, the oldest object
- * held and what was deleted, by prefix, and whether the statement's signature checks out against the
- * retention key. The API checks the signature; the console shows its verdict. */
+/** Reports (R-STATS, R-RET-367, R-RET-365). Each section shows only to the groups its API route
+ * serves, so no one sees a section that would always be refused (the API still decides):
+ * - the daily report (analyst, auditor): a UTC day's statistics as charts, reads by hour and alerts
+ *   by category, with small counts withheld as the API withholds them;
+ * - usage (auditor): searches, read views and refusals per user for a day;
+ * - the signed retention statement (auditor, dpo) the daily retention check writes: whether anything
+ *   older than the retention period is still held, the oldest object held and what was deleted, by
+ *   prefix, and whether the statement's signature checks out against the retention key. The API
+ *   checks the signature; the console shows its verdict. */
 
+import type { ComponentChildren } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 
+import type { Api, Query } from "../api";
+import { Bars, totals } from "../components/bars";
 import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
@@ -60,9 +68,44 @@ function bytes(n: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-function Reports({ api }: ScreenProps) {
+/** A count as the report gives it: a number, or `<5` when withheld (R-STATS). */
+type Count = number | string;
+
+interface DailyReport {
+  day: string;
+  generated_at: string;
+  complete: boolean;
+  suppressed_below: number;
+  reads_by_lea_hour: { lea: string; hour: string; count: Count }[];
+  alerts: { lea: string; source: string; category: string; count: Count }[];
+}
+
+interface UserUsage {
+  user: string;
+  lea: string;
+  searches: number;
+  read_views: number;
+  rows_viewed: number;
+  refusals: Record<string, number>;
+}
+
+const HOURS = Array.from({ length: 24 }, (_, h) => String(h).padStart(2, "0"));
+
+/** A section over one report route: a Date field, the report of the day asked for (the API's default
+ * day on opening), or the API's refusal in its words; focus goes to the heading after a submit. */
+function DaySection<T>(props: {
+  api: Api;
+  name: string;
+  title: string;
+  intro?: string;
+  path: string;
+  query: (day: string) => Query;
+  hint: string;
+  submit: string;
+  children: (found: T) => ComponentChildren;
+}) {
   const [day, setDay] = useState("");
-  const [statement, setStatement] = useState<RetentionStatement | null>(null);
+  const [found, setFound] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
   const heading = useRef<HTMLHeadingElement>(null);
@@ -70,10 +113,10 @@ function Reports({ api }: ScreenProps) {
   async function load(date: string, focus: boolean) {
     setBusy(true);
     try {
-      setStatement(await api.get<RetentionStatement>("reports/retention", { date }));
+      setFound(await props.api.get<T>(props.path, props.query(date)));
       setError(null);
     } catch (exc) {
-      setStatement(null);
+      setFound(null);
       setError(exc);
     } finally {
       setBusy(false);
@@ -83,17 +126,14 @@ function Reports({ api }: ScreenProps) {
 
   useEffect(() => {
     void load("", false);
-  }, [api]);
+  }, [props.api]);
 
   return (
-    <section aria-labelledby="retention-heading" class="reports" aria-busy={busy ? "true" : "false"}>
-      <h2 id="retention-heading" tabIndex={-1} ref={heading}>
-        Retention statement
+    <section aria-labelledby={`${props.name}-heading`} aria-busy={busy ? "true" : "false"}>
+      <h2 id={`${props.name}-heading`} tabIndex={-1} ref={heading}>
+        {props.title}
       </h2>
-      <p>
-        The daily retention check signs a statement of what the stores hold: nothing may be older than the retention
-        period, and what passed it was deleted.
-      </p>
+      {props.intro ? <p>{props.intro}</p> : null}
       <form
         class="filters"
         onSubmit={(e) => {
@@ -101,20 +141,120 @@ function Reports({ api }: ScreenProps) {
           void load(day, true);
         }}
       >
-        <Field label="Date" hint="A UTC day; empty for the latest of the last 31 days.">
-          {(id, hint) => (
-            <input id={id} type="date" aria-describedby={hint} value={day} onInput={(e) => setDay(e.currentTarget.value)} />
-          )}
+        <Field label="Date" hint={props.hint}>
+          {(id, hint) => <input id={id} type="date" aria-describedby={hint} value={day} onInput={(e) => setDay(e.currentTarget.value)} />}
         </Field>
         <div class="actions">
           <button type="submit" disabled={busy}>
-            Show statement
+            {props.submit}
           </button>
         </div>
       </form>
       <ErrorMessage error={error} />
-      {statement ? <Statement statement={statement} /> : null}
+      {found ? props.children(found) : null}
     </section>
+  );
+}
+
+function Daily({ api }: { api: Api }) {
+  return (
+    <DaySection<DailyReport>
+      api={api}
+      name="daily"
+      title="Daily report"
+      intro="A UTC day's statistics, with no personal data: counts by force, hour and category only."
+      path="reports/daily"
+      query={(date) => ({ date })}
+      hint="A UTC day; empty for today so far."
+      submit="Show report"
+    >
+      {(r) => (
+        <div class="daily" data-day={r.day}>
+          <Status>
+            {r.day}: {r.complete ? "the whole day" : "the day so far"}, counted {formatTime(r.generated_at)}. Counts from 1 to{" "}
+            {r.suppressed_below - 1} are withheld and shown as &lt;{r.suppressed_below}, or as the range a total with withheld
+            counts allows (its bar dashed).
+          </Status>
+          <div class="visuals">
+            <Bars
+              name="reads-by-hour"
+              title="Reads by hour (UTC)"
+              rows={totals(r.reads_by_lea_hour, (c) => c.hour, HOURS)}
+              below={r.suppressed_below}
+              label={(hour) => `${hour}:00`}
+            />
+            {r.alerts.length ? (
+              <Bars name="alerts-by-category" title="Alerts by category" rows={totals(r.alerts, (c) => c.category)} below={r.suppressed_below} />
+            ) : (
+              <p>No alerts were raised this day.</p>
+            )}
+          </div>
+        </div>
+      )}
+    </DaySection>
+  );
+}
+
+function Usage({ api }: { api: Api }) {
+  return (
+    <DaySection<{ users: UserUsage[] }>
+      api={api}
+      name="usage"
+      title="Usage"
+      path="reports/usage"
+      query={(date) => ({ from: date || new Date().toISOString().slice(0, 10) })}
+      hint="A UTC day; empty for today."
+      submit="Show usage"
+    >
+      {(u) =>
+        u.users.length === 0 ? (
+          <p>No searches, read views or refusals this day.</p>
+        ) : (
+          <table class="data usage">
+            <caption>Searches, read views and refusals by user</caption>
+            <thead>
+              <tr>
+                <th scope="col">User</th>
+                <th scope="col">Force</th>
+                <th scope="col">Searches</th>
+                <th scope="col">Read views</th>
+                <th scope="col">Rows viewed</th>
+                <th scope="col">Refusals</th>
+              </tr>
+            </thead>
+            <tbody>
+              {u.users.map((x) => (
+                <tr key={x.user}>
+                  <th scope="row">{x.user}</th>
+                  <td>{x.lea}</td>
+                  <td>{x.searches}</td>
+                  <td>{x.read_views}</td>
+                  <td>{x.rows_viewed}</td>
+                  <td>{Object.entries(x.refusals).map(([rule, n]) => `${rule}: ${n}`).join(", ") || "none"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )
+      }
+    </DaySection>
+  );
+}
+
+function Retention({ api }: { api: Api }) {
+  return (
+    <DaySection<RetentionStatement>
+      api={api}
+      name="retention"
+      title="Retention statement"
+      intro="The daily retention check signs a statement of what the stores hold: nothing may be older than the retention period, and what passed it was deleted."
+      path="reports/retention"
+      query={(date) => ({ date })}
+      hint="A UTC day; empty for the latest of the last 31 days."
+      submit="Show statement"
+    >
+      {(statement) => <Statement statement={statement} />}
+    </DaySection>
   );
 }
 
@@ -181,9 +321,20 @@ function Statement({ statement: s }: { statement: RetentionStatement }) {
   );
 }
 
+function Reports({ api, session }: ScreenProps) {
+  const may = (...roles: Role[]) => roles.some((role) => session.groups.includes(role));
+  return (
+    <div class="reports">
+      {may(Role.ANALYST, Role.AUDITOR) ? <Daily api={api} /> : null}
+      {may(Role.AUDITOR) ? <Usage api={api} /> : null}
+      {may(Role.AUDITOR, Role.DPO) ? <Retention api={api} /> : null}
+    </div>
+  );
+}
+
 export const reportsScreen: Screen = {
   id: "reports",
   title: "Reports",
-  groups: [Role.AUDITOR, Role.DPO],
+  groups: [Role.ANALYST, Role.AUDITOR, Role.DPO],
   view: Reports,
 };

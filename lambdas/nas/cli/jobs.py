@@ -10,7 +10,7 @@ import argparse
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TextIO
 
 from nas import catalogue
@@ -64,9 +64,11 @@ def _retention(settings: RuntimeSettings, session: _Session, now: datetime) -> d
     return run.as_dict()
 
 
-def _statistics(settings: RuntimeSettings, session: _Session, now: datetime) -> dict[str, object]:
-    """Today so far, as of `now` (the deployed job counts yesterday), reads counted by DuckDB over
-    local mode's reads bucket."""
+def _statistics(
+    settings: RuntimeSettings, session: _Session, now: datetime, day: date | None = None
+) -> dict[str, object]:
+    """`day` (today so far when None) as of `now`, as the deployed job counts yesterday; reads counted
+    by DuckDB over local mode's reads bucket."""
     from nas.adapters.duckdb_search import DuckDbSearchEngine
     from nas.adapters.duckdb_statistics import DuckDbReadCounts
     from nas.adapters.parquet_erasure import s3_filesystem
@@ -75,7 +77,7 @@ def _statistics(settings: RuntimeSettings, session: _Session, now: datetime) -> 
     filesystem = s3_filesystem(settings.aws_endpoint, settings.region, moto)
     engine = DuckDbSearchEngine(filesystem, settings.bucket(catalogue.Bucket.READS))
     ports = build_statistics_ports(settings, session, reads=DuckDbReadCounts(engine))
-    return run_daily_statistics(ports, day=now.date(), now=now, run_id=f"cli-{uuid.uuid4()}").as_dict()
+    return run_daily_statistics(ports, day=day or now.date(), now=now, run_id=f"cli-{uuid.uuid4()}").as_dict()
 
 
 JOBS: dict[str, Callable[[RuntimeSettings, _Session, datetime], dict[str, object]]] = {
@@ -95,6 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help=f"judge as of this many days from now (0..{MAX_DAYS_AHEAD}); local mode only",
     )
+    run.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="statistics only: count this UTC day (YYYY-MM-DD, today or earlier) instead of today",
+    )
     add_target_arguments(run)
 
 
@@ -102,13 +110,19 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not 0 <= args.days_ahead <= MAX_DAYS_AHEAD:
         err.write(f"nas jobs run: --days-ahead must be 0..{MAX_DAYS_AHEAD}\n")
         return 2
+    now = datetime.now(UTC) + timedelta(days=args.days_ahead)
+    if args.date is not None and (args.job != "statistics" or args.date > now.date()):
+        err.write("nas jobs run: --date is for statistics only, and names today or an earlier day\n")
+        return 2
     target = AwsTarget.from_args(args)
     if target.aws_endpoint is None:
         raise TargetError(
             "nas jobs run works on local mode: pass --config .nas-local.json (in AWS, invoke the function)"
         )
-    now = datetime.now(UTC) + timedelta(days=args.days_ahead)
-    report = JOBS[args.job](_settings(target), _Session(target), now)
+    if args.date is not None:
+        report = _statistics(_settings(target), _Session(target), now, day=args.date)
+    else:
+        report = JOBS[args.job](_settings(target), _Session(target), now)
     out.write(json.dumps(report, indent=2) + "\n")
     return 0
 

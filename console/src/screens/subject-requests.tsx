@@ -1,0 +1,459 @@
+/** Subject requests (dpo; R-SAR): data subjects' requests about a VRM (access, rectification, erasure,
+ * restriction), soonest due first and paged as the API pages; record one, open one, decide it once
+ * (refusing or granting in part cites the exemption relied on; a rectification names the reads to
+ * correct by their export entry ids), show an access or rectification request's export, and lift a
+ * restriction in force. What may be decided and how is the API's to say: a refusal shows its rule. */
+
+import { useEffect, useRef, useState } from "preact/hooks";
+
+import type { Api } from "../api";
+import { Check, ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import { Role } from "../roles";
+import type { Screen, ScreenProps } from "../screen";
+
+const PAGE_SIZE = 50;
+const KINDS = ["access", "rectification", "erasure", "restriction"];
+const DECISIONS = ["granted", "refused", "partly"];
+
+interface SubjectRequest {
+  request_id: string;
+  kind: string;
+  vrm: string;
+  received_at: string;
+  due_date: string;
+  overdue: boolean;
+  requester_ref: string;
+  notes: string;
+  status: "open" | "decided";
+  decision: string | null;
+  decided_at: string | null;
+  decided_by: string | null;
+  decision_reason: string | null;
+  exemption: string | null;
+  outcome: Record<string, unknown>;
+  restriction_in_force: boolean;
+  restriction_lifted_at: string | null;
+  restriction_lifted_by: string | null;
+}
+
+interface RequestList {
+  requests: SubjectRequest[];
+  next_page_token: string | null;
+}
+
+interface AccessExport {
+  complete: boolean;
+  reads: { entry_id: string; captured_at: string; vrm: string; lea: string; grid_square: string; corrected: boolean }[];
+  alerts: { raised_at: string; captured_at: string; lea: string; grid_square: string; category: string; outcome: string | null }[];
+}
+
+function stateOf(r: SubjectRequest): string {
+  if (r.status === "open") return r.overdue ? "Open, overdue" : "Open";
+  return `Decided: ${r.decision}${r.restriction_in_force ? ", restriction in force" : ""}`;
+}
+
+/** A select over fixed values, labelled like every other control. */
+function Choice(props: { label: string; value: string; values: string[]; onChange: (value: string) => void }) {
+  return (
+    <Field label={props.label}>
+      {(id) => (
+        <select id={id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
+          {props.values.map((v) => (
+            <option key={v} value={v}>
+              {v}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+function Text(props: { label: string; hint?: string; value: string; onInput: (value: string) => void; long?: boolean }) {
+  return (
+    <Field label={props.label} hint={props.hint}>
+      {(id, hint) =>
+        props.long ? (
+          <textarea id={id} aria-describedby={hint} rows={2} value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} />
+        ) : (
+          <input id={id} aria-describedby={hint} autoComplete="off" value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} />
+        )
+      }
+    </Field>
+  );
+}
+
+function SubjectRequests({ api }: ScreenProps) {
+  const [status, setStatus] = useState("open");
+  const [overdue, setOverdue] = useState(false);
+  const [list, setList] = useState<SubjectRequest[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [listError, setListError] = useState<unknown>(null);
+  const [opened, setOpened] = useState<SubjectRequest | null>(null);
+
+  async function load(token: string | null) {
+    try {
+      const page = await api.get<RequestList>("subject-requests", { status, overdue: overdue ? "true" : null, limit: PAGE_SIZE, page_token: token });
+      setList((current) => (token ? [...current, ...page.requests] : page.requests));
+      setNext(page.next_page_token);
+      setListError(null);
+    } catch (exc) {
+      setListError(exc);
+    } finally {
+      setLoaded(true);
+    }
+  }
+
+  useEffect(() => {
+    void load(null);
+  }, [api, status, overdue]);
+
+  async function open(id: string) {
+    try {
+      setOpened(await api.get<SubjectRequest>(`subject-requests/${encodeURIComponent(id)}`));
+      setListError(null);
+    } catch (exc) {
+      setListError(exc);
+    }
+  }
+
+  function changed(r: SubjectRequest) {
+    setOpened(r);
+    setList((current) => current.map((x) => (x.request_id === r.request_id ? r : x)));
+  }
+
+  return (
+    <div class="subject-requests">
+      {opened ? <Opened key={opened.request_id} api={api} request={opened} onChanged={changed} /> : null}
+      <section aria-labelledby="requests-heading">
+        <h2 id="requests-heading">Requests</h2>
+        <div class="filters">
+          <Choice label="Status" value={status} values={["open", "decided"]} onChange={setStatus} />
+          <Check label="Overdue only" hint="Open requests past their due date." checked={overdue} onChange={setOverdue} />
+        </div>
+        <ErrorMessage error={listError} />
+        {loaded && list.length === 0 ? <p>No {status} requests.</p> : null}
+        {list.length ? (
+          <table class="data requests">
+            <caption>Soonest due first</caption>
+            <thead>
+              <tr>
+                <th scope="col">VRM</th>
+                <th scope="col">Kind</th>
+                <th scope="col">Requester reference</th>
+                <th scope="col">Received</th>
+                <th scope="col">Due</th>
+                <th scope="col">State</th>
+                <th scope="col">
+                  <span class="visually-hidden">Action</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {list.map((r) => (
+                <tr
+                  key={r.request_id}
+                  data-request-id={r.request_id}
+                  class={opened?.request_id === r.request_id ? "selected" : undefined}
+                  aria-current={opened?.request_id === r.request_id ? "true" : undefined}
+                >
+                  <th scope="row">{r.vrm}</th>
+                  <td>{r.kind}</td>
+                  <td>{r.requester_ref}</td>
+                  <td>{formatTime(r.received_at)}</td>
+                  <td>{r.due_date}</td>
+                  <td>{stateOf(r)}</td>
+                  <td>
+                    <button type="button" class="secondary" aria-label={`Open the ${r.kind} request ${r.requester_ref}`} onClick={() => void open(r.request_id)}>
+                      Open
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : null}
+        {next ? (
+          <button type="button" class="secondary" onClick={() => void load(next)}>
+            More requests
+          </button>
+        ) : null}
+      </section>
+      <NewRequest
+        api={api}
+        onRecorded={(r) => {
+          if (status === "open" && !overdue) setList((current) => [r, ...current]);
+          setOpened(r);
+        }}
+      />
+    </div>
+  );
+}
+
+function NewRequest(props: { api: Api; onRecorded: (r: SubjectRequest) => void }) {
+  const blank = () => ({ kind: KINDS[0], vrm: "", received: toLocalInput(new Date()), requester_ref: "", notes: "" });
+  const [draft, setDraft] = useState(blank);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const set = (key: keyof ReturnType<typeof blank>) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
+
+  async function record(event: Event) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const { received, ...rest } = draft;
+      props.onRecorded(await props.api.post<SubjectRequest>("subject-requests", { ...rest, vrm: rest.vrm.trim(), received_at: toInstant(received) }));
+      setDraft(blank());
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <section aria-labelledby="record-heading">
+      <h2 id="record-heading">Record a request</h2>
+      <form class="search-form" onSubmit={record}>
+        <Choice label="Kind" value={draft.kind} values={KINDS} onChange={set("kind")} />
+        <Text label="VRM" value={draft.vrm} onInput={set("vrm")} />
+        <Field label="Received" hint="Your local time: the request is due a calendar month later.">
+          {(id, hint) => (
+            <input id={id} type="datetime-local" aria-describedby={hint} value={draft.received} onInput={(e) => set("received")(e.currentTarget.value)} />
+          )}
+        </Field>
+        <Text label="Requester reference" hint="Your reference for the requester, never a name." value={draft.requester_ref} onInput={set("requester_ref")} />
+        <Text label="Notes" long value={draft.notes} onInput={set("notes")} />
+        <div class="actions">
+          <button type="submit" disabled={busy}>
+            Record request
+          </button>
+        </div>
+      </form>
+      <ErrorMessage error={error} />
+    </section>
+  );
+}
+
+function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: SubjectRequest) => void }) {
+  const { api, request: r } = props;
+  const path = `subject-requests/${encodeURIComponent(r.request_id)}`;
+  const [decision, setDecision] = useState(DECISIONS[0]);
+  const [reason, setReason] = useState("");
+  const [exemption, setExemption] = useState("");
+  const [corrections, setCorrections] = useState("");
+  const [exported, setExported] = useState<AccessExport | null>(null);
+  const [exporting, setExporting] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const heading = useRef<HTMLHeadingElement>(null);
+
+  useEffect(() => heading.current?.focus(), []);
+
+  async function act(run: () => Promise<void>) {
+    setBusy(true);
+    setError(null);
+    setDone(null);
+    try {
+      await run();
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const change = (action: string, body: unknown, message: string) => (event: Event) => {
+    event.preventDefault();
+    void act(async () => {
+      props.onChanged(await api.post<SubjectRequest>(`${path}/${action}`, body));
+      setReason("");
+      setDone(message);
+      heading.current?.focus(); // the form just used is gone once the request changes
+    });
+  };
+
+  const facts: [string, string | null][] = [
+    ["Kind", r.kind],
+    ["VRM", r.vrm],
+    ["Requester reference", r.requester_ref],
+    ["Received", formatTime(r.received_at)],
+    ["Due", `${r.due_date}${r.overdue ? " (overdue)" : ""}`],
+    ["State", stateOf(r)],
+    ["Notes", r.notes],
+    ["Decided", r.decided_at && `${formatTime(r.decided_at)} by ${r.decided_by}`],
+    ["Reason", r.decision_reason],
+    ["Exemption", r.exemption],
+    ["Restriction lifted", r.restriction_lifted_at && `${formatTime(r.restriction_lifted_at)} by ${r.restriction_lifted_by}`],
+    ...Object.entries(r.outcome).map(([k, v]): [string, string] => [k.replace(/_/g, " "), typeof v === "string" ? v : JSON.stringify(v)]),
+  ];
+
+  return (
+    <section aria-labelledby="opened-heading" class="panel" data-request-id={r.request_id}>
+      <h2 id="opened-heading" tabIndex={-1} ref={heading}>
+        {r.kind[0]?.toUpperCase()}
+        {r.kind.slice(1)} request {r.requester_ref}
+      </h2>
+      <dl class="facts">
+        {facts
+          .filter(([, v]) => v)
+          .map(([name, value]) => (
+            <div key={name}>
+              <dt>{name}</dt>
+              <dd>{value}</dd>
+            </div>
+          ))}
+      </dl>
+      {done ? <Status>{done}</Status> : null}
+      <ErrorMessage error={error} />
+      {r.status === "open" ? (
+        <form
+          aria-labelledby="decide-heading"
+          onSubmit={change(
+            "decision",
+            {
+              decision,
+              reason,
+              exemption: exemption.trim() || null,
+              corrections:
+                r.kind === "rectification"
+                  ? corrections
+                      .split("\n")
+                      .map((line) => line.trim().split(/\s+/))
+                      .filter(([entry]) => entry)
+                      .map(([entry_id, vrm]) => ({ entry_id, vrm }))
+                  : undefined,
+            },
+            "Decision recorded.",
+          )}
+        >
+          <h3 id="decide-heading">Decide</h3>
+          <Choice label="Decision" value={decision} values={DECISIONS} onChange={setDecision} />
+          <Text label="Reason" hint="10 to 1,000 characters." long value={reason} onInput={setReason} />
+          <Text label="Exemption" hint="The exemption relied on: needed to refuse or to grant in part." value={exemption} onInput={setExemption} />
+          {r.kind === "rectification" ? (
+            <Text
+              label="Corrections"
+              hint="One read a line: its entry id from the export, a space, then the VRM it really shows."
+              long
+              value={corrections}
+              onInput={setCorrections}
+            />
+          ) : null}
+          <div class="actions">
+            <button type="submit" disabled={busy}>
+              Record decision
+            </button>
+          </div>
+        </form>
+      ) : null}
+      {r.restriction_in_force ? (
+        <form aria-labelledby="lift-heading" onSubmit={change("lift-restriction", { reason }, "Restriction lifted: searches return this VRM's reads again.")}>
+          <h3 id="lift-heading">Lift the restriction</h3>
+          <Text label="Reason" hint="10 to 1,000 characters." long value={reason} onInput={setReason} />
+          <div class="actions">
+            <button type="submit" disabled={busy}>
+              Lift restriction
+            </button>
+          </div>
+        </form>
+      ) : null}
+      {(r.kind === "access" || r.kind === "rectification") && r.decision !== "refused" ? (
+        <div class="actions">
+          <button
+            type="button"
+            class="secondary"
+            disabled={busy}
+            onClick={() =>
+              void act(async () => {
+                setExported(null);
+                setExporting(true);
+                try {
+                  setExported(await api.get<AccessExport>(`${path}/export`, { format: "json" }));
+                } finally {
+                  setExporting(false);
+                }
+              })
+            }
+          >
+            Show export
+          </button>
+        </div>
+      ) : null}
+      {exporting ? <Status>Searching the VRM's reads of the last 365 days for the export…</Status> : null}
+      {exported ? <Export found={exported} /> : null}
+    </section>
+  );
+}
+
+function Export({ found }: { found: AccessExport }) {
+  return (
+    <div class="export">
+      <table class="data export-reads">
+        <caption>
+          Export: {found.reads.length} read{found.reads.length === 1 ? "" : "s"}
+          {found.complete ? "" : " (incomplete: more reads are held than an export lists)"}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Captured</th>
+            <th scope="col">VRM</th>
+            <th scope="col">Force</th>
+            <th scope="col">Grid square</th>
+            <th scope="col">Corrected</th>
+            <th scope="col">Entry id</th>
+          </tr>
+        </thead>
+        <tbody>
+          {found.reads.map((x) => (
+            <tr key={x.entry_id} data-entry-id={x.entry_id}>
+              <td>{formatTime(x.captured_at)}</td>
+              <td>{x.vrm}</td>
+              <td>{x.lea}</td>
+              <td>{x.grid_square}</td>
+              <td>{x.corrected ? "yes" : "no"}</td>
+              <td>{x.entry_id}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {found.alerts.length ? (
+        <table class="data export-alerts">
+          <caption>Alerts raised on the VRM</caption>
+          <thead>
+            <tr>
+              <th scope="col">Raised</th>
+              <th scope="col">Captured</th>
+              <th scope="col">Force</th>
+              <th scope="col">Grid square</th>
+              <th scope="col">Category</th>
+              <th scope="col">Outcome</th>
+            </tr>
+          </thead>
+          <tbody>
+            {found.alerts.map((a) => (
+              <tr key={a.raised_at + a.captured_at}>
+                <td>{formatTime(a.raised_at)}</td>
+                <td>{formatTime(a.captured_at)}</td>
+                <td>{a.lea}</td>
+                <td>{a.grid_square}</td>
+                <td>{a.category}</td>
+                <td>{a.outcome ?? "none"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </div>
+  );
+}
+
+export const subjectRequestsScreen: Screen = {
+  id: "subject-requests",
+  title: "Subject requests",
+  groups: [Role.DPO],
+  view: SubjectRequests,
+};
