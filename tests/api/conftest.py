@@ -37,8 +37,6 @@ IMPORTS_BUCKET = "nas-test-imports"
 READS_BUCKET = "nas-test-reads"
 RETRO_HUNT_QUEUE = "nas-test-retro-hunts"
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def claims(user: str, groups: str, lea: str, token_use: str = "id") -> dict[str, str]:  # noqa: S107
     return {"cognito:username": user, "cognito:groups": groups, "custom:lea": lea, "token_use": token_use}

@@ -16,8 +16,6 @@ from nas.services.account_hygiene import HygieneRun, run_hygiene
 from nas.settings import settings
 from tests.api.conftest import ApiAccount, Reply, claims
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 ADMIN = claims("adm.nat", "admin", "NATIONAL")
 OP_KENT = claims("op.kent", "operator", "KENT")
 REASON = "Reviewed with the force's line manager, ref 2026/77"

@@ -9,8 +9,6 @@ from nas.api import wiring
 from nas.settings import settings
 from tests.api.conftest import ApiAccount, Reply, claims
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 ADMIN = claims("adm.nat", "admin", "NATIONAL")
 LEAVER = claims("leaver.kent", "operator", "KENT")
 REASON = {"reason": "Left the force, HR ref 2026/114"}

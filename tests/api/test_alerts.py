@@ -29,8 +29,6 @@ from tests.api.conftest import (
     claims,
 )
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def ids(reply_body: dict[str, Any]) -> list[str]:
     return [a["read_id"] for a in reply_body["alerts"]]

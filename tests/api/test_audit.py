@@ -28,8 +28,6 @@ from tests.api.conftest import (
 )
 from tests.handlers.events import SOURCE_IP
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def test_allowed_and_refused_requests_are_audited(api: ApiAccount) -> None:
     api.put_alert(read_id="a-1")

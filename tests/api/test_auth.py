@@ -7,8 +7,6 @@ import pytest
 from nas.api.auth import MalformedGroups, parse_groups
 from tests.api.conftest import OPERATOR_KENT, ApiAccount, claims
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 @pytest.mark.parametrize(
     ("raw", "expected"),

@@ -16,8 +16,6 @@ from nas.domain.timefmt import iso_utc
 from tests.api.conftest import AUDITOR_NATIONAL, OPERATOR_KENT, OPERATOR_NATIONAL, ApiAccount
 from tests.handlers.events import rest_proxy_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 POISON_QUERIES: list[dict[str, Any]] = [
     {"S": "false"},
     {"M": "x"},

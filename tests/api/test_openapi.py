@@ -7,15 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from openapi_spec_validator import validate
 
 from nas.api.app import openapi_document
 from nas.api.docs import ALWAYS
 from nas.api.openapi import render
 from tests.api.conftest import OPERATOR_KENT, ApiAccount
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 COMMITTED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 

@@ -17,8 +17,6 @@ from tests.api.conftest import EVIDENCE_BUCKET, READS_BUCKET, REGION, claims
 from tests.api.readsdata import CASE, ESME, GROUPS, OLLY, ReadsApi, ago, ids
 from tests.searchdata import StoredRead
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 WHY = "CPIA: evidence for the trial of the burglary suspect"
 
 

@@ -25,8 +25,6 @@ from tests.api.readsdata import (
 from tests.pipeline.conftest import voi_entry
 from tests.searchdata import ESSEX_A, KENT_B, StoredRead
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def test_a_read_of_the_callers_search_shows_its_row_images_held_and_no_pack_key(reads_api: ReadsApi) -> None:
     reads_api.store(StoredRead("r1", "AB12CDE", ago(hours=3), KENT_B, extra={"lane": 2}))

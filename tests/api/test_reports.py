@@ -23,8 +23,6 @@ from tests.api.conftest import (
 )
 from tests.handlers.events import FakeLambdaContext, rest_proxy_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 ANALYST = claims("an.nat", "analyst", "NATIONAL")
 INVESTIGATOR = claims("inv.kent", "investigator", "KENT")
 NOW = datetime.now(UTC)

@@ -12,8 +12,6 @@ from nas.services.retention import run_retention_check
 from nas.settings import settings
 from tests.api.conftest import AUDITOR_NATIONAL, OPERATOR_KENT, ApiAccount, Reply, claims
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 DPO = claims("dpo.nat", "dpo", "NATIONAL")
 ADMIN = claims("adm.nat", "admin", "NATIONAL")
 

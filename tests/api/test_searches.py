@@ -23,8 +23,6 @@ from nas.settings import settings
 from tests.api.conftest import TABLE_NAMES, ApiAccount, Reply, claims
 from tests.searchdata import CAMERAS, ESSEX_A, KENT_A, KENT_B, DirectoryS3, StoredRead, store
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 NOW = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
 IVY = claims("ivy", "investigator", "KENT")
 OLLY = claims("olly", "senior-investigator", "KENT")

@@ -22,8 +22,6 @@ from tests.api.conftest import EVIDENCE_BUCKET, READS_BUCKET, REGION, claims
 from tests.api.readsdata import CASE, DORA, GROUPS, NOW, OLLY, ReadsApi, ago, ids, rfc3339
 from tests.searchdata import CAMERAS, ESSEX_A, KENT_B, StoredRead
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 GRANT = {"decision": "granted", "reason": "Identity and keepership verified"}
 
 

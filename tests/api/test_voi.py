@@ -22,8 +22,6 @@ from nas.settings import settings
 from tests.api.conftest import IMPORTS_BUCKET, ApiAccount, claims
 from tests.voi_support import Row, list_file
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 LEAS = ("KENT", "ESSEX", "NATIONAL")  # the entries' owner, another force, national users
 READERS = {"operator", "voi-manager"}
 MANAGERS = {"voi-manager"}

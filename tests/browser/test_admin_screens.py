@@ -26,8 +26,6 @@ from tests.local.conftest import Local
 
 expect = playwright_api.expect
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def run_job(local: Local, job: str, capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     """One run of a daily job now, as `nas jobs run` does it; returns its summary."""

@@ -18,8 +18,6 @@ from tests.local.conftest import Local
 
 expect = playwright_api.expect
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 NATIONAL_GROUPS = {role.value for role in NATIONAL_ROLES}
 KENT_CAMERA = "KENT-A2-001"
 KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT

@@ -17,7 +17,6 @@ from nas.local.demo import CAMERAS
 from tests.browser.conftest import CONSOLE, assert_accessible
 
 # Local mode's scheduled jobs (started by other tests of this package) may flush empty metrics meanwhile.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 HARNESS = CONSOLE / "build"
 ORIGIN = "http://console.test"
 TILES = "http://tiles.test/{z}/{x}/{y}.png"

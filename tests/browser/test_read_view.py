@@ -14,16 +14,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from nas.simulator import jpeg_image
 from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_api, sign_in_as, tab_to
 from tests.browser.test_search_screens import REASON, rfc3339, wait_until_searchable
 from tests.local.conftest import Local
 
 expect = playwright_api.expect
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 CAMERA = "KENT-A2-001"
 CASE = "KENT-2026-004321"

@@ -12,8 +12,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from nas.cli.main import main as nas
 from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_api, sign_in_as
 from tests.browser.test_console import nav_labels
@@ -21,8 +19,6 @@ from tests.browser.test_search_screens import UK, put_reads, wait_until_searchab
 from tests.local.conftest import Local, wait_for
 
 expect = playwright_api.expect
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 CAMERA = "KENT-A2-001"
 # A past day no other browser test posts reads for, so its counts are this test's alone.

@@ -13,14 +13,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_api, sign_in_as, tab_to
 from tests.local.conftest import Local, wait_for
 
 expect = playwright_api.expect
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 UK = ZoneInfo("Europe/London")  # the browser contexts' time zone (conftest)
 REASON = "Burglary enquiry, suspect vehicle seen leaving"

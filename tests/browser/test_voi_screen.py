@@ -10,16 +10,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from nas.domain.voi_lists import LIST_COLUMNS
 from nas.local.demo import NATIONAL_MANAGER, demo_password
 from tests.browser.conftest import assert_accessible, playwright_api, sign_in, sign_in_as, tab_to
 from tests.local.conftest import Local
 
 expect = playwright_api.expect
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 KENT_ONLY_VRM = "KN19ABC"  # a demo entry owned by and circulated to KENT
 

@@ -46,8 +46,6 @@ PHASES = os.environ.get("NAS_FUZZ_PHASES", "examples,coverage,fuzzing")
 SEED = int(os.environ.get("NAS_FUZZ_SEED", "20261130"))
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Local]:

@@ -10,8 +10,6 @@ import pytest
 from handlers.api import lambda_handler
 from tests.handlers.events import FakeLambdaContext, rest_proxy_event
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, list[str]], Any]:
     response = lambda_handler(event, FakeLambdaContext())  # type: ignore[arg-type]

@@ -11,8 +11,6 @@ from nas.domain.roles import Role
 from nas.local.demo import create_user
 from tests.local.conftest import Local
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def test_admin_disables_a_leaver_whose_token_is_then_refused(
     local: Local, tmp_path: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]

@@ -18,8 +18,6 @@ from nas.cli.target import AwsTarget
 from nas.domain.roles import Role
 from tests.local.conftest import Local
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 DOCUMENTED_KEYS = {
     "aws_endpoint",
     "api_url",

@@ -16,7 +16,6 @@ from nas import console
 from nas.local.console import ConsoleSite
 from tests.local.conftest import Local
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
 
 

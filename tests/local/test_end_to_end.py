@@ -12,14 +12,11 @@ from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from nas.adapters.dynamo import from_item, to_item
 from nas.cli.main import main as nas
 from nas.domain.models import alert_id_for
 from tests.local.conftest import Local, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT_CAMERA = "KENT-A2-001"
 KENT_ONLY_VRM, KENT_ONLY_VOI = "KN19ABC", "demo-kent-stolen"  # circulated to and owned by KENT
 

@@ -24,8 +24,6 @@ from nas.local.gateway import MAX_BODY_BYTES, Gateway
 from nas.local.moto_server import LOOPBACK, free_port
 from tests.local.conftest import Local
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 # A complete request hidden where the body would be: answered only if the gateway smuggles it.
 SMUGGLED = b"GET /health HTTP/1.1\r\nHost: smuggled\r\n\r\n"
 

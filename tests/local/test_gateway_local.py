@@ -6,13 +6,10 @@ from __future__ import annotations
 import time
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from nas.local.auth import gateway_claims
 from tests.local.conftest import Local
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 def test_health_needs_no_token(local: Local) -> None:

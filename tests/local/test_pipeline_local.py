@@ -22,8 +22,6 @@ from nas.domain.timefmt import iso_utc
 from nas.domain.vrm import canonical_vrm
 from tests.local.conftest import Local, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def read(camera: dict[str, Any], vrm: str, read_id: str, captured_at: datetime) -> bytes:
     return json.dumps(

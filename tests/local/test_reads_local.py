@@ -13,13 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 from tests.local.test_search_local import camera, rfc3339, search_body
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 def raw_get(local: Local, path: str, token: str, accept: str) -> tuple[int, dict[str, str], bytes]:

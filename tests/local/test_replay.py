@@ -27,8 +27,6 @@ from nas.domain.vrm import canonical_vrm
 from nas.local.poller import function_arn, stream_arn
 from tests.local.conftest import Local, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 STOLEN = "demo-kent-stolen"
 
 

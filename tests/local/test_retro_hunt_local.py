@@ -10,12 +10,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from tests.local.conftest import Local, wait_for
 from tests.local.test_search_local import found, put_reads
-
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 def test_a_new_entry_hunts_the_reads_of_the_last_day_and_raises_retro_alerts(local: Local) -> None:

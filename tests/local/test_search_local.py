@@ -16,7 +16,6 @@ import pytest
 from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 CASE = "KENT-2026-004321"
 
 

@@ -15,8 +15,6 @@ from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 from tests.local.test_search_local import put_reads, run_search
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
-
 
 def test_an_analyst_fetches_todays_report_and_it_holds_no_vrm(
     local: Local, capsys: pytest.CaptureFixture[str]

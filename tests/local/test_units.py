@@ -24,7 +24,6 @@ from nas.local.sink import ParquetRowSink
 from tests.local.conftest import free_port, wait_for
 
 # Local mode drops metrics (no CloudWatch); the digest job's run on stop then has none to publish.
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 
 
 class FakeKinesis:

@@ -15,15 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from nas.adapters.dynamo import from_item
 from nas.adapters.voi_keys import STATE_TTL_S
 from nas.cli.main import main as nas
 from tests.local.conftest import Local, wait_for
 from tests.voi_support import Row, list_file
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT_CAMERA = "KENT-A2-001"
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import boto3
-import pytest
 
 from handlers.archive import lambda_handler
 from nas.catalogue import READ_PARTITION_KEYS, READ_ROW_COLUMNS
@@ -28,7 +27,6 @@ from tests.pipeline.conftest import (
 from tests.pipeline.faults import FaultyClients
 from tests.pipeline.kinesis_events import SHARD, kinesis_event, sequence_number
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT, KENT_MOBILE, ESSEX, KENT_INACTIVE = CAMERAS
 
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import pytest
 
 from handlers.match import lambda_handler
 from nas import catalogue
@@ -21,7 +20,6 @@ from tests.pipeline.faults import FaultyClients
 from tests.pipeline.kinesis_events import kinesis_event
 from tests.voi_support import Row, list_file
 
-pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
 KENT, KENT_MOBILE, ESSEX, KENT_INACTIVE = CAMERAS
 
 
