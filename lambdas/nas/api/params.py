@@ -65,3 +65,29 @@ def decode_token(text: str | None) -> dict[str, Any] | None:
     if not isinstance(value, dict) or value.pop("v", None) != 1:
         raise BadRequest("page_token", "is not a page token of this API")
     return value
+
+
+def pair_token(cursor: tuple[str, str] | None, names: tuple[str, str]) -> str | None:
+    """The next page's token for a listing ordered by (position, id), or None on the last page."""
+    return None if cursor is None else encode_token(dict(zip(names, cursor, strict=True)))
+
+
+def pair_cursor(
+    token: str | None, names: tuple[str, str], *, position_chars: int | None = None, max_id_chars: int = 64
+) -> tuple[str, str] | None:
+    """The (position, id) a `pair_token` holds: both strings, the position `position_chars` long when
+    given, the id 1..`max_id_chars`; anything else is a 400 `page_token`, so a forged token never
+    reaches a store (it could otherwise steer a query anywhere)."""
+    value = decode_token(token)
+    if value is None:
+        return None
+    position, identifier = value.get(names[0]), value.get(names[1])
+    if (
+        set(value) != set(names)
+        or not isinstance(position, str)
+        or not isinstance(identifier, str)
+        or (position_chars is not None and len(position) != position_chars)
+        or not 0 < len(identifier) <= max_id_chars
+    ):
+        raise BadRequest("page_token", "is not a page token of this API")
+    return position, identifier

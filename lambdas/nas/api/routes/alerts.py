@@ -22,8 +22,8 @@ from nas.api.params import (
     MAX_PAGE,
     MAX_TOKEN_CHARS,
     PAGE_TOKEN_DESCRIPTION,
-    decode_token,
-    encode_token,
+    pair_cursor,
+    pair_token,
     parse_instant,
 )
 from nas.api.wiring import services
@@ -128,19 +128,15 @@ class OutcomeView(AlertView):
         )
 
 
+PAGE_KEYS = ("raised_at", "alert_id")  # what a page token holds: the position, then the id
+
+
 def alert_cursor(token: str | None) -> Cursor | None:
     """The (raised_at, alert_id) position a page token holds; anything else is a 400."""
-    value = decode_token(token)
-    if value is None:
+    cursor = pair_cursor(token, PAGE_KEYS, max_id_chars=MAX_ALERT_ID_CHARS)
+    if cursor is None:
         return None
-    raised_at, alert_id = value.get("raised_at"), value.get("alert_id")
-    if (
-        set(value) != {"raised_at", "alert_id"}
-        or not isinstance(raised_at, str)
-        or not isinstance(alert_id, str)
-        or not 0 < len(alert_id) <= MAX_ALERT_ID_CHARS
-    ):
-        raise BadRequest("page_token", "is not a page token of this API")
+    raised_at, alert_id = cursor
     try:
         instant = parse_instant("page_token", raised_at)
     except BadRequest:
@@ -170,9 +166,7 @@ def list_alerts(
         state.principal(), since=parse_instant("since", since), limit=limit, cursor=alert_cursor(page_token)
     )
     state.used(result_count=len(page.records))
-    token = None
-    if page.next_cursor is not None:
-        token = encode_token({"raised_at": page.next_cursor[0], "alert_id": page.next_cursor[1]})
+    token = pair_token(page.next_cursor, PAGE_KEYS)
     return AlertsPage(
         alerts=[AlertView.of(CorrectedAlert(r, page.correction_of(r))) for r in page.records],
         next_page_token=token,

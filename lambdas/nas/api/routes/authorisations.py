@@ -20,8 +20,8 @@ from nas.api.params import (
     MAX_PAGE,
     MAX_TOKEN_CHARS,
     PAGE_TOKEN_DESCRIPTION,
-    decode_token,
-    encode_token,
+    pair_cursor,
+    pair_token,
     parse_instant,
 )
 from nas.api.routes.admin import USERNAME_PATTERN
@@ -108,20 +108,11 @@ def grant(request: Annotated[AuthorisationRequest, Body()]) -> AuthorisationView
     return AuthorisationView.of(authorisation)
 
 
+PAGE_KEYS = ("at", "authorisation_id")  # what a page token holds: the position, then the id
+
+
 def _cursor(token: str | None) -> Cursor | None:
-    value = decode_token(token)
-    if value is None:
-        return None
-    at, authorisation_id = value.get("at"), value.get("authorisation_id")
-    if (
-        set(value) != {"at", "authorisation_id"}
-        or not isinstance(at, str)
-        or not isinstance(authorisation_id, str)
-        or len(authorisation_id) > 64
-        or len(at) != len("2026-01-01T00:00:00.000000Z")
-    ):
-        raise BadRequest("page_token", "is not a page token of this API")
-    return at, authorisation_id
+    return pair_cursor(token, PAGE_KEYS, position_chars=len("2026-01-01T00:00:00.000000Z"))
 
 
 @router.get(
@@ -141,9 +132,7 @@ def list_authorisations(
         state.principal(), mine=mine, limit=limit, cursor=_cursor(page_token)
     )
     state.used(result_count=len(listing.authorisations))
-    token = None
-    if listing.next_cursor is not None:
-        token = encode_token({"at": listing.next_cursor[0], "authorisation_id": listing.next_cursor[1]})
+    token = pair_token(listing.next_cursor, PAGE_KEYS)
     return AuthorisationList(
         authorisations=[AuthorisationView.of(a) for a in listing.authorisations], next_page_token=token
     )

@@ -24,6 +24,8 @@ from nas.api.params import (
     PAGE_TOKEN_DESCRIPTION,
     decode_token,
     encode_token,
+    pair_cursor,
+    pair_token,
     parse_instant,
 )
 from nas.api.wiring import services
@@ -316,20 +318,11 @@ def get_search(
     )
 
 
+PAGE_KEYS = ("created_at", "search_id")  # what a page token holds: the position, then the id
+
+
 def _cursor(token: str | None) -> Cursor | None:
-    value = decode_token(token)
-    if value is None:
-        return None
-    created_at, search_id = value.get("created_at"), value.get("search_id")
-    if (
-        set(value) != {"created_at", "search_id"}
-        or not isinstance(created_at, str)
-        or not isinstance(search_id, str)
-        or len(search_id) > 64
-        or len(created_at) != len("2026-01-01T00:00:00.000000Z")
-    ):
-        raise BadRequest("page_token", "is not a page token of this API")
-    return created_at, search_id
+    return pair_cursor(token, PAGE_KEYS, position_chars=len("2026-01-01T00:00:00.000000Z"))
 
 
 def summary_of(record: SearchRecord) -> SearchSummary:
@@ -364,7 +357,5 @@ def list_searches(
 ) -> SearchList:
     listing = services().searches.list_own(state.principal(), limit=limit, cursor=_cursor(page_token))
     state.used(result_count=len(listing.records))
-    token = None
-    if listing.next_cursor is not None:
-        token = encode_token({"created_at": listing.next_cursor[0], "search_id": listing.next_cursor[1]})
+    token = pair_token(listing.next_cursor, PAGE_KEYS)
     return SearchList(searches=[summary_of(r) for r in listing.records], next_page_token=token)

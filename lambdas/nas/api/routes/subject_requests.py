@@ -26,8 +26,8 @@ from nas.api.params import (
     MAX_PAGE,
     MAX_TOKEN_CHARS,
     PAGE_TOKEN_DESCRIPTION,
-    decode_token,
-    encode_token,
+    pair_cursor,
+    pair_token,
     parse_instant,
 )
 from nas.api.wiring import services
@@ -179,20 +179,11 @@ def create_request(request: Annotated[NewRequestBody, Body()]) -> SubjectRequest
     return SubjectRequestView.of(created)
 
 
+PAGE_KEYS = ("due_date", "request_id")  # what a page token holds: the position, then the id
+
+
 def _cursor(token: str | None) -> Cursor | None:
-    value = decode_token(token)
-    if value is None:
-        return None
-    due, request_id = value.get("due_date"), value.get("request_id")
-    if (
-        set(value) != {"due_date", "request_id"}
-        or not isinstance(due, str)
-        or not isinstance(request_id, str)
-        or len(due) != 10
-        or not 0 < len(request_id) <= 64
-    ):
-        raise BadRequest("page_token", "is not a page token of this API")
-    return due, request_id
+    return pair_cursor(token, PAGE_KEYS, position_chars=len("2026-01-01"))
 
 
 @router.get(
@@ -213,9 +204,7 @@ def list_requests(
         state.principal(), status=status, overdue=overdue, limit=limit, cursor=_cursor(page_token)
     )
     state.used(result_count=len(listing.requests))
-    token = None
-    if listing.next_cursor is not None:
-        token = encode_token({"due_date": listing.next_cursor[0], "request_id": listing.next_cursor[1]})
+    token = pair_token(listing.next_cursor, PAGE_KEYS)
     return SubjectRequestList(
         requests=[SubjectRequestView.of(r) for r in listing.requests], next_page_token=token
     )
