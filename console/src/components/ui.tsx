@@ -1,8 +1,8 @@
 /** Small building blocks every screen uses, so labels, errors and status messages behave alike
  * (WCAG 2.2: every control has a visible label; errors are announced; status changes are polite). */
 
-import type { ComponentChildren } from "preact";
-import { useId } from "preact/hooks";
+import type { ComponentChildren, InputHTMLAttributes, SelectHTMLAttributes, TextareaHTMLAttributes } from "preact";
+import { useId, useState } from "preact/hooks";
 
 import { ApiError } from "../api";
 
@@ -20,6 +20,124 @@ export function Field(props: { label: string; hint?: string; children: (id: stri
       {props.children(id, hintId)}
     </div>
   );
+}
+
+/** What every labelled control below takes besides its element's own attributes. */
+interface Labelled {
+  label: string;
+  hint?: string;
+  value: string;
+  /** The control's new value, as the user types or chooses it. */
+  onValue: (value: string) => void;
+}
+
+/** An element's attributes less those the labelled control sets itself; each member of a union
+ * apart, as Preact types an <input>'s attributes by its `type`. */
+type Own<T> = T extends unknown
+  ? Omit<T, keyof Labelled | "id" | "aria-describedby" | "onInput" | "onChange" | "children">
+  : never;
+
+/** An <input> (text, number, date…) in its Field; its other attributes (required, maxLength, type,
+ * autoComplete, ref…) pass through as given. */
+export function InputField(props: Labelled & Own<InputHTMLAttributes<HTMLInputElement>>) {
+  const { label, hint, value, onValue, ...attributes } = props;
+  return (
+    <Field label={label} hint={hint}>
+      {(id, hintId) => (
+        <input
+          id={id}
+          aria-describedby={hintId}
+          {...attributes}
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** A <textarea> in its Field, two rows unless `rows` says otherwise. */
+export function TextAreaField(props: Labelled & Own<TextareaHTMLAttributes<HTMLTextAreaElement>>) {
+  const { label, hint, value, onValue, ...attributes } = props;
+  return (
+    <Field label={label} hint={hint}>
+      {(id, hintId) => (
+        <textarea
+          id={id}
+          aria-describedby={hintId}
+          rows={2}
+          {...attributes}
+          value={value}
+          onInput={(e) => onValue(e.currentTarget.value)}
+        />
+      )}
+    </Field>
+  );
+}
+
+/** A choice: its value, shown as itself, or a value and the name shown for it. */
+export type Option = string | readonly [value: string, name: string];
+
+/** A <select> over `options` in its Field; `children` come first (an "Any" or "Choose …" option). */
+export function SelectField(
+  props: Labelled &
+    Own<SelectHTMLAttributes<HTMLSelectElement>> & { options: readonly Option[]; children?: ComponentChildren },
+) {
+  const { label, hint, value, onValue, options, children, ...attributes } = props;
+  return (
+    <Field label={label} hint={hint}>
+      {(id, hintId) => (
+        <select
+          id={id}
+          aria-describedby={hintId}
+          {...attributes}
+          value={value}
+          onChange={(e) => onValue(e.currentTarget.value)}
+        >
+          {children}
+          {options.map((option) => {
+            const [choice, name] = typeof option === "string" ? [option, option] : option;
+            return (
+              <option key={choice} value={choice}>
+                {name}
+              </option>
+            );
+          })}
+        </select>
+      )}
+    </Field>
+  );
+}
+
+/** A form's submit button, and any other buttons (Cancel) after it. */
+export function FormActions(props: { submit: string; disabled?: boolean; children?: ComponentChildren }) {
+  return (
+    <div class="actions">
+      <button type="submit" disabled={props.disabled}>
+        {props.submit}
+      </button>
+      {props.children}
+    </div>
+  );
+}
+
+/** One API action at a time: `busy` while it runs, and what it threw (the API's refusal) as `error`,
+ * cleared each time it runs again. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  async function run(work: () => Promise<void>) {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (exc) {
+      setError(exc);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, error, setError, run };
 }
 
 /** A refusal or failure in the API's own words; `rule` shows the rule code a 403 names. */

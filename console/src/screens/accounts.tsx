@@ -6,7 +6,7 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import { ErrorMessage, FormActions, formatTime, InputField, SelectField, Status, useAction } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 
@@ -19,6 +19,10 @@ const DECISIONS: Record<string, readonly string[]> = {
   "role-change": ["confirm", "remove"],
 };
 const KIND_LABEL: Record<string, string> = { idle: "Idle account", "role-change": "Role change" };
+const REVIEW_STATES = [
+  ["open", "Open"],
+  ["decided", "Decided"],
+] as const;
 
 interface Account {
   username: string;
@@ -109,7 +113,7 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
   const [reinstating, setReinstating] = useState<Account | null>(null);
   const [reason, setReason] = useState("");
   const [reinstated, setReinstated] = useState<ReinstatedAccount | null>(null);
-  const [actionError, setActionError] = useState<unknown>(null);
+  const reinstatement = useAction();
   const reasonInput = useRef<HTMLInputElement>(null);
   const index = tokens.length - 1;
 
@@ -146,9 +150,8 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
     if (reinstating) reasonInput.current?.focus();
   }, [reinstating]);
 
-  async function reinstate(account: Account) {
-    setActionError(null);
-    try {
+  function reinstate(account: Account) {
+    return reinstatement.run(async () => {
       setReinstated(
         await api.post<ReinstatedAccount>(`admin/accounts/${encodeURIComponent(account.username)}/reinstate`, {
           reason: reason.trim(),
@@ -157,9 +160,7 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
       setReinstating(null);
       setReason("");
       onChange();
-    } catch (exc) {
-      setActionError(exc);
-    }
+    });
   }
 
   const set = <K extends keyof AccountFilter>(key: K, value: string) => setDraft((d) => ({ ...d, [key]: value }));
@@ -177,45 +178,21 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
           setTokens([null]);
         }}
       >
-        <Field label="Status">
-          {(id) => (
-            <select id={id} value={draft.status} onChange={(e) => set("status", e.currentTarget.value)}>
-              <option value="">Any</option>
-              {STATES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Group">
-          {(id) => (
-            <select id={id} value={draft.group} onChange={(e) => set("group", e.currentTarget.value)}>
-              <option value="">Any</option>
-              {Object.values(Role).map((g) => (
-                <option key={g} value={g}>
-                  {g}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Force" hint="LEA code, e.g. KENT.">
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              maxLength={16}
-              autoComplete="off"
-              value={draft.lea}
-              onInput={(e) => set("lea", e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <div class="actions">
-          <button type="submit">Show accounts</button>
-        </div>
+        <SelectField label="Status" options={STATES} value={draft.status} onValue={(v) => set("status", v)}>
+          <option value="">Any</option>
+        </SelectField>
+        <SelectField label="Group" options={Object.values(Role)} value={draft.group} onValue={(v) => set("group", v)}>
+          <option value="">Any</option>
+        </SelectField>
+        <InputField
+          label="Force"
+          hint="LEA code, e.g. KENT."
+          maxLength={16}
+          autoComplete="off"
+          value={draft.lea}
+          onValue={(v) => set("lea", v)}
+        />
+        <FormActions submit="Show accounts" />
       </form>
       {reinstated ? (
         <Status>
@@ -234,27 +211,22 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
           <p id="reinstate-text">
             Reinstate <strong>{reinstating.username}</strong> ({reinstating.status})? They can sign in again at once.
           </p>
-          <Field label="Reason" hint="Why the account may be used again; 10 to 500 characters.">
-            {(id, hint) => (
-              <input
-                id={id}
-                ref={reasonInput}
-                aria-describedby={hint}
-                required
-                minLength={10}
-                maxLength={500}
-                value={reason}
-                onInput={(e) => setReason(e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <button type="submit">Confirm reinstate</button>
+          <InputField
+            label="Reason"
+            hint="Why the account may be used again; 10 to 500 characters."
+            ref={reasonInput}
+            required
+            minLength={10}
+            maxLength={500}
+            value={reason}
+            onValue={setReason}
+          />
+          <FormActions submit="Confirm reinstate">
             <button type="button" class="secondary" onClick={() => setReinstating(null)}>
               Cancel
             </button>
-          </div>
-          <ErrorMessage error={actionError} />
+          </FormActions>
+          <ErrorMessage error={reinstatement.error} />
         </form>
       ) : null}
       <ErrorMessage error={error} />
@@ -302,7 +274,7 @@ function AccountList({ api, changes, onChange }: { api: ScreenProps["api"]; chan
                       aria-label={`Reinstate ${a.username}`}
                       onClick={() => {
                         setReinstated(null);
-                        setActionError(null);
+                        reinstatement.setError(null);
                         setReinstating(a);
                       }}
                     >
@@ -340,14 +312,11 @@ function DisableAccount({ api, onChange }: { api: ScreenProps["api"]; onChange: 
   const [reason, setReason] = useState("");
   const [confirming, setConfirming] = useState(false);
   const [result, setResult] = useState<DisabledAccount | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const disabling = useAction();
   const confirmButton = useRef<HTMLButtonElement>(null);
 
   async function disable() {
-    setBusy(true);
-    setError(null);
-    try {
+    await disabling.run(async () => {
       setResult(
         await api.post<DisabledAccount>(`admin/accounts/${encodeURIComponent(username.trim())}/disable`, {
           reason: reason.trim(),
@@ -356,12 +325,8 @@ function DisableAccount({ api, onChange }: { api: ScreenProps["api"]; onChange: 
       setUsername("");
       setReason("");
       onChange();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-      setConfirming(false);
-    }
+    });
+    setConfirming(false);
   }
 
   return (
@@ -379,38 +344,26 @@ function DisableAccount({ api, onChange }: { api: ScreenProps["api"]; onChange: 
           window.setTimeout(() => confirmButton.current?.focus(), 0);
         }}
       >
-        <Field label="Username">
-          {(id) => (
-            <input
-              id={id}
-              required
-              maxLength={128}
-              autoComplete="off"
-              value={username}
-              disabled={confirming}
-              onInput={(e) => setUsername(e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <Field label="Reason" hint="Why, e.g. the leaver's HR reference; 10 to 500 characters.">
-          {(id, hint) => (
-            <input
-              id={id}
-              aria-describedby={hint}
-              required
-              minLength={10}
-              maxLength={500}
-              value={reason}
-              disabled={confirming}
-              onInput={(e) => setReason(e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        {confirming ? null : (
-          <div class="actions">
-            <button type="submit">Disable account</button>
-          </div>
-        )}
+        <InputField
+          label="Username"
+          required
+          maxLength={128}
+          autoComplete="off"
+          value={username}
+          disabled={confirming}
+          onValue={setUsername}
+        />
+        <InputField
+          label="Reason"
+          hint="Why, e.g. the leaver's HR reference; 10 to 500 characters."
+          required
+          minLength={10}
+          maxLength={500}
+          value={reason}
+          disabled={confirming}
+          onValue={setReason}
+        />
+        {confirming ? null : <FormActions submit="Disable account" />}
       </form>
       {confirming ? (
         <div class="panel confirm" role="group" aria-labelledby="confirm-text">
@@ -418,7 +371,13 @@ function DisableAccount({ api, onChange }: { api: ScreenProps["api"]; onChange: 
             Disable <strong>{username.trim()}</strong> now? This cannot be undone from the console.
           </p>
           <div class="actions">
-            <button type="button" class="danger" ref={confirmButton} disabled={busy} onClick={() => void disable()}>
+            <button
+              type="button"
+              class="danger"
+              ref={confirmButton}
+              disabled={disabling.busy}
+              onClick={() => void disable()}
+            >
               Confirm disable
             </button>
             <button type="button" class="secondary" onClick={() => setConfirming(false)}>
@@ -432,7 +391,7 @@ function DisableAccount({ api, onChange }: { api: ScreenProps["api"]; onChange: 
           {result.username} disabled at {formatTime(result.disabled_at)} by {result.disabled_by}.
         </Status>
       ) : null}
-      <ErrorMessage error={error} />
+      <ErrorMessage error={disabling.error} />
     </section>
   );
 }
@@ -458,8 +417,7 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
   const [decision, setDecision] = useState("");
   const [reason, setReason] = useState("");
   const [decided, setDecided] = useState<Review | null>(null);
-  const [decideError, setDecideError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const recording = useAction();
   const decisionSelect = useRef<HTMLSelectElement>(null);
   const heading = useRef<HTMLHeadingElement>(null);
 
@@ -485,10 +443,8 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
     if (deciding) decisionSelect.current?.focus();
   }, [deciding]);
 
-  async function decide(review: Review) {
-    setBusy(true);
-    setDecideError(null);
-    try {
+  function decide(review: Review) {
+    return recording.run(async () => {
       const done = await api.post<Review>(`admin/reviews/${encodeURIComponent(review.review_id)}`, {
         decision,
         reason: reason.trim(),
@@ -500,11 +456,7 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
       setDecision("");
       onChange();
       heading.current?.focus();
-    } catch (exc) {
-      setDecideError(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -525,17 +477,8 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
           void load(reviewState, null);
         }}
       >
-        <Field label="Review state">
-          {(id) => (
-            <select id={id} value={reviewState} onChange={(e) => setReviewState(e.currentTarget.value)}>
-              <option value="open">Open</option>
-              <option value="decided">Decided</option>
-            </select>
-          )}
-        </Field>
-        <div class="actions">
-          <button type="submit">Show reviews</button>
-        </div>
+        <SelectField label="Review state" options={REVIEW_STATES} value={reviewState} onValue={setReviewState} />
+        <FormActions submit="Show reviews" />
       </form>
       {decided ? (
         <Status>
@@ -556,46 +499,31 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
             Decide the review of <strong>{deciding.username}</strong> ({KIND_LABEL[deciding.kind] ?? deciding.kind}:{" "}
             {subject(deciding)}).
           </p>
-          <Field label="Decision">
-            {(id) => (
-              <select
-                id={id}
-                ref={decisionSelect}
-                required
-                value={decision}
-                onChange={(e) => setDecision(e.currentTarget.value)}
-              >
-                <option value="">Choose a decision</option>
-                {(DECISIONS[deciding.kind] ?? []).map((d) => (
-                  <option key={d} value={d}>
-                    {d}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Reason" hint="Why you decided so; 10 to 500 characters.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                required
-                minLength={10}
-                maxLength={500}
-                value={reason}
-                onInput={(e) => setReason(e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <button type="submit" disabled={busy}>
-              Record decision
-            </button>
+          <SelectField
+            label="Decision"
+            ref={decisionSelect}
+            required
+            options={DECISIONS[deciding.kind] ?? []}
+            value={decision}
+            onValue={setDecision}
+          >
+            <option value="">Choose a decision</option>
+          </SelectField>
+          <InputField
+            label="Reason"
+            hint="Why you decided so; 10 to 500 characters."
+            required
+            minLength={10}
+            maxLength={500}
+            value={reason}
+            onValue={setReason}
+          />
+          <FormActions submit="Record decision" disabled={recording.busy}>
             <button type="button" class="secondary" onClick={() => setDeciding(null)}>
               Cancel
             </button>
-          </div>
-          <ErrorMessage error={decideError} />
+          </FormActions>
+          <ErrorMessage error={recording.error} />
         </form>
       ) : null}
       <ErrorMessage error={error} />
@@ -642,7 +570,7 @@ function Reviews({ api, onChange }: { api: ScreenProps["api"]; onChange: () => v
                       aria-label={`Decide the review of ${r.username}`}
                       onClick={() => {
                         setDecided(null);
-                        setDecideError(null);
+                        recording.setError(null);
                         setDecision("");
                         setDeciding(r);
                       }}

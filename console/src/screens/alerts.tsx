@@ -5,7 +5,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import { ErrorMessage, FormActions, formatTime, SelectField, Status, TextAreaField, useAction } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 
@@ -189,29 +189,22 @@ function AlertDetail(props: {
   const { alert } = props;
   const [outcome, setOutcome] = useState<string>(alert.outcome ?? "");
   const [note, setNote] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState<OutcomeView | null>(null);
-  const [busy, setBusy] = useState(false);
+  const recording = useAction();
   const heading = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => heading.current?.focus(), []);
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return recording.run(async () => {
       const view = await props.api.post<OutcomeView>(`alerts/${encodeURIComponent(alert.alert_id)}/outcome`, {
         outcome,
         note,
       });
       setSaved(view);
       props.onRecorded(view);
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   const facts: [string, string | number][] = [
@@ -243,47 +236,31 @@ function AlertDetail(props: {
         ))}
       </dl>
       <form onSubmit={submit}>
-        <Field label="Outcome">
-          {(id) => (
-            <select id={id} required value={outcome} onChange={(e) => setOutcome(e.currentTarget.value)}>
-              <option value="" disabled>
-                Choose an outcome
-              </option>
-              {OUTCOMES.map((o) => (
-                <option key={o} value={o}>
-                  {o}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Note" hint="What was done; at most 1,000 characters.">
-          {(id, hint) => (
-            <textarea
-              id={id}
-              aria-describedby={hint}
-              maxLength={1000}
-              rows={3}
-              value={note}
-              onInput={(e) => setNote(e.currentTarget.value)}
-            />
-          )}
-        </Field>
-        <div class="actions">
-          <button type="submit" disabled={busy}>
-            Record outcome
-          </button>
+        <SelectField label="Outcome" required options={OUTCOMES} value={outcome} onValue={setOutcome}>
+          <option value="" disabled>
+            Choose an outcome
+          </option>
+        </SelectField>
+        <TextAreaField
+          label="Note"
+          hint="What was done; at most 1,000 characters."
+          maxLength={1000}
+          rows={3}
+          value={note}
+          onValue={setNote}
+        />
+        <FormActions submit="Record outcome" disabled={recording.busy}>
           <button type="button" class="secondary" onClick={props.onClose}>
             Close alert
           </button>
-        </div>
+        </FormActions>
       </form>
       {saved ? (
         <Status>
           Outcome {saved.outcome} recorded by {saved.recorded_by} at {formatTime(saved.recorded_at)}.
         </Status>
       ) : null}
-      <ErrorMessage error={error} />
+      <ErrorMessage error={recording.error} />
     </section>
   );
 }

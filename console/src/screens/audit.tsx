@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import { ErrorMessage, FormActions, formatTime, InputField, Status, toInstant, toLocalInput } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 
@@ -114,55 +114,35 @@ function Audit({ api }: ScreenProps) {
             setFilter({ ...draft });
           }}
         >
-          <Field label="User" hint="A username; empty for everyone you may see.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                value={draft.user}
-                maxLength={128}
-                onInput={(e) => setDraft({ ...draft, user: e.currentTarget.value })}
-              />
-            )}
-          </Field>
-          <Field label="From" hint="Your local time; at most 31 days back.">
-            {(id, hint) => (
-              <input
-                id={id}
-                type="datetime-local"
-                aria-describedby={hint}
-                value={draft.from}
-                onInput={(e) => setDraft({ ...draft, from: e.currentTarget.value })}
-              />
-            )}
-          </Field>
-          <Field label="To" hint="Empty for now.">
-            {(id, hint) => (
-              <input
-                id={id}
-                type="datetime-local"
-                aria-describedby={hint}
-                value={draft.to}
-                onInput={(e) => setDraft({ ...draft, to: e.currentTarget.value })}
-              />
-            )}
-          </Field>
-          <Field label="Action" hint="Method, route or both, e.g. GET /alerts.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                value={draft.action}
-                maxLength={220}
-                onInput={(e) => setDraft({ ...draft, action: e.currentTarget.value })}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <button type="submit" disabled={loading}>
-              Show events
-            </button>
-          </div>
+          <InputField
+            label="User"
+            hint="A username; empty for everyone you may see."
+            maxLength={128}
+            value={draft.user}
+            onValue={(user) => setDraft({ ...draft, user })}
+          />
+          <InputField
+            label="From"
+            hint="Your local time; at most 31 days back."
+            type="datetime-local"
+            value={draft.from}
+            onValue={(from) => setDraft({ ...draft, from })}
+          />
+          <InputField
+            label="To"
+            hint="Empty for now."
+            type="datetime-local"
+            value={draft.to}
+            onValue={(to) => setDraft({ ...draft, to })}
+          />
+          <InputField
+            label="Action"
+            hint="Method, route or both, e.g. GET /alerts."
+            maxLength={220}
+            value={draft.action}
+            onValue={(action) => setDraft({ ...draft, action })}
+          />
+          <FormActions submit="Show events" disabled={loading} />
         </form>
         <ErrorMessage error={error} />
         {!loading && !error && events.length === 0 ? <p>No events match.</p> : null}
@@ -248,21 +228,9 @@ function ChainState({ api }: { api: Api }) {
           void verify(from, to || from);
         }}
       >
-        <Field label="First day" hint="UTC day.">
-          {(id, hint) => (
-            <input id={id} type="date" aria-describedby={hint} required value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
-          )}
-        </Field>
-        <Field label="Last day" hint="UTC day.">
-          {(id, hint) => (
-            <input id={id} type="date" aria-describedby={hint} value={to} onInput={(e) => setTo(e.currentTarget.value)} />
-          )}
-        </Field>
-        <div class="actions">
-          <button type="submit" disabled={busy}>
-            Verify chain
-          </button>
-        </div>
+        <InputField label="First day" hint="UTC day." type="date" required value={from} onValue={setFrom} />
+        <InputField label="Last day" hint="UTC day." type="date" value={to} onValue={setTo} />
+        <FormActions submit="Verify chain" disabled={busy} />
       </form>
       {report ? (
         report.intact ? (

@@ -4,7 +4,18 @@
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
-import { ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import {
+  ErrorMessage,
+  FormActions,
+  formatTime,
+  InputField,
+  SelectField,
+  Status,
+  TextAreaField,
+  toInstant,
+  toLocalInput,
+  useAction,
+} from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 import { type Authorisation, type AuthorisationList, isLive } from "./authorisation";
@@ -42,8 +53,7 @@ function stateOf(a: Authorisation, now: number): string {
 function Authorisations({ api }: ScreenProps) {
   const [draft, setDraft] = useState<GrantDraft>(blank);
   const [granted, setGranted] = useState<Authorisation | null>(null);
-  const [grantError, setGrantError] = useState<unknown>(null);
-  const [granting, setGranting] = useState(false);
+  const granting = useAction();
   const [list, setList] = useState<Authorisation[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const [loaded, setLoaded] = useState(false);
@@ -75,12 +85,10 @@ function Authorisations({ api }: ScreenProps) {
     if (confirming) confirmButton.current?.focus();
   }, [confirming]);
 
-  async function grant(event: Event) {
+  function grant(event: Event) {
     event.preventDefault();
-    setGranting(true);
-    setGrantError(null);
     setGranted(null);
-    try {
+    return granting.run(async () => {
       const made = await api.post<Authorisation>("authorisations", {
         grantee: draft.grantee.trim(),
         case_ref: draft.case_ref.trim(),
@@ -92,11 +100,7 @@ function Authorisations({ api }: ScreenProps) {
       setGranted(made);
       setList((current) => [made, ...current.filter((a) => a.authorisation_id !== made.authorisation_id)]);
       setDraft(blank());
-    } catch (exc) {
-      setGrantError(exc);
-    } finally {
-      setGranting(false);
-    }
+    });
   }
 
   async function revoke(target: Authorisation) {
@@ -127,87 +131,57 @@ function Authorisations({ api }: ScreenProps) {
           cannot authorise yourself.
         </p>
         <form class="grant" onSubmit={grant}>
-          <Field label="Grantee" hint="The investigator's username.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                required
-                maxLength={128}
-                autoComplete="off"
-                value={draft.grantee}
-                onInput={(e) => set("grantee", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Case reference">
-            {(id) => (
-              <input
-                id={id}
-                required
-                maxLength={64}
-                autoComplete="off"
-                value={draft.case_ref}
-                onInput={(e) => set("case_ref", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Investigation level">
-            {(id) => (
-              <select id={id} value={draft.level} onChange={(e) => set("level", e.currentTarget.value)}>
-                {LEVELS.map((level) => (
-                  <option key={level} value={level}>
-                    {level}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Maximum lookback days" hint="1 to 365.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                type="number"
-                required
-                min={1}
-                max={365}
-                value={draft.max_lookback_days}
-                onInput={(e) => set("max_lookback_days", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Expires" hint="Your local time; at most 30 days ahead.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                type="datetime-local"
-                required
-                value={draft.expires}
-                onInput={(e) => set("expires", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Reason" hint="Why this lookback is necessary; 10 to 1,000 characters.">
-            {(id, hint) => (
-              <textarea
-                id={id}
-                aria-describedby={hint}
-                required
-                minLength={10}
-                maxLength={1000}
-                rows={2}
-                value={draft.reason}
-                onInput={(e) => set("reason", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <button type="submit" disabled={granting}>
-              Grant
-            </button>
-          </div>
+          <InputField
+            label="Grantee"
+            hint="The investigator's username."
+            required
+            maxLength={128}
+            autoComplete="off"
+            value={draft.grantee}
+            onValue={(v) => set("grantee", v)}
+          />
+          <InputField
+            label="Case reference"
+            required
+            maxLength={64}
+            autoComplete="off"
+            value={draft.case_ref}
+            onValue={(v) => set("case_ref", v)}
+          />
+          <SelectField
+            label="Investigation level"
+            options={LEVELS}
+            value={draft.level}
+            onValue={(v) => set("level", v)}
+          />
+          <InputField
+            label="Maximum lookback days"
+            hint="1 to 365."
+            type="number"
+            required
+            min={1}
+            max={365}
+            value={draft.max_lookback_days}
+            onValue={(v) => set("max_lookback_days", v)}
+          />
+          <InputField
+            label="Expires"
+            hint="Your local time; at most 30 days ahead."
+            type="datetime-local"
+            required
+            value={draft.expires}
+            onValue={(v) => set("expires", v)}
+          />
+          <TextAreaField
+            label="Reason"
+            hint="Why this lookback is necessary; 10 to 1,000 characters."
+            required
+            minLength={10}
+            maxLength={1000}
+            value={draft.reason}
+            onValue={(v) => set("reason", v)}
+          />
+          <FormActions submit="Grant" disabled={granting.busy} />
         </form>
         {granted ? (
           <Status>
@@ -215,7 +189,7 @@ function Authorisations({ api }: ScreenProps) {
             {granted.max_lookback_days} days) until {formatTime(granted.expires_at)}.
           </Status>
         ) : null}
-        <ErrorMessage error={grantError} />
+        <ErrorMessage error={granting.error} />
       </section>
 
       <section aria-labelledby="granted-heading">

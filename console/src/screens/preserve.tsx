@@ -4,7 +4,7 @@
 import { useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { ErrorMessage, Field, Status } from "../components/ui";
+import { ErrorMessage, InputField, Status, TextAreaField, useAction } from "../components/ui";
 
 interface Preservation {
   preservation_id: string;
@@ -18,17 +18,14 @@ interface Preservation {
 export function PreserveForm(props: { api: Api; searchId: string; selected: readonly string[] }) {
   const [caseRef, setCaseRef] = useState("");
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
   const [made, setMade] = useState<Preservation | null>(null);
-  const [refusal, setRefusal] = useState<unknown>(null);
+  const preserving = useAction();
   const count = props.selected.length;
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setBusy(true);
     setMade(null);
-    setRefusal(null);
-    try {
+    return preserving.run(async () => {
       // None selected still goes: the API's own refusal names the field.
       setMade(
         await props.api.post<Preservation>("preservations", {
@@ -38,11 +35,7 @@ export function PreserveForm(props: { api: Api; searchId: string; selected: read
           reason: reason.trim(),
         }),
       );
-    } catch (exc) {
-      setRefusal(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -52,36 +45,27 @@ export function PreserveForm(props: { api: Api; searchId: string; selected: read
         {count} read{count === 1 ? "" : "s"} selected: they are copied with their images under a legal hold for the
         case.
       </p>
-      <Field label="Case reference">
-        {(id) => (
-          <input
-            id={id}
-            required
-            maxLength={64}
-            autoComplete="off"
-            value={caseRef}
-            onInput={(e) => setCaseRef(e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="Reason" hint="Why these reads are evidence; 10 to 1,000 characters. It is audited.">
-        {(id, hint) => (
-          <textarea
-            id={id}
-            aria-describedby={hint}
-            required
-            minLength={10}
-            maxLength={1000}
-            rows={2}
-            value={reason}
-            onInput={(e) => setReason(e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <button type="submit" disabled={busy}>
+      <InputField
+        label="Case reference"
+        required
+        maxLength={64}
+        autoComplete="off"
+        value={caseRef}
+        onValue={setCaseRef}
+      />
+      <TextAreaField
+        label="Reason"
+        hint="Why these reads are evidence; 10 to 1,000 characters. It is audited."
+        required
+        minLength={10}
+        maxLength={1000}
+        value={reason}
+        onValue={setReason}
+      />
+      <button type="submit" disabled={preserving.busy}>
         Preserve
       </button>
-      <ErrorMessage error={refusal} />
+      <ErrorMessage error={preserving.error} />
       {made ? (
         <div data-preservation-id={made.preservation_id}>
           <Status>

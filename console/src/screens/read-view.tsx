@@ -6,7 +6,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import { ErrorMessage, formatTime, InputField, Status, TextAreaField, useAction } from "../components/ui";
 import type { ReadRow } from "./search-results";
 
 interface Correction {
@@ -178,16 +178,13 @@ function Corrections(props: { corrections: Correction[] }) {
 function CorrectVrm(props: { api: Api; searchId: string; read: ReadDetail; onCorrected: (read: ReadDetail) => void }) {
   const [vrm, setVrm] = useState("");
   const [reason, setReason] = useState("");
-  const [busy, setBusy] = useState(false);
   const [outcome, setOutcome] = useState<string | null>(null);
-  const [refusal, setRefusal] = useState<unknown>(null);
+  const correcting = useAction();
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setBusy(true);
     setOutcome(null);
-    setRefusal(null);
-    try {
+    return correcting.run(async () => {
       const previous = props.read.vrm;
       const result = await props.api.post<CorrectionResult>(`${readPath(props.read.read_id)}/corrections`, {
         search_id: props.searchId,
@@ -202,47 +199,27 @@ function CorrectVrm(props: { api: Api; searchId: string; read: ReadDetail; onCor
       setVrm("");
       setReason("");
       props.onCorrected(result.read);
-    } catch (exc) {
-      setRefusal(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
     <form class="correct-vrm" onSubmit={submit} aria-labelledby="correct-vrm-heading">
       <h3 id="correct-vrm-heading">Correct VRM</h3>
-      <Field label="New VRM">
-        {(id) => (
-          <input
-            id={id}
-            required
-            maxLength={20}
-            autoComplete="off"
-            value={vrm}
-            onInput={(e) => setVrm(e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="Reason" hint="What the images show; 10 to 1,000 characters. It is audited.">
-        {(id, hint) => (
-          <textarea
-            id={id}
-            aria-describedby={hint}
-            required
-            minLength={10}
-            maxLength={1000}
-            rows={2}
-            value={reason}
-            onInput={(e) => setReason(e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <button type="submit" disabled={busy}>
+      <InputField label="New VRM" required maxLength={20} autoComplete="off" value={vrm} onValue={setVrm} />
+      <TextAreaField
+        label="Reason"
+        hint="What the images show; 10 to 1,000 characters. It is audited."
+        required
+        minLength={10}
+        maxLength={1000}
+        value={reason}
+        onValue={setReason}
+      />
+      <button type="submit" disabled={correcting.busy}>
         Correct VRM
       </button>
       {outcome ? <Status>{outcome}</Status> : null}
-      <ErrorMessage error={refusal} />
+      <ErrorMessage error={correcting.error} />
     </form>
   );
 }

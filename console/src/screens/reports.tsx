@@ -13,7 +13,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api, Query } from "../api";
 import { Bars, totals } from "../components/bars";
-import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import { ErrorMessage, FormActions, formatTime, InputField, Status } from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 
@@ -141,14 +141,8 @@ function DaySection<T>(props: {
           void load(day, true);
         }}
       >
-        <Field label="Date" hint={props.hint}>
-          {(id, hint) => <input id={id} type="date" aria-describedby={hint} value={day} onInput={(e) => setDay(e.currentTarget.value)} />}
-        </Field>
-        <div class="actions">
-          <button type="submit" disabled={busy}>
-            {props.submit}
-          </button>
-        </div>
+        <InputField label="Date" hint={props.hint} type="date" value={day} onValue={setDay} />
+        <FormActions submit={props.submit} disabled={busy} />
       </form>
       <ErrorMessage error={error} />
       {found ? props.children(found) : null}

@@ -6,7 +6,19 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { Check, ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import {
+  Check,
+  ErrorMessage,
+  FormActions,
+  formatTime,
+  InputField,
+  SelectField,
+  Status,
+  TextAreaField,
+  toInstant,
+  toLocalInput,
+  useAction,
+} from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 import { type Authorisation, type AuthorisationList, isLive } from "./authorisation";
@@ -55,6 +67,9 @@ interface Draft {
   case_ref: string;
   authorisation_id: string;
 }
+
+/** The draft's fields a text, number or date control holds. */
+type TextKey = Exclude<keyof Draft, "type" | "ocr_tolerant">;
 
 interface SearchStarted {
   search_id: string;
@@ -169,8 +184,7 @@ function Search({ api, config, session }: ScreenProps) {
     authorisation_id: "",
   }));
   const [authorisations, setAuthorisations] = useState<Authorisation[]>([]);
-  const [refusal, setRefusal] = useState<unknown>(null);
-  const [starting, setStarting] = useState(false);
+  const starting = useAction();
   const [searchId, setSearchId] = useState<string | null>(null);
   const [page, setPage] = useState<SearchPage | null>(null);
   // Page tokens of the pages seen so far: tokens[i] fetches page i (null: the first).
@@ -256,25 +270,19 @@ function Search({ api, config, session }: ScreenProps) {
     }
   }
 
-  async function submit(event: Event) {
+  function submit(event: Event) {
     event.preventDefault();
-    setStarting(true);
-    setRefusal(null);
     // The previous search's results make way: a refusal must not sit beside rows it did not produce.
     window.clearTimeout(poll.current.timer);
     poll.current.searchId = null;
     setSearchId(null);
     setPage(null);
     setSelected(null);
-    try {
+    return starting.run(async () => {
       const started = await api.post<SearchStarted>("searches", searchBody(draft, new Date()));
       open(started.search_id);
       setRecentVersion((v) => v + 1);
-    } catch (exc) {
-      setRefusal(exc);
-    } finally {
-      setStarting(false);
-    }
+    });
   }
 
   /** A corrected read shows its new VRM in the table too, without running the search again. */
@@ -286,17 +294,8 @@ function Search({ api, config, session }: ScreenProps) {
   }
 
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
-  const text =
-    (key: keyof Draft, props: Record<string, unknown> = {}) =>
-    (id: string, hint?: string) => (
-      <input
-        id={id}
-        aria-describedby={hint}
-        value={draft[key] as string}
-        onInput={(e) => set(key, e.currentTarget.value)}
-        {...props}
-      />
-    );
+  /** A text draft field's value and setter, as the labelled controls take them. */
+  const bind = (key: TextKey) => ({ value: draft[key], onValue: (value: string) => set(key, value) });
   const pickAuthorisation = (id: string) => {
     const chosen = authorisations.find((a) => a.authorisation_id === id);
     // An authorisation holds for one case and level (R-AUTHZ): choosing it fills them in.
@@ -314,21 +313,21 @@ function Search({ api, config, session }: ScreenProps) {
       <form class="search-form" onSubmit={submit}>
         <fieldset>
           <legend>What</legend>
-          <Field label="Search type">
-            {(id) => (
-              <select id={id} value={draft.type} onChange={(e) => set("type", e.currentTarget.value as SearchType)}>
-                {SEARCH_TYPES.map(([value, name]) => (
-                  <option key={value} value={value}>
-                    {name}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+          <SelectField
+            label="Search type"
+            options={SEARCH_TYPES}
+            value={draft.type}
+            onValue={(v) => set("type", v as SearchType)}
+          />
           {draft.type === "vrm" || draft.type === "convoy" ? (
-            <Field label="VRM" hint={draft.type === "convoy" ? "The target vehicle." : undefined}>
-              {text("vrm", { required: true, maxLength: 20, autoComplete: "off" })}
-            </Field>
+            <InputField
+              label="VRM"
+              hint={draft.type === "convoy" ? "The target vehicle." : undefined}
+              required
+              maxLength={20}
+              autoComplete="off"
+              {...bind("vrm")}
+            />
           ) : null}
           {draft.type === "vrm" ? (
             <Check
@@ -339,128 +338,106 @@ function Search({ api, config, session }: ScreenProps) {
             />
           ) : null}
           {draft.type === "partial" ? (
-            <Field
+            <InputField
               label="Pattern"
               hint="? for one character, * for any run; at least 3 known characters; 31 days at most."
-            >
-              {text("pattern", { required: true, minLength: 3, maxLength: 30, autoComplete: "off" })}
-            </Field>
+              required
+              minLength={3}
+              maxLength={30}
+              autoComplete="off"
+              {...bind("pattern")}
+            />
           ) : null}
           {draft.type === "location" ? (
             <>
-              <Field
+              <InputField
                 label="Cameras"
                 hint="Camera ids separated by commas, up to 20; or a point and radius below. 24 hours at most."
-              >
-                {text("cameras", { maxLength: 1400, autoComplete: "off" })}
-              </Field>
+                maxLength={1400}
+                autoComplete="off"
+                {...bind("cameras")}
+              />
               <div class="near">
-                <Field label="Near latitude">{text("lat", { type: "number", step: "any", min: -90, max: 90 })}</Field>
-                <Field label="Near longitude">
-                  {text("lon", { type: "number", step: "any", min: -180, max: 180 })}
-                </Field>
-                <Field label="Radius (metres)" hint="At most 2,000.">
-                  {text("radius_m", { type: "number", min: 1, max: 2000 })}
-                </Field>
+                <InputField label="Near latitude" type="number" step="any" min={-90} max={90} {...bind("lat")} />
+                <InputField label="Near longitude" type="number" step="any" min={-180} max={180} {...bind("lon")} />
+                <InputField
+                  label="Radius (metres)"
+                  hint="At most 2,000."
+                  type="number"
+                  min={1}
+                  max={2000}
+                  {...bind("radius_m")}
+                />
               </div>
             </>
           ) : null}
           {draft.type === "convoy" ? (
             <div class="near">
-              <Field label="Within seconds" hint="Of a target read; at most 600.">
-                {text("within_s", { type: "number", required: true, min: 1, max: 600 })}
-              </Field>
-              <Field label="Minimum sightings">
-                {text("min_sightings", { type: "number", required: true, min: 2, max: 100 })}
-              </Field>
+              <InputField
+                label="Within seconds"
+                hint="Of a target read; at most 600."
+                type="number"
+                required
+                min={1}
+                max={600}
+                {...bind("within_s")}
+              />
+              <InputField
+                label="Minimum sightings"
+                type="number"
+                required
+                min={2}
+                max={100}
+                {...bind("min_sightings")}
+              />
             </div>
           ) : null}
         </fieldset>
         <fieldset>
           <legend>When</legend>
-          <Field
+          <InputField
             label="From"
             hint="Your local time. Beyond 90 days needs serious-complex or major and an authorisation."
-          >
-            {text("from", { type: "datetime-local", required: true })}
-          </Field>
-          <Field label="To" hint="Empty for now.">
-            {text("to", { type: "datetime-local" })}
-          </Field>
+            type="datetime-local"
+            required
+            {...bind("from")}
+          />
+          <InputField label="To" hint="Empty for now." type="datetime-local" {...bind("to")} />
         </fieldset>
         <fieldset>
           <legend>Why</legend>
-          <Field label="Investigation level">
-            {(id) => (
-              <select id={id} value={draft.level} onChange={(e) => set("level", e.currentTarget.value)}>
-                {LEVELS.map((level) => (
-                  <option key={level} value={level}>
-                    {level}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Purpose">
-            {(id) => (
-              <select id={id} required value={draft.purpose} onChange={(e) => set("purpose", e.currentTarget.value)}>
-                <option value="" disabled>
-                  Choose a purpose
-                </option>
-                {PURPOSES.map((purpose) => (
-                  <option key={purpose} value={purpose}>
-                    {purpose}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field
+          <SelectField label="Investigation level" options={LEVELS} {...bind("level")} />
+          <SelectField label="Purpose" required options={PURPOSES} {...bind("purpose")}>
+            <option value="" disabled>
+              Choose a purpose
+            </option>
+          </SelectField>
+          <TextAreaField
             label="Reason"
             hint="Why this search is necessary and proportionate; 10 to 1,000 characters. It is audited."
+            required
+            minLength={10}
+            maxLength={1000}
+            {...bind("reason")}
+          />
+          <InputField label="Case reference" required maxLength={64} autoComplete="off" {...bind("case_ref")} />
+          <SelectField
+            label="Authorisation"
+            hint="Granted to you for a case; choosing one fills in its case and level."
+            options={authorisations.map((a) => [
+              a.authorisation_id,
+              `${a.case_ref}, ${a.investigation_level}, ${a.max_lookback_days} days, until ${formatTime(a.expires_at)}`,
+            ])}
+            value={draft.authorisation_id}
+            onFocus={loadAuthorisations}
+            onValue={pickAuthorisation}
           >
-            {(id, hint) => (
-              <textarea
-                id={id}
-                aria-describedby={hint}
-                required
-                minLength={10}
-                maxLength={1000}
-                rows={2}
-                value={draft.reason}
-                onInput={(e) => set("reason", e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <Field label="Case reference">
-            {text("case_ref", { required: true, maxLength: 64, autoComplete: "off" })}
-          </Field>
-          <Field label="Authorisation" hint="Granted to you for a case; choosing one fills in its case and level.">
-            {(id, hint) => (
-              <select
-                id={id}
-                aria-describedby={hint}
-                value={draft.authorisation_id}
-                onFocus={loadAuthorisations}
-                onChange={(e) => pickAuthorisation(e.currentTarget.value)}
-              >
-                <option value="">None</option>
-                {authorisations.map((a) => (
-                  <option key={a.authorisation_id} value={a.authorisation_id}>
-                    {a.case_ref}, {a.investigation_level}, {a.max_lookback_days} days, until {formatTime(a.expires_at)}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
+            <option value="">None</option>
+          </SelectField>
         </fieldset>
-        <div class="actions">
-          <button type="submit" disabled={starting}>
-            Search
-          </button>
-        </div>
+        <FormActions submit="Search" disabled={starting.busy} />
       </form>
-      <ErrorMessage error={refusal} />
+      <ErrorMessage error={starting.error} />
 
       <section class="results" aria-labelledby="results-heading" aria-busy={running || loadingPage}>
         <h2 id="results-heading" tabIndex={-1} ref={results}>

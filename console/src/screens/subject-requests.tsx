@@ -7,13 +7,26 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { Check, ErrorMessage, Field, formatTime, Status, toInstant, toLocalInput } from "../components/ui";
+import {
+  Check,
+  ErrorMessage,
+  FormActions,
+  formatTime,
+  InputField,
+  SelectField,
+  Status,
+  TextAreaField,
+  toInstant,
+  toLocalInput,
+  useAction,
+} from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 
 const PAGE_SIZE = 50;
 const KINDS = ["access", "rectification", "erasure", "restriction"];
 const DECISIONS = ["granted", "refused", "partly"];
+const STATUSES = ["open", "decided"];
 
 interface SubjectRequest {
   request_id: string;
@@ -50,37 +63,6 @@ interface AccessExport {
 function stateOf(r: SubjectRequest): string {
   if (r.status === "open") return r.overdue ? "Open, overdue" : "Open";
   return `Decided: ${r.decision}${r.restriction_in_force ? ", restriction in force" : ""}`;
-}
-
-/** A select over fixed values, labelled like every other control. */
-function Choice(props: { label: string; value: string; values: string[]; onChange: (value: string) => void }) {
-  return (
-    <Field label={props.label}>
-      {(id) => (
-        <select id={id} value={props.value} onChange={(e) => props.onChange(e.currentTarget.value)}>
-          {props.values.map((v) => (
-            <option key={v} value={v}>
-              {v}
-            </option>
-          ))}
-        </select>
-      )}
-    </Field>
-  );
-}
-
-function Text(props: { label: string; hint?: string; value: string; onInput: (value: string) => void; long?: boolean }) {
-  return (
-    <Field label={props.label} hint={props.hint}>
-      {(id, hint) =>
-        props.long ? (
-          <textarea id={id} aria-describedby={hint} rows={2} value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} />
-        ) : (
-          <input id={id} aria-describedby={hint} autoComplete="off" value={props.value} onInput={(e) => props.onInput(e.currentTarget.value)} />
-        )
-      }
-    </Field>
-  );
 }
 
 function SubjectRequests({ api }: ScreenProps) {
@@ -129,7 +111,7 @@ function SubjectRequests({ api }: ScreenProps) {
       <section aria-labelledby="requests-heading">
         <h2 id="requests-heading">Requests</h2>
         <div class="filters">
-          <Choice label="Status" value={status} values={["open", "decided"]} onChange={setStatus} />
+          <SelectField label="Status" options={STATUSES} value={status} onValue={setStatus} />
           <Check label="Overdue only" hint="Open requests past their due date." checked={overdue} onChange={setOverdue} />
         </div>
         <ErrorMessage error={listError} />
@@ -194,45 +176,42 @@ function SubjectRequests({ api }: ScreenProps) {
 function NewRequest(props: { api: Api; onRecorded: (r: SubjectRequest) => void }) {
   const blank = () => ({ kind: KINDS[0], vrm: "", received: toLocalInput(new Date()), requester_ref: "", notes: "" });
   const [draft, setDraft] = useState(blank);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const recording = useAction();
   const set = (key: keyof ReturnType<typeof blank>) => (value: string) => setDraft((d) => ({ ...d, [key]: value }));
 
-  async function record(event: Event) {
+  function record(event: Event) {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    return recording.run(async () => {
       const { received, ...rest } = draft;
       props.onRecorded(await props.api.post<SubjectRequest>("subject-requests", { ...rest, vrm: rest.vrm.trim(), received_at: toInstant(received) }));
       setDraft(blank());
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
     <section aria-labelledby="record-heading">
       <h2 id="record-heading">Record a request</h2>
       <form class="search-form" onSubmit={record}>
-        <Choice label="Kind" value={draft.kind} values={KINDS} onChange={set("kind")} />
-        <Text label="VRM" value={draft.vrm} onInput={set("vrm")} />
-        <Field label="Received" hint="Your local time: the request is due a calendar month later.">
-          {(id, hint) => (
-            <input id={id} type="datetime-local" aria-describedby={hint} value={draft.received} onInput={(e) => set("received")(e.currentTarget.value)} />
-          )}
-        </Field>
-        <Text label="Requester reference" hint="Your reference for the requester, never a name." value={draft.requester_ref} onInput={set("requester_ref")} />
-        <Text label="Notes" long value={draft.notes} onInput={set("notes")} />
-        <div class="actions">
-          <button type="submit" disabled={busy}>
-            Record request
-          </button>
-        </div>
+        <SelectField label="Kind" options={KINDS} value={draft.kind} onValue={set("kind")} />
+        <InputField label="VRM" autoComplete="off" value={draft.vrm} onValue={set("vrm")} />
+        <InputField
+          label="Received"
+          hint="Your local time: the request is due a calendar month later."
+          type="datetime-local"
+          value={draft.received}
+          onValue={set("received")}
+        />
+        <InputField
+          label="Requester reference"
+          hint="Your reference for the requester, never a name."
+          autoComplete="off"
+          value={draft.requester_ref}
+          onValue={set("requester_ref")}
+        />
+        <TextAreaField label="Notes" value={draft.notes} onValue={set("notes")} />
+        <FormActions submit="Record request" disabled={recording.busy} />
       </form>
-      <ErrorMessage error={error} />
+      <ErrorMessage error={recording.error} />
     </section>
   );
 }
@@ -247,23 +226,14 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
   const [exported, setExported] = useState<AccessExport | null>(null);
   const [exporting, setExporting] = useState(false);
   const [done, setDone] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const action = useAction();
   const heading = useRef<HTMLHeadingElement>(null);
 
   useEffect(() => heading.current?.focus(), []);
 
-  async function act(run: () => Promise<void>) {
-    setBusy(true);
-    setError(null);
+  function act(run: () => Promise<void>) {
     setDone(null);
-    try {
-      await run();
-    } catch (exc) {
-      setError(exc);
-    } finally {
-      setBusy(false);
-    }
+    return action.run(run);
   }
 
   const change = (action: string, body: unknown, message: string) => (event: Event) => {
@@ -308,7 +278,7 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
           ))}
       </dl>
       {done ? <Status>{done}</Status> : null}
-      <ErrorMessage error={error} />
+      <ErrorMessage error={action.error} />
       {r.status === "open" ? (
         <form
           aria-labelledby="decide-heading"
@@ -331,34 +301,31 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
           )}
         >
           <h3 id="decide-heading">Decide</h3>
-          <Choice label="Decision" value={decision} values={DECISIONS} onChange={setDecision} />
-          <Text label="Reason" hint="10 to 1,000 characters." long value={reason} onInput={setReason} />
-          <Text label="Exemption" hint="The exemption relied on: needed to refuse or to grant in part." value={exemption} onInput={setExemption} />
+          <SelectField label="Decision" options={DECISIONS} value={decision} onValue={setDecision} />
+          <TextAreaField label="Reason" hint="10 to 1,000 characters." value={reason} onValue={setReason} />
+          <InputField
+            label="Exemption"
+            hint="The exemption relied on: needed to refuse or to grant in part."
+            autoComplete="off"
+            value={exemption}
+            onValue={setExemption}
+          />
           {r.kind === "rectification" ? (
-            <Text
+            <TextAreaField
               label="Corrections"
               hint="One read a line: its entry id from the export, a space, then the VRM it really shows."
-              long
               value={corrections}
-              onInput={setCorrections}
+              onValue={setCorrections}
             />
           ) : null}
-          <div class="actions">
-            <button type="submit" disabled={busy}>
-              Record decision
-            </button>
-          </div>
+          <FormActions submit="Record decision" disabled={action.busy} />
         </form>
       ) : null}
       {r.restriction_in_force ? (
         <form aria-labelledby="lift-heading" onSubmit={change("lift-restriction", { reason }, "Restriction lifted: searches return this VRM's reads again.")}>
           <h3 id="lift-heading">Lift the restriction</h3>
-          <Text label="Reason" hint="10 to 1,000 characters." long value={reason} onInput={setReason} />
-          <div class="actions">
-            <button type="submit" disabled={busy}>
-              Lift restriction
-            </button>
-          </div>
+          <TextAreaField label="Reason" hint="10 to 1,000 characters." value={reason} onValue={setReason} />
+          <FormActions submit="Lift restriction" disabled={action.busy} />
         </form>
       ) : null}
       {(r.kind === "access" || r.kind === "rectification") && r.decision !== "refused" ? (
@@ -366,7 +333,7 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
           <button
             type="button"
             class="secondary"
-            disabled={busy}
+            disabled={action.busy}
             onClick={() =>
               void act(async () => {
                 setExported(null);

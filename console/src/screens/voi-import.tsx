@@ -7,7 +7,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import { type Api, uploadFile } from "../api";
-import { ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import { ErrorMessage, Field, FormActions, formatTime, SelectField, Status } from "../components/ui";
 
 const LIST_SOURCES = ["dvla", "mib", "pnc", "whitelist"] as const;
 const POLL_MS = 1000;
@@ -132,17 +132,7 @@ export function ImportList(props: { api: Api }) {
         line (docs/voi-lists.md). National managers only.
       </p>
       <form class="filters" onSubmit={start}>
-        <Field label="Source">
-          {(id) => (
-            <select id={id} value={source} onChange={(e) => setSource(e.currentTarget.value)}>
-              {LIST_SOURCES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <SelectField label="Source" options={LIST_SOURCES} value={source} onValue={setSource} />
         <Field label="File" hint="CSV, UTF-8.">
           {(id, hint) => (
             <input
@@ -155,11 +145,7 @@ export function ImportList(props: { api: Api }) {
             />
           )}
         </Field>
-        <div class="actions">
-          <button type="submit" disabled={working || !file}>
-            Import list
-          </button>
-        </div>
+        <FormActions submit="Import list" disabled={working || !file} />
       </form>
 
       {stage !== "idle" ? (

@@ -7,14 +7,27 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 
 import type { Api } from "../api";
-import { Check, ErrorMessage, Field, formatTime, Status } from "../components/ui";
+import {
+  Check,
+  ErrorMessage,
+  FormActions,
+  formatTime,
+  InputField,
+  SelectField,
+  Status,
+  TextAreaField,
+  useAction,
+} from "../components/ui";
 import { Role } from "../roles";
 import type { Screen, ScreenProps } from "../screen";
 import { ImportList } from "./voi-import";
 
 const ACTIONS = ["stop", "observe", "report"] as const;
-const PRIORITIES = ["1", "2", "3"] as const;
-const PRIORITY_NAMES: Record<string, string> = { "1": "1 (high)", "2": "2", "3": "3 (low)" };
+const PRIORITIES = [
+  ["1", "1 (high)"],
+  ["2", "2"],
+  ["3", "3 (low)"],
+] as const;
 const ENTRY_SOURCES = ["local", "pnc"] as const;
 const NATIONAL = "NATIONAL";
 const REVIEW_PAGE = 50;
@@ -136,8 +149,7 @@ function Voi({ api, session }: ScreenProps) {
   const [lookupError, setLookupError] = useState<unknown>(null);
   const [looking, setLooking] = useState(false);
   const [draft, setDraft] = useState<Draft>(blank);
-  const [addError, setAddError] = useState<unknown>(null);
-  const [adding, setAdding] = useState(false);
+  const adding = useAction();
   const [message, setMessage] = useState<string | null>(null);
   const [revising, setRevising] = useState<VoiEntry | null>(null);
   const [confirming, setConfirming] = useState<VoiEntry | null>(null);
@@ -183,12 +195,10 @@ function Voi({ api, session }: ScreenProps) {
     void lookUp(vrm.trim());
   }
 
-  async function add(event: Event) {
+  function add(event: Event) {
     event.preventDefault();
-    setAdding(true);
-    setAddError(null);
     setMessage(null);
-    try {
+    return adding.run(async () => {
       const made = await api.post<VoiEntry>("voi", {
         vrm: draft.vrm.trim(),
         source: draft.source,
@@ -202,11 +212,7 @@ function Voi({ api, session }: ScreenProps) {
         `Entry for ${made.vrm} added (${made.category}, ${made.action}); review due ${formatTime(made.review_due_at)}.`,
       );
       setReviewsVersion((v) => v + 1);
-    } catch (exc) {
-      setAddError(exc);
-    } finally {
-      setAdding(false);
-    }
+    });
   }
 
   async function revise(entry: VoiEntry, changes: Draft) {
@@ -251,24 +257,16 @@ function Voi({ api, session }: ScreenProps) {
       <section aria-labelledby="lookup-heading">
         <h2 id="lookup-heading">Look up a vehicle</h2>
         <form class="filters" onSubmit={submitLookUp}>
-          <Field label="VRM" hint="As written: spaces and case do not matter.">
-            {(id, hint) => (
-              <input
-                id={id}
-                aria-describedby={hint}
-                required
-                maxLength={16}
-                autoComplete="off"
-                value={vrm}
-                onInput={(e) => setVrm(e.currentTarget.value)}
-              />
-            )}
-          </Field>
-          <div class="actions">
-            <button type="submit" disabled={looking}>
-              Look up
-            </button>
-          </div>
+          <InputField
+            label="VRM"
+            hint="As written: spaces and case do not matter."
+            required
+            maxLength={16}
+            autoComplete="off"
+            value={vrm}
+            onValue={setVrm}
+          />
+          <FormActions submit="Look up" disabled={looking} />
         </form>
         <ErrorMessage error={lookupError} />
       </section>
@@ -413,56 +411,35 @@ function Voi({ api, session }: ScreenProps) {
           <h2 id="add-heading">Add an entry</h2>
           <p>A new entry is due for review in 28 days and is deleted after 56 unless it is revised.</p>
           <form class="search-form" onSubmit={add}>
-            <Field label="VRM">
-              {(id) => (
-                <input
-                  id={id}
-                  required
-                  maxLength={16}
-                  autoComplete="off"
-                  value={draft.vrm}
-                  onInput={(e) => set("vrm", e.currentTarget.value)}
-                />
-              )}
-            </Field>
-            <Field label="Entry source" hint="Local to your force, or from the PNC.">
-              {(id, hint) => (
-                <select
-                  id={id}
-                  aria-describedby={hint}
-                  value={draft.source}
-                  onChange={(e) => set("source", e.currentTarget.value)}
-                >
-                  {ENTRY_SOURCES.map((s) => (
-                    <option key={s} value={s}>
-                      {s}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
+            <InputField
+              label="VRM"
+              required
+              maxLength={16}
+              autoComplete="off"
+              value={draft.vrm}
+              onValue={(v) => set("vrm", v)}
+            />
+            <SelectField
+              label="Entry source"
+              hint="Local to your force, or from the PNC."
+              options={ENTRY_SOURCES}
+              value={draft.source}
+              onValue={(v) => set("source", v)}
+            />
             <EntryFields draft={draft} set={set} />
             {session.lea === NATIONAL ? (
-              <Field label="Owner force" hint="The force that owns the entry; empty for your own (NATIONAL).">
-                {(id, hint) => (
-                  <input
-                    id={id}
-                    aria-describedby={hint}
-                    maxLength={16}
-                    autoComplete="off"
-                    value={draft.owner_lea}
-                    onInput={(e) => set("owner_lea", e.currentTarget.value)}
-                  />
-                )}
-              </Field>
+              <InputField
+                label="Owner force"
+                hint="The force that owns the entry; empty for your own (NATIONAL)."
+                maxLength={16}
+                autoComplete="off"
+                value={draft.owner_lea}
+                onValue={(v) => set("owner_lea", v)}
+              />
             ) : null}
-            <div class="actions">
-              <button type="submit" disabled={adding}>
-                Add entry
-              </button>
-            </div>
+            <FormActions submit="Add entry" disabled={adding.busy} />
           </form>
-          <ErrorMessage error={addError} />
+          <ErrorMessage error={adding.error} />
         </section>
       ) : null}
 
@@ -489,83 +466,46 @@ function EntryFields(props: { draft: Draft; set: <K extends keyof Draft>(key: K,
   const { draft, set } = props;
   return (
     <>
-      <Field label="Category" hint="Lower-case letters and hyphens, e.g. stolen, wanted.">
-        {(id, hint) => (
-          <input
-            id={id}
-            aria-describedby={hint}
-            required
-            minLength={2}
-            maxLength={40}
-            pattern="[a-z][a-z\-]*"
-            autoComplete="off"
-            value={draft.category}
-            onInput={(e) => set("category", e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="Action">
-        {(id) => (
-          <select id={id} value={draft.action} onChange={(e) => set("action", e.currentTarget.value)}>
-            {ACTIONS.map((a) => (
-              <option key={a} value={a}>
-                {a}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field label="Priority">
-        {(id) => (
-          <select id={id} value={draft.priority} onChange={(e) => set("priority", e.currentTarget.value)}>
-            {PRIORITIES.map((p) => (
-              <option key={p} value={p}>
-                {PRIORITY_NAMES[p]}
-              </option>
-            ))}
-          </select>
-        )}
-      </Field>
-      <Field label="Reason" hint="3 to 500 characters; refer to persons only by PNC reference, never by name.">
-        {(id, hint) => (
-          <textarea
-            id={id}
-            aria-describedby={hint}
-            required
-            minLength={3}
-            maxLength={500}
-            rows={2}
-            value={draft.reason}
-            onInput={(e) => set("reason", e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="PNC reference" hint="Optional, e.g. 24/123456A.">
-        {(id, hint) => (
-          <input
-            id={id}
-            aria-describedby={hint}
-            maxLength={11}
-            pattern="\d{2}/\d{1,7}[A-Z]"
-            autoComplete="off"
-            value={draft.pnc_ref}
-            onInput={(e) => set("pnc_ref", e.currentTarget.value)}
-          />
-        )}
-      </Field>
-      <Field label="Circulation" hint="Force codes separated by ; (KENT;ESSEX), or NATIONAL alone.">
-        {(id, hint) => (
-          <input
-            id={id}
-            aria-describedby={hint}
-            required
-            maxLength={1700}
-            autoComplete="off"
-            value={draft.circulation}
-            onInput={(e) => set("circulation", e.currentTarget.value)}
-          />
-        )}
-      </Field>
+      <InputField
+        label="Category"
+        hint="Lower-case letters and hyphens, e.g. stolen, wanted."
+        required
+        minLength={2}
+        maxLength={40}
+        pattern="[a-z][a-z\-]*"
+        autoComplete="off"
+        value={draft.category}
+        onValue={(v) => set("category", v)}
+      />
+      <SelectField label="Action" options={ACTIONS} value={draft.action} onValue={(v) => set("action", v)} />
+      <SelectField label="Priority" options={PRIORITIES} value={draft.priority} onValue={(v) => set("priority", v)} />
+      <TextAreaField
+        label="Reason"
+        hint="3 to 500 characters; refer to persons only by PNC reference, never by name."
+        required
+        minLength={3}
+        maxLength={500}
+        value={draft.reason}
+        onValue={(v) => set("reason", v)}
+      />
+      <InputField
+        label="PNC reference"
+        hint="Optional, e.g. 24/123456A."
+        maxLength={11}
+        pattern="\d{2}/\d{1,7}[A-Z]"
+        autoComplete="off"
+        value={draft.pnc_ref}
+        onValue={(v) => set("pnc_ref", v)}
+      />
+      <InputField
+        label="Circulation"
+        hint="Force codes separated by ; (KENT;ESSEX), or NATIONAL alone."
+        required
+        maxLength={1700}
+        autoComplete="off"
+        value={draft.circulation}
+        onValue={(v) => set("circulation", v)}
+      />
       <Check
         label="Sensitive"
         hint="Seen only by its owner and the forces it is circulated to, not by national users."
@@ -599,14 +539,11 @@ function Revise(props: {
         }}
       >
         <EntryFields draft={draft} set={set} />
-        <div class="actions">
-          <button type="submit" disabled={props.busy}>
-            Save revision
-          </button>
+        <FormActions submit="Save revision" disabled={props.busy}>
           <button type="button" class="secondary" onClick={props.onCancel}>
             Cancel
           </button>
-        </div>
+        </FormActions>
       </form>
     </div>
   );
