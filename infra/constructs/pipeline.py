@@ -48,6 +48,10 @@ from infra.constructs.tables import Tables, grant_item_updates, grant_items
 from infra.nag import acknowledge, arn_in_finding
 from nas import catalogue
 
+ROWS_BUFFER_S = 300
+"""The most the read-rows Firehose holds a row before writing it to the reads store: how late a read
+becomes searchable (and what a retro-hunt waits for, `retro_hunt.HUNT_DELAY`)."""
+
 MATCH = "Match"
 ARCHIVE = "Archive"
 PUBLISH_SWEEPER = "PublishSweeper"
@@ -462,7 +466,7 @@ class Pipeline(Construct):
                 # days in 8, 3 x 64 + 2 x 8 = 208, under the 500 a delivery stream has by default
                 # (docs/search.md).
                 buffering_hints=DeliveryStream.BufferingHintsProperty(
-                    size_in_m_bs=128, interval_in_seconds=300
+                    size_in_m_bs=128, interval_in_seconds=ROWS_BUFFER_S
                 ),
                 encryption_configuration=DeliveryStream.EncryptionConfigurationProperty(
                     kms_encryption_config=DeliveryStream.KMSEncryptionConfigProperty(

@@ -25,6 +25,7 @@ from constructs import Construct
 
 from infra.constructs.analytics import Analytics
 from infra.constructs.keys import KEY_DECRYPT, KEY_TABLE_ITEMS, Via, grant_via, keyless_queue
+from infra.constructs.pipeline import ROWS_BUFFER_S
 from infra.constructs.runtime import LambdaRuntime
 from infra.constructs.tables import Tables, grant_item_updates, grant_items
 from infra.nag import acknowledge
@@ -33,6 +34,11 @@ from nas import catalogue
 FUNCTION_TIMEOUT_S = 300
 VISIBILITY_TIMEOUT = cdk.Duration.seconds(6 * FUNCTION_TIMEOUT_S)
 MAX_RECEIVES = 5
+# A hunt starts once the reads captured before its request are in the reads store: a read that
+# arrived just before the entry was listed met the lists without it and may still be in the rows
+# Firehose's buffer (up to ROWS_BUFFER_S); two minutes more covers the archive consumer's own lag.
+# Reads arriving after the request meet the entry in the live match.
+HUNT_DELAY = cdk.Duration.seconds(ROWS_BUFFER_S + 120)
 HUNT_PROGRESS = (*catalogue.RETRO_HUNT_KEY_ATTRIBUTES, *catalogue.RETRO_HUNT_PROGRESS_ATTRIBUTES)
 ALERT_PUBLISH_UPDATE = (catalogue.ALERT_KEY_ATTRIBUTE, *catalogue.ALERT_PUBLISH_ATTRIBUTES)
 
@@ -78,6 +84,7 @@ class RetroHunts(Construct):
             encryption_master_key=queues_key,
             enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,
+            delivery_delay=HUNT_DELAY,
             retention_period=cdk.Duration.days(1),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letters, max_receive_count=MAX_RECEIVES),
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,9 @@ import pytest
 from nas.domain.models import alert_id_for
 from nas.local.demo import NATIONAL_ROLES, demo_password
 from tests.browser.conftest import assert_accessible, new_user, playwright_api, sign_in, sign_in_as
-from tests.local.conftest import Local
+from tests.local.conftest import Local, wait_for
+from tests.local.test_retro_hunt_local import hunt_of, list_with_a_hunt
+from tests.local.test_search_local import found, put_reads
 
 expect = playwright_api.expect
 
@@ -115,6 +117,8 @@ def test_operator_sees_a_new_alert_appear_without_a_reload_and_records_its_outco
     detail = page.get_by_role("region", name=f"Alert {KENT_ONLY_VRM}")
     assert detail.get_by_text(KENT_ONLY_VOI, exact=True).is_visible()
     assert detail.get_by_text(KENT_CAMERA, exact=True).is_visible()
+    assert detail.get_by_text("the live match", exact=True).is_visible()
+    assert row.get_by_text("Retro-hunt", exact=True).count() == 0
     assert "new" not in (row.get_attribute("class") or "")  # opened, so no longer new
     page.get_by_label("Outcome").select_option("confirmed")
     page.get_by_label("Note").fill("stopped at junction 9")
@@ -127,6 +131,27 @@ def test_operator_sees_a_new_alert_appear_without_a_reload_and_records_its_outco
     assert status == 200
     [stored] = [a for a in body["alerts"] if a["alert_id"] == alert_id]
     assert stored["outcome"] == "confirmed"
+
+
+def test_operator_sees_a_retro_alert_marked_as_found_in_stored_reads(local: Local, new_page: Any) -> None:
+    tag = uuid.uuid4().hex[:5].upper()
+    vrm, read_id = f"RC{tag}", f"rc-{tag}"
+    put_reads(local, [(read_id, vrm, datetime.now(UTC) - timedelta(hours=2), KENT_CAMERA)])
+    found(local, local.id_token("investigator"), {"type": "vrm", "vrm": vrm}, {read_id})
+    manager = local.id_token("voi-manager")
+    status, _, created = list_with_a_hunt(local, manager, vrm)
+    assert status == 201, created
+    wait_for(lambda: hunt_of(local, manager, created["voi_id"]), timeout_s=60)
+
+    page = new_page().page
+    sign_in_as(page, local, "operator")
+    row = page.locator(f'tr[data-alert-id="{alert_id_for(KENT_CAMERA, read_id, created["voi_id"])}"]')
+    row.wait_for(timeout=30_000)
+    assert row.get_by_text("Retro-hunt", exact=True).is_visible()
+    row.get_by_role("button", name=vrm).click()
+    detail = page.get_by_role("region", name=f"Alert {vrm}")
+    assert detail.get_by_text("a retro-hunt of stored reads", exact=True).is_visible()
+    assert_accessible(page)
 
 
 def test_operator_works_an_alert_with_the_keyboard_alone(local: Local, new_page: Any) -> None:

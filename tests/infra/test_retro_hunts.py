@@ -7,6 +7,7 @@ from aws_cdk.assertions import Match, Template
 
 from nas import catalogue
 from tests.infra.conftest import granted, one_resource, render, statements
+from tests.infra.test_pipeline import delivery
 from tests.infra.test_voi import environment, function
 
 HUNT_POLICY = "RuntimeRetroHuntFunctionServiceRoleDefaultPolicy"
@@ -36,6 +37,18 @@ def test_the_queue_is_encrypted_and_sets_hunts_aside_after_five_receives(templat
             "Queues": [{"Ref": Match.string_like_regexp("^RetroHuntsQueue")}],
         },
     )
+
+
+def test_a_hunt_waits_until_the_reads_before_it_have_left_the_rows_firehose_buffer(
+    template: Template,
+) -> None:
+    """A read that arrived just before its VRM was listed met the lists without it; the hunt must
+    find it in the store, so it may not start while the read can still sit in Firehose's buffer."""
+    queue = one_resource(template, "AWS::SQS::Queue", "RetroHuntsQueue")["Properties"]
+    extended = delivery(template)["ExtendedS3DestinationConfiguration"]
+    buffered_s = extended["BufferingHints"]["IntervalInSeconds"]
+    assert queue["DelaySeconds"] >= buffered_s + 60
+    assert queue["DelaySeconds"] <= 900  # SQS's most
 
 
 def test_set_aside_hunts_alarm(template: Template) -> None:

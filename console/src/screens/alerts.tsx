@@ -28,6 +28,8 @@ interface Alert {
   priority: number;
   raised_at: string;
   outcome: string | null;
+  /** Raised by a retro-hunt of stored reads when the entry was listed, not by the live match. */
+  retro: boolean;
 }
 
 interface AlertsPage {
@@ -158,6 +160,7 @@ function Alerts({ api }: ScreenProps) {
                       {alert.vrm}
                     </button>
                     {isNew ? <span class="badge">New</span> : null}
+                    {alert.retro ? <span class="badge">Retro-hunt</span> : null}
                   </th>
                   <td>{formatTime(alert.raised_at)}</td>
                   <td>{alert.category}</td>
@@ -219,6 +222,7 @@ function AlertDetail(props: {
     ["Action", alert.action],
     ["Priority", alert.priority],
     ["Raised", formatTime(alert.raised_at)],
+    ["Found by", alert.retro ? "a retro-hunt of stored reads" : "the live match"],
     ["Outcome", alert.outcome ?? "none yet"],
   ];
 

@@ -4,6 +4,7 @@ with the R-ROLE groups, the `lea` attribute and the API's app client, and the au
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -117,11 +118,20 @@ def ensure_failure_queue(sqs: Any, names: LocalNames) -> str:
     return url
 
 
-def ensure_retro_hunt_queue(sqs: Any, names: LocalNames) -> str:
-    """The retro-hunt queue (created when a server provisioned by an older run lacks it)."""
+def hunt_delay_s(flush_interval_s: float) -> int:
+    """How long a retro-hunt waits before it starts (the CDK app's `HUNT_DELAY`): until reads that
+    arrived before its request are out of the sink's journal and in the reads bucket (two flushes,
+    and a margin for a flush's PUTs)."""
+    return min(900, math.ceil(2 * flush_interval_s) + 3)
+
+
+def ensure_retro_hunt_queue(sqs: Any, names: LocalNames, delay_s: int) -> str:
+    """The retro-hunt queue (created when a server provisioned by an older run lacks it), its delay
+    set on every start: the flush interval is an option of the run, not of the server."""
     url: str = sqs.create_queue(QueueName=names.retro_hunt_queue, Attributes={"VisibilityTimeout": "60"})[
         "QueueUrl"
     ]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"DelaySeconds": str(delay_s)})
     return url
 
 

@@ -37,6 +37,7 @@ from nas.local.provision import (
     ensure_failure_queue,
     ensure_retro_hunt_queue,
     find_identity,
+    hunt_delay_s,
     is_provisioned,
     provision,
     stream_identity,
@@ -165,7 +166,9 @@ class LocalMode:
             self.attached = False
             self.identity = provision(self.client, self.names)
         self.failure_queue = ensure_failure_queue(self.client("sqs"), self.names)
-        self.retro_hunt_queue = ensure_retro_hunt_queue(self.client("sqs"), self.names)
+        self.retro_hunt_queue = ensure_retro_hunt_queue(
+            self.client("sqs"), self.names, hunt_delay_s(self.options.flush_interval_s)
+        )
         # CDK gives the api function the queue's URL; here the queue exists only once provisioned.
         self._set_variable(catalogue.RETRO_HUNT_QUEUE_ENV, self.retro_hunt_queue)
         # A run resumes only the state of this very stream (a fresh server's has the same name).
