@@ -274,6 +274,7 @@ SUBJECT_REQUEST_UPDATE_ATTRIBUTES = (
     "lifted_by",
     "lift_reason",
     "system_search",
+    "withheld_reads",
     "version",
 )
 SUBJECT_REQUEST_OUTCOME_ATTRIBUTES = ("outcome", "version")

@@ -24,7 +24,7 @@ from nas.services.subject_requests import ErasureWork
 from nas.settings import settings
 from tests.api.conftest import READS_BUCKET, REGION
 from tests.api.readsdata import DORA, OLLY, ReadsApi, ago, ids
-from tests.api.test_subject_requests import decide, new_request, stored_vrms
+from tests.api.test_subject_requests import decide, export, new_request, stored_vrms
 from tests.searchdata import KENT_B, StoredRead
 
 ERASED = ("gone1", "gone2")
@@ -123,6 +123,27 @@ def test_a_granted_erasure_is_queued_and_the_function_erases_and_records_the_cou
     assert handle(event, worker(reads_api)) == {"batchItemFailures": []}
     again = reads_api.api.call("GET", f"/subject-requests/{made['request_id']}", DORA).body
     assert again["outcome"] == shown["outcome"]
+
+
+def test_an_erasure_granted_in_part_reaches_the_function_with_the_reads_withheld(
+    queued: tuple[ReadsApi, str],
+) -> None:
+    reads_api, url = queued
+    store_reads(reads_api)
+    before = stored_vrms(reads_api)
+    made = new_request(reads_api, "erasure")
+    newest = export(reads_api, made["request_id"]).body["reads"][0]["entry_id"]  # gone2, 5 hours ago
+    decided = decide(
+        reads_api, made["request_id"], decision="partly", exemption="DPA 2018 s47(2)", withheld=[newest]
+    )
+    assert decided.status == 200, decided.body
+    assert decided.body["outcome"]["erasure_state"] == "pending"
+
+    assert handle(received(url), worker(reads_api)) == {"batchItemFailures": []}
+
+    assert stored_vrms(reads_api) == [row for row in before if row[0] != "gone1"]
+    shown = reads_api.api.call("GET", f"/subject-requests/{made['request_id']}", DORA).body
+    assert (shown["outcome"]["erasure"]["rows_removed"], shown["outcome"]["reads_withheld"]) == (1, 1)
 
 
 def test_a_failing_erasure_is_retried_marked_failed_on_its_last_attempt_and_done_on_redrive(

@@ -239,6 +239,31 @@ def test_erasure_leaves_no_row_of_the_vrm_and_every_other_row_intact(reads_api: 
     )
 
 
+def test_an_erasure_granted_in_part_keeps_the_reads_withheld_and_erases_the_rest(reads_api: ReadsApi) -> None:
+    posted = reads_api.store(
+        StoredRead("gone", "AB12CDE", ago(days=3)),
+        StoredRead("evidence", "AB12CDE", ago(hours=5), KENT_B),
+        StoredRead("other", "ZZ99ZZZ", ago(days=3)),
+    )
+    made = new_request(reads_api, "erasure")
+    listing = export(reads_api, made["request_id"]).body["reads"]
+    evidence = listing[0]["entry_id"]  # newest first: the read of 5 hours ago
+    foreign = export(reads_api, new_request(reads_api, "access")["request_id"]).body["reads"][0]["entry_id"]
+    part = {"decision": "partly", "exemption": "DPA 2018 s47(2): trial evidence"}
+    unknown = decide(reads_api, made["request_id"], **part, withheld=[foreign])
+    assert (unknown.status, unknown.body["error"]["fields"]) == (400, ["withheld"])
+
+    decided = decide(reads_api, made["request_id"], **part, withheld=[evidence])
+    assert decided.status == 200, decided.body
+    outcome = decided.body["outcome"]
+    assert (outcome["erasure"]["rows_removed"], outcome["reads_withheld"]) == (1, 1)
+    assert stored_vrms(reads_api) == [("evidence", "AB12CDE"), ("other", "ZZ99ZZZ")]
+    kept = reads_api.vrm_search("AB12CDE", OLLY)
+    assert ids(kept) == ["evidence"]
+    assert reads_api.image("evidence", "plate", kept["search_id"], OLLY).body == posted["evidence"]["plate"]
+    assert "gone" not in json.dumps(decided.body)  # the view names no read withheld or erased
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_subject_request_routes_are_for_the_dpo_only(reads_api: ReadsApi, group: str) -> None:
     who = claims("dora", group, "NATIONAL")

@@ -17,6 +17,7 @@ from tests.browser.conftest import SCREENSHOTS, assert_accessible, playwright_ap
 from tests.browser.test_console import nav_labels
 from tests.browser.test_search_screens import UK, put_reads, wait_until_searchable
 from tests.local.conftest import Local, wait_for
+from tests.local.test_search_local import found
 
 expect = playwright_api.expect
 
@@ -187,3 +188,48 @@ def test_dpo_records_an_access_request_grants_it_and_sees_its_export(local: Loca
     decided = page.locator(f'table.requests tr[data-request-id="{request_id}"]')
     expect(decided.locator("td").nth(4)).to_have_text("Decided: granted")
     assert_accessible(page)
+
+
+def test_dpo_grants_an_erasure_in_part_withholding_a_read_named_from_its_export(
+    local: Local, new_page: Any
+) -> None:
+    tag = uuid.uuid4().hex[:5].upper()
+    vrm = f"SE{tag}"
+    now = datetime.now(UTC).replace(microsecond=0)
+    reads = {f"sae-{tag}-old": now - timedelta(hours=2), f"sae-{tag}-new": now - timedelta(minutes=30)}
+    put_reads(local, [(read_id, vrm, at, CAMERA) for read_id, at in reads.items()])
+    wait_until_searchable(local, vrm, len(reads))
+    reference = f"SAR/2026/{tag}"
+
+    page = new_page().page
+    sign_in_as(page, local, "dpo")
+    page.get_by_role("link", name="Subject requests").click()
+    page.get_by_role("heading", name="Subject requests", level=1).wait_for()
+    page.get_by_label("Kind").select_option("erasure")
+    page.get_by_label("VRM", exact=True).fill(vrm)
+    page.get_by_label("Requester reference").fill(reference)
+    page.get_by_role("button", name="Record request").click()
+    opened = page.get_by_role("region", name=f"Erasure request {reference}")
+
+    # The DPO names the read kept as evidence by its entry id in the request's own export.
+    opened.get_by_role("button", name="Show export").click()
+    rows = opened.locator("table.export-reads tbody tr")
+    expect(rows).to_have_count(len(reads), timeout=60_000)
+    newest_entry = rows.first.locator("td").nth(5).inner_text()  # newest first
+    opened.get_by_label("Decision").select_option("partly")
+    opened.get_by_label("Reason").fill("One read is evidence in a trial under way")
+    opened.get_by_label("Exemption").fill("DPA 2018 s47(2)")
+    opened.get_by_label("Withheld reads").fill(newest_entry)
+    assert_accessible(page)
+    opened.get_by_role("button", name="Record decision").click()
+    opened.get_by_role("status").filter(has_text="Decision recorded.").wait_for(timeout=60_000)
+    facts = dict(
+        zip(opened.locator("dt").all_inner_texts(), opened.locator("dd").all_inner_texts(), strict=True)
+    )
+    assert facts["reads withheld"] == "1"
+    assert '"rows_removed":1' in facts["erasure"]
+    # Searches find the withheld read alone: the other's row is gone from the store.
+    found(local, local.id_token("investigator"), {"type": "vrm", "vrm": vrm}, {f"sae-{tag}-new"})
+    assert_accessible(page)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "subject-request-erasure-in-part.png"), full_page=True)

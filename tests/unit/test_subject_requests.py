@@ -3,6 +3,7 @@ decisions made once with an exemption cited, and the coarse area an export shows
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
@@ -97,6 +98,22 @@ def test_only_a_rectification_names_reads_to_correct_and_granting_one_must() -> 
             request(RequestKind.ACCESS),
             DecisionRequest(Decision.GRANTED, "All in order", corrections=(("e-" + "0" * 24, "AB12CDF"),)),
         )
+
+
+def test_only_an_erasure_granted_in_part_withholds_reads_and_it_must_name_some() -> None:
+    entry = "e-" + "0" * 24
+    part = DecisionRequest(Decision.PARTLY, "Some reads are trial evidence", "DPA 2018 s47(2)")
+    with pytest.raises(InvalidInput) as unnamed:
+        require_decision(request(RequestKind.ERASURE), part)
+    assert unnamed.value.field == "withheld"
+    require_decision(request(RequestKind.ERASURE), replace(part, withheld=(entry,)))
+    for kind, decided in (
+        (RequestKind.ERASURE, DecisionRequest(Decision.GRANTED, "All in order", withheld=(entry,))),
+        (RequestKind.ACCESS, replace(part, withheld=(entry,))),
+    ):
+        with pytest.raises(InvalidInput) as misplaced:
+            require_decision(request(kind), decided)
+        assert misplaced.value.field == "withheld"
 
 
 def test_entry_ids_hide_the_read_and_differ_between_requests() -> None:

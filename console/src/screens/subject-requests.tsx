@@ -1,8 +1,8 @@
 /** Subject requests (dpo; R-SAR): data subjects' requests about a VRM (access, rectification, erasure,
  * restriction), soonest due first and paged as the API pages; record one, open one, decide it once
  * (refusing or granting in part cites the exemption relied on; a rectification names the reads to
- * correct by their export entry ids), show an access or rectification request's export, and lift a
- * restriction in force. What may be decided and how is the API's to say: a refusal shows its rule. */
+ * correct, an erasure granted in part the reads it withholds, by their export entry ids), show an
+ * access, rectification or erasure request's export, and lift a restriction in force. What may be decided and how is the API's to say: a refusal shows its rule. */
 
 import { useEffect, useRef, useState } from "preact/hooks";
 
@@ -223,6 +223,7 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
   const [reason, setReason] = useState("");
   const [exemption, setExemption] = useState("");
   const [corrections, setCorrections] = useState("");
+  const [withheld, setWithheld] = useState("");
   const [exported, setExported] = useState<AccessExport | null>(null);
   const [exporting, setExporting] = useState(false);
   const [done, setDone] = useState<string | null>(null);
@@ -296,6 +297,10 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
                       .filter(([entry]) => entry)
                       .map(([entry_id, vrm]) => ({ entry_id, vrm }))
                   : undefined,
+              withheld:
+                r.kind === "erasure" && decision === "partly"
+                  ? withheld.split(/\s+/).filter((entry) => entry)
+                  : undefined,
             },
             "Decision recorded.",
           )}
@@ -318,6 +323,14 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
               onValue={setCorrections}
             />
           ) : null}
+          {r.kind === "erasure" && decision === "partly" ? (
+            <TextAreaField
+              label="Withheld reads"
+              hint="The reads kept under the exemption: their entry ids from the export, one a line."
+              value={withheld}
+              onValue={setWithheld}
+            />
+          ) : null}
           <FormActions submit="Record decision" disabled={action.busy} />
         </form>
       ) : null}
@@ -328,7 +341,7 @@ function Opened(props: { api: Api; request: SubjectRequest; onChanged: (r: Subje
           <FormActions submit="Lift restriction" disabled={action.busy} />
         </form>
       ) : null}
-      {(r.kind === "access" || r.kind === "rectification") && r.decision !== "refused" ? (
+      {r.kind !== "restriction" && r.decision !== "refused" ? (
         <div class="actions">
           <button
             type="button"

@@ -98,6 +98,9 @@ def _changeable(request: SubjectRequest) -> dict[str, Any]:
         "lifted_by": r.lifted_by,
         "lift_reason": r.lift_reason,
         "system_search": json.dumps(request.system_search) if request.system_search is not None else None,
+        "withheld_reads": json.dumps([list(k) for k in request.withheld_reads])
+        if request.withheld_reads
+        else None,
         "version": request.version,
     }
 
@@ -134,6 +137,7 @@ def request_of(item: dict[str, Any]) -> SubjectRequest:
         ),
         version=int(item.get("version", 0)),
         system_search=json.loads(search) if search else None,
+        withheld_reads=tuple((c, r) for c, r in json.loads(item.get("withheld_reads") or "[]")),
     )
 
 

@@ -9,6 +9,7 @@ other read of the pack keeps its key, offset and length, so no other row is rewr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -26,6 +27,8 @@ class ErasureScope:
     """Reads corrected to the VRM, with the partition each is stored in."""
     corrected_away: frozenset[ReadKey] = frozenset()
     """Reads stored as the VRM that now show another."""
+    withheld: frozenset[ReadKey] = frozenset()
+    """Reads of the VRM the DPO keeps under an exemption (an erasure granted in part)."""
 
     @property
     def live_bucket(self) -> int:
@@ -34,6 +37,8 @@ class ErasureScope:
 
     def holds(self, camera_id: str, read_id: str, stored_vrm: str) -> bool:
         key = (camera_id, read_id)
+        if key in self.withheld:
+            return False
         if key in self.corrected_to:
             return True
         if key in self.corrected_away:
@@ -41,11 +46,12 @@ class ErasureScope:
         return stored_vrm == self.vrm
 
     @classmethod
-    def of(cls, vrm: str, current: list[Correction]) -> ErasureScope:
-        """From the current corrections that concern the VRM (shown as it, or stored as it)."""
+    def of(cls, vrm: str, current: list[Correction], withheld: Iterable[ReadKey] = ()) -> ErasureScope:
+        """From the current corrections that concern the VRM (shown as it, or stored as it), less the
+        reads withheld."""
         to = {(c.camera_id, c.read_id): c.ref.partition for c in current if c.vrm == vrm and c.changes_vrm}
         away = frozenset((c.camera_id, c.read_id) for c in current if c.stored_vrm == vrm and c.vrm != vrm)
-        return cls(vrm, to, away)
+        return cls(vrm, to, away, frozenset(withheld))
 
 
 @dataclass(slots=True)

@@ -33,6 +33,8 @@ from nas.domain.timefmt import iso_utc
 MIN_REASON_CHARS = 10
 MAX_TEXT_CHARS = 1000
 MAX_RECTIFICATIONS = 100
+MAX_WITHHELD = 1000
+"""Reads a part-granted erasure may withhold (by entry id), as many as an export page shows."""
 """Reads one rectification decision corrects at most."""
 MAX_RECEIVED_AGE = timedelta(days=366)
 """How far back `received_at` may be recorded (a request older than its due date by a year is a
@@ -129,6 +131,9 @@ class SubjectRequest:
     version: int = 0
     system_search: dict[str, Any] | None = None
     """The engine query behind its export or decision while it runs (execution id, when started)."""
+    withheld_reads: tuple[tuple[str, str], ...] = ()
+    """A part-granted erasure: the (camera id, read id) of the reads kept under the exemption (never
+    shown: read ids embed camera ids; the DPO named them by entry id)."""
 
     def overdue(self, now: datetime) -> bool:
         return self.status is RequestStatus.OPEN and now.date() > self.due
@@ -141,11 +146,14 @@ class DecisionRequest:
     exemption: str | None = None
     corrections: tuple[tuple[str, str], ...] = ()
     """Rectification: (entry_id, corrected VRM) for each read the DPO names."""
+    withheld: tuple[str, ...] = ()
+    """Erasure granted in part: the entry ids of the reads kept under the exemption."""
 
 
 def require_decision(request: SubjectRequest, decided: DecisionRequest) -> None:
     """A decision is made once; refusing (or granting in part) cites the exemption relied on; only a
-    rectification names reads to correct, and granting one must name at least one."""
+    rectification names reads to correct, and granting one must name at least one; only an erasure
+    granted in part names reads to withhold, and it must name at least one (else it is a grant)."""
     if request.status is not RequestStatus.OPEN:
         raise Conflict("this request has already been decided")
     require_text("reason", decided.reason)
@@ -158,6 +166,15 @@ def require_decision(request: SubjectRequest, decided: DecisionRequest) -> None:
         raise InvalidInput("corrections", "only a rectification decision corrects reads")
     if len(decided.corrections) > MAX_RECTIFICATIONS:
         raise InvalidInput("corrections", f"at most {MAX_RECTIFICATIONS} reads a decision")
+    if request.kind is RequestKind.ERASURE and decided.decision is Decision.PARTLY:
+        if not decided.withheld:
+            raise InvalidInput(
+                "withheld", "name the reads kept under the exemption (entry ids of the export)"
+            )
+    elif decided.withheld:
+        raise InvalidInput("withheld", "only an erasure granted in part withholds reads")
+    if len(decided.withheld) > MAX_WITHHELD:
+        raise InvalidInput("withheld", f"at most {MAX_WITHHELD} reads a decision")
 
 
 def require_liftable(request: SubjectRequest) -> None:
@@ -274,8 +291,8 @@ def export_window(now: datetime) -> tuple[datetime, datetime]:
     return now - SEARCH_RETENTION, now
 
 
-def entries_named(requested: Sequence[tuple[str, str]], known: dict[str, Any]) -> None:
-    """Every entry id a rectification names must be one of the request's reads (a 400 otherwise)."""
-    unknown = [entry for entry, _ in requested if entry not in known]
+def entries_named(field_name: str, requested: Sequence[str], known: dict[str, Any]) -> None:
+    """Every entry id a decision names must be one of the request's reads (a 400 naming the field)."""
+    unknown = [entry for entry in requested if entry not in known]
     if unknown:
-        raise InvalidInput("corrections", f"not an entry of this request's export: {unknown[0][:40]}")
+        raise InvalidInput(field_name, f"not an entry of this request's export: {unknown[0][:40]}")

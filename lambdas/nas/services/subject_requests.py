@@ -92,12 +92,13 @@ def erasure_outcome(
     request: SubjectRequest, *, overlay: SearchOverlay, eraser: ReadEraser, preservations: PreservationStore
 ) -> dict[str, object]:
     """Carries out the request's erasure; what it did, as the request's outcome records it."""
-    scope = ErasureScope.of(request.vrm, overlay.of_vrm(request.vrm))
+    scope = ErasureScope.of(request.vrm, overlay.of_vrm(request.vrm), withheld=request.withheld_reads)
     counts = eraser.erase(scope)
     kept = preservations.holding_vrm(request.vrm)
     return {
         ERASURE_STATE: ErasureState.DONE.value,
         "erasure": counts.as_dict(),
+        "reads_withheld": len(request.withheld_reads),
         "preserved_copies_kept": kept,
         "note": (
             f"{len(kept)} preservation(s) hold reads of this VRM for criminal cases (CPIA) and are kept"
@@ -235,11 +236,12 @@ class SubjectRequestService:
 
     def export(self, principal: Principal, request_id: str) -> AccessExport:
         request = self._request(request_id)
-        if request.kind not in (RequestKind.ACCESS, RequestKind.RECTIFICATION):
-            # A rectification's listing is where the DPO finds the entry ids of the reads to correct.
-            raise Conflict("only an access or rectification request has an export")
+        if request.kind is RequestKind.RESTRICTION:
+            # A rectification's listing is where the DPO finds the entry ids of the reads to correct,
+            # an erasure's those of the reads to withhold when it is granted in part.
+            raise Conflict("only an access, rectification or erasure request has an export")
         if request.decision is Decision.REFUSED:
-            raise Conflict("this access request was refused")
+            raise Conflict(f"this {request.kind.value} request was refused")
         rows = self._system_rows(request, "export")
         cameras = {c.camera_id: c for c in self._cameras.all()}
         reads = tuple(
@@ -313,6 +315,7 @@ class SubjectRequestService:
         require_decision(request, decided)
         outcome: dict[str, object] = {}
         restriction = request.restriction
+        withheld = self._withheld(request, decided) if decided.withheld else ()
         if decided.decision.acts:
             if request.kind is RequestKind.RESTRICTION:
                 rows = self._system_rows(request, "restriction")
@@ -321,7 +324,7 @@ class SubjectRequestService:
             elif request.kind is RequestKind.RECTIFICATION:
                 outcome = {"corrections": self._rectify(principal, request, decided)}
             elif request.kind is RequestKind.ERASURE:
-                outcome = self._erase(request)
+                outcome = self._erase(replace(request, withheld_reads=withheld))
         now = self._clock()
         decided_request = replace(
             self._request(request_id),
@@ -333,6 +336,7 @@ class SubjectRequestService:
             exemption=(decided.exemption or "").strip() or None,
             outcome=outcome,
             restriction=restriction,
+            withheld_reads=withheld,
         )
         try:
             stored = self._store.update(decided_request)
@@ -380,7 +384,7 @@ class SubjectRequestService:
     ) -> list[dict[str, str]]:
         rows = self._system_rows(request, "rectification")
         by_entry = {entry_id(request.entry_salt, h.camera_id, h.read_id): h.ref for h in rows.hits}
-        entries_named(decided.corrections, by_entry)
+        entries_named("corrections", [entry for entry, _ in decided.corrections], by_entry)
         refs: dict[str, ReadRef] = {entry: by_entry[entry] for entry, _ in decided.corrections}
         stored = self._reads.get_many(list(refs.values()))
         made: list[dict[str, str]] = []
@@ -401,6 +405,13 @@ class SubjectRequestService:
             )
             made.append({"entry_id": entry, "correction_id": correction.correction_id, "vrm": correction.vrm})
         return made
+
+    def _withheld(self, request: SubjectRequest, decided: DecisionRequest) -> tuple[tuple[str, str], ...]:
+        """The reads an erasure granted in part keeps, from the entry ids of the request's export."""
+        rows = self._system_rows(request, "erasure")
+        by_entry = {entry_id(request.entry_salt, h.camera_id, h.read_id): h for h in rows.hits}
+        entries_named("withheld", decided.withheld, by_entry)
+        return tuple(sorted({(by_entry[e].camera_id, by_entry[e].read_id) for e in decided.withheld}))
 
     def _erase(self, request: SubjectRequest) -> dict[str, object]:
         """Queued for the erasure function where there is one (AWS); else carried out here."""

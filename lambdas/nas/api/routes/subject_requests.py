@@ -35,6 +35,7 @@ from nas.domain.roles import Role
 from nas.domain.subject_requests import (
     MAX_RECTIFICATIONS,
     MAX_TEXT_CHARS,
+    MAX_WITHHELD,
     MIN_REASON_CHARS,
     Decision,
     DecisionRequest,
@@ -69,10 +70,13 @@ class NewRequestBody(BaseModel):
     notes: Annotated[str, Field(max_length=2000)] = ""
 
 
+EntryId = Annotated[str, Field(pattern=ENTRY_ID_PATTERN, description="a read's entry_id in the export")]
+
+
 class RectificationBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    entry_id: Annotated[str, Field(pattern=ENTRY_ID_PATTERN, description="a read's entry_id in the export")]
+    entry_id: EntryId
     vrm: Annotated[str, Field(min_length=1, max_length=20, description="the VRM the read really shows")]
 
 
@@ -86,6 +90,11 @@ class DecisionBody(BaseModel):
     )
     corrections: Annotated[list[RectificationBody], Field(max_length=MAX_RECTIFICATIONS)] = Field(
         default_factory=list, description="rectification: the reads to correct"
+    )
+    withheld: Annotated[list[EntryId], Field(max_length=MAX_WITHHELD)] = Field(
+        default_factory=list,
+        description="erasure granted in part: the entry_ids (from the export) of the reads kept under"
+        " the exemption",
     )
 
 
@@ -238,6 +247,7 @@ def decide_request(request_id: RequestId, request: Annotated[DecisionBody, Body(
             reason=request.reason,
             exemption=request.exemption,
             corrections=tuple((c.entry_id, c.vrm) for c in request.corrections),
+            withheld=tuple(request.withheld),
         ),
     )
     _why(decided.request)
