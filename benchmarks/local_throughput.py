@@ -95,6 +95,7 @@ class Prober(threading.Thread):
         self.latencies: list[float] = []
         self.sent = 0
         self._lock = threading.Lock()
+        self._sending_done = threading.Event()
 
     def run(self) -> None:
         checker = threading.Thread(target=self._check, daemon=True)
@@ -106,12 +107,14 @@ class Prober(threading.Thread):
             with self._lock:
                 self.pending[alert_id_for(PROBE_CAMERA.camera_id, read_id, PROBE_VOI.voi_id)] = put_at
                 self.sent += 1
+        self._sending_done.set()
         checker.join()
 
     def _check(self) -> None:
         deadline: float | None = None
         while True:
-            if self._stop_event.is_set():
+            # Only once the last probe is counted: one put while the stop was set is still pending.
+            if self._sending_done.is_set():
                 deadline = deadline or time.monotonic() + 30
                 if not self.pending or time.monotonic() > deadline:
                     return
