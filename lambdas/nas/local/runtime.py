@@ -57,7 +57,7 @@ LOCAL_KEY = "local"  # access key id and secret for moto, which does not check t
 
 ARCHIVE_BATCH_WINDOW_S = 1.0
 SWEEP_INTERVAL_S = 60.0
-GIL_SWITCH_INTERVAL_S = 0.001
+GIL_SWITCH_INTERVAL_S = 0.002
 
 
 class LocalModeError(RuntimeError):
@@ -150,7 +150,9 @@ class LocalMode:
         fast_botocore.install()
         # Pollers, sink and gateway are threads of this process, mostly waiting on moto: a thread back
         # from I/O waits for the GIL up to the switch interval, so the match poller's many short calls
-        # queued behind the archive's CPU work. 1 ms instead of 5 cut the bench's p95 put->alert.
+        # queued behind the archive's CPU work. 2 ms instead of 5 cut bench-local's p95 put->alert at
+        # 1,000 reads/s from 1.3-2.2 s to 0.74 s; 1 ms slowed a million-row VOI import from 45 s to 84
+        # s (bench-voi), 2 ms to 34 s.
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.logs = LocalLogs(options.log_path or options.config_path.parent / LOG_FILE)
         self.logs.open()
