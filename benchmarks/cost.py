@@ -40,7 +40,7 @@ from nas.adapters.cameras import InMemoryCameraRegistry
 from nas.adapters.events import InMemoryAlertPublisher
 from nas.adapters.firehose import InMemoryRowSink
 from nas.adapters.objects import InMemoryObjectStore
-from nas.adapters.voi import InMemoryVoiStore, VrmListing
+from nas.adapters.voi_match import InMemoryVoiStore, VrmListing
 from nas.cli.simulate import ReadGenerator, ReadMix
 from nas.local.demo import CAMERAS
 from nas.local.sink import parquet_bytes
