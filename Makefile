@@ -55,7 +55,7 @@ console: $(CONSOLE)
 setup: $(STAMP) $(CDK) $(CONSOLE)
 
 test: $(STAMP) $(CONSOLE)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
