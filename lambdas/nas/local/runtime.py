@@ -153,7 +153,9 @@ class LocalMode:
         # queued behind the archive's CPU work. 2 ms instead of 5 cut bench-local's p95 put->alert at
         # 1,000 reads/s from 1.3-2.2 s to 0.74 s; 1 ms slowed a million-row VOI import from 45 s to 84
         # s (bench-voi), 2 ms to 34 s.
+        previous_interval = sys.getswitchinterval()
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        self._restore_handlers.append(lambda: sys.setswitchinterval(previous_interval))
         self.logs = LocalLogs(options.log_path or options.config_path.parent / LOG_FILE)
         self.logs.open()
         if options.reuse and is_moto(options.aws_port):
